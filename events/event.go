@@ -1,0 +1,84 @@
+// Package events holds vigil's event model, the filters that select events,
+// the event ring served over HTTP, and the hook runner that turns events into
+// script runs. It knows nothing of serf: the membership package translates
+// serf's events into the types defined here.
+package events
+
+import (
+	"time"
+)
+
+// Type names a kind of event. The names are serf's, so a filter written for
+// a serf agent means the same here.
+type Type string
+
+// The event types vigil emits.
+const (
+	MemberJoin   Type = "member-join"
+	MemberLeave  Type = "member-leave"
+	MemberFailed Type = "member-failed"
+	MemberUpdate Type = "member-update"
+	MemberReap   Type = "member-reap"
+	User         Type = "user"
+)
+
+// MemberTypes lists the membership event types, in the order serf lists them.
+var MemberTypes = []Type{MemberJoin, MemberLeave, MemberFailed, MemberUpdate, MemberReap}
+
+// IsMember reports whether t is one of the membership event types.
+func (t Type) IsMember() bool {
+	for _, m := range MemberTypes {
+		if t == m {
+			return true
+		}
+	}
+	return false
+}
+
+// Member is one cluster member as vigil shows it: in the HTTP API, in hook
+// stdin and in events.
+type Member struct {
+	// Name is the member's unique node name.
+	Name string `json:"name"`
+	// Addr is the member's gossip IP address, without port.
+	Addr string `json:"addr"`
+	// Port is the member's gossip port.
+	Port uint16 `json:"port"`
+	// Status is serf's member status: alive, leaving, left, failed.
+	Status string `json:"status"`
+	// Tags are the member's serf tags.
+	Tags map[string]string `json:"tags"`
+}
+
+// UserEvent is the body of a custom event fired with `vigil event` or
+// POST /v1/event.
+type UserEvent struct {
+	// Name is the user event's name, matched by the `user:NAME` filter.
+	Name string `json:"name"`
+	// Payload is the event's opaque payload.
+	Payload string `json:"payload"`
+	// LTime is serf's Lamport time of the event.
+	LTime uint64 `json:"ltime"`
+}
+
+// Event is one thing that happened, as hooks and the HTTP API see it.
+type Event struct {
+	// ID is unique on this agent and increases with every event.
+	ID uint64 `json:"id"`
+	// Type is the event type, such as member-failed.
+	Type Type `json:"event"`
+	// Time is when this agent received the event.
+	Time time.Time `json:"time"`
+	// Members are the members the event concerns (membership events only).
+	Members []Member `json:"members,omitempty"`
+	// User is set for user events.
+	User *UserEvent `json:"user_event,omitempty"`
+}
+
+// Subject returns the member the event concerns, if it concerns exactly one.
+func (e *Event) Subject() (Member, bool) {
+	if len(e.Members) != 1 {
+		return Member{}, false
+	}
+	return e.Members[0], true
+}

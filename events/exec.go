@@ -1,0 +1,132 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// pipeDrainDelay is how long the runner waits, after a hook's main process
+// exits, for background children still holding its stdout or stderr. After
+// it the pipes are closed and the run is recorded.
+const pipeDrainDelay = 2 * time.Second
+
+// execute runs one hook for one event and reports how it went. It never
+// panics on a bad hook; failures are in the Run.
+func (r *Runner) execute(ctx context.Context, h *Hook, ev *Event) Run {
+	self := r.cfg.Self()
+	start := time.Now()
+	if h.Builtin != nil {
+		bctx, cancel := context.WithTimeout(ctx, h.Timeout)
+		defer cancel()
+		out, err := h.Builtin(bctx, ev)
+		run := Run{Start: start.UTC(), Outcome: OutcomeOK, Output: out, OutputBytes: int64(len(out))}
+		run.DurationMS = msSince(start)
+		if err != nil {
+			run.Outcome, run.ExitCode, run.Error = OutcomeFailed, 1, err.Error()
+		}
+		return run
+	}
+
+	var stdin []byte
+	if h.Stdin == StdinSerf {
+		stdin = SerfStdin(ev)
+	} else {
+		var err error
+		if stdin, err = JSONStdin(ev, self); err != nil {
+			return Run{Start: start.UTC(), Outcome: OutcomeError, ExitCode: -1, Error: err.Error()}
+		}
+	}
+
+	var cmd *exec.Cmd
+	if h.Shell != "" {
+		cmd = exec.Command("/bin/sh", "-c", h.Shell)
+	} else {
+		cmd = exec.Command(h.Command[0], h.Command[1:]...)
+	}
+	env := make([]string, 0, len(r.cfg.Env)+24)
+	env = append(env, r.cfg.Env...)
+	cmd.Env = append(env, HookEnv(ev, self, r.cfg.HTTPAddr)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	out := newTailBuffer(outputTail)
+	cmd.Stdout = out
+	cmd.Stderr = out
+	// Its own process group, so a timeout kills the children it spawned.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = pipeDrainDelay
+
+	if err := cmd.Start(); err != nil {
+		return Run{Start: start.UTC(), Outcome: OutcomeError, ExitCode: -1, Error: fmt.Sprintf("start: %v", err)}
+	}
+	pgid := cmd.Process.Pid
+	exited := make(chan struct{})
+	waitErr := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		close(exited)
+		waitErr <- err
+	}()
+
+	timer := time.NewTimer(h.Timeout)
+	defer timer.Stop()
+	var err error
+	outcome := OutcomeOK
+	select {
+	case err = <-waitErr:
+	case <-timer.C:
+		outcome = OutcomeTimeout
+		err = r.killGroup(pgid, exited, waitErr)
+	case <-ctx.Done():
+		outcome = OutcomeCancelled
+		err = r.killGroup(pgid, exited, waitErr)
+	}
+
+	run := Run{Start: start.UTC(), Outcome: outcome, Output: out.String(), OutputBytes: out.Total()}
+	run.DurationMS = msSince(start)
+	run.ExitCode = cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		run.Signal = ws.Signal().String()
+	}
+	if outcome == OutcomeOK && run.ExitCode != 0 {
+		run.Outcome = OutcomeFailed
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) && !errors.Is(err, exec.ErrWaitDelay) {
+		run.Error = err.Error()
+	}
+	if outcome == OutcomeTimeout {
+		run.Error = fmt.Sprintf("killed after timeout %s", h.Timeout)
+	}
+	return run
+}
+
+// killGroup ends a hook's process group: SIGTERM to the whole group, then,
+// once the main process has exited and the group is empty or the kill grace
+// has passed, SIGKILL to whatever is left. It returns the main process's
+// wait error.
+func (r *Runner) killGroup(pgid int, exited <-chan struct{}, waitErr <-chan error) error {
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	deadline := time.Now().Add(r.cfg.KillGrace)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			if syscall.Kill(-pgid, 0) != nil {
+				return <-waitErr
+			}
+		default:
+		}
+		<-tick.C
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	return <-waitErr
+}
+
+func msSince(t time.Time) float64 {
+	return float64(time.Since(t).Microseconds()) / 1000
+}

@@ -1,0 +1,108 @@
+package events
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Filter selects events by type and, for user events, by name. Its text form
+// is serf's: `member-join`, `user`, `user:deploy`, `*`.
+type Filter struct {
+	// Type is the event type matched; empty with Any set.
+	Type Type
+	// Name restricts a `user` filter to one user event name; empty matches all.
+	Name string
+	// Any matches every event (`*`).
+	Any bool
+}
+
+// String returns the filter in its text form.
+func (f Filter) String() string {
+	switch {
+	case f.Any:
+		return "*"
+	case f.Name != "":
+		return string(f.Type) + ":" + f.Name
+	default:
+		return string(f.Type)
+	}
+}
+
+// Match reports whether the event passes the filter.
+func (f Filter) Match(e *Event) bool {
+	if f.Any {
+		return true
+	}
+	if f.Type != e.Type {
+		return false
+	}
+	if f.Name != "" {
+		return e.User != nil && e.User.Name == f.Name
+	}
+	return true
+}
+
+// ParseFilter parses one filter: an event type, `user:NAME`, or `*`.
+func ParseFilter(s string) (Filter, error) {
+	s = strings.TrimSpace(s)
+	if s == "*" {
+		return Filter{Any: true}, nil
+	}
+	typ, name, hasName := strings.Cut(s, ":")
+	switch Type(typ) {
+	case User:
+		if hasName && name == "" {
+			return Filter{}, fmt.Errorf("event filter %q: empty user event name", s)
+		}
+		return Filter{Type: User, Name: name}, nil
+	case MemberJoin, MemberLeave, MemberFailed, MemberUpdate, MemberReap:
+		if hasName {
+			return Filter{}, fmt.Errorf("event filter %q: only user events take a :NAME", s)
+		}
+		return Filter{Type: Type(typ)}, nil
+	case "query":
+		return Filter{}, fmt.Errorf("event filter %q: vigil does not run serf queries", s)
+	case "":
+		return Filter{}, fmt.Errorf("empty event filter")
+	default:
+		return Filter{}, fmt.Errorf("unknown event filter %q (want member-join, member-leave, member-failed, member-update, member-reap, user, user:NAME or *)", s)
+	}
+}
+
+// ParseFilters parses a list of filters; an empty list means every event.
+func ParseFilters(list []string) (Filters, error) {
+	if len(list) == 0 {
+		return Filters{{Any: true}}, nil
+	}
+	out := make(Filters, 0, len(list))
+	for _, s := range list {
+		f, err := ParseFilter(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// Filters is a list of filters; an event passes when any one matches.
+type Filters []Filter
+
+// Match reports whether any filter matches the event.
+func (fs Filters) Match(e *Event) bool {
+	for _, f := range fs {
+		if f.Match(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Strings returns the filters in text form.
+func (fs Filters) Strings() []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.String()
+	}
+	return out
+}

@@ -1,0 +1,53 @@
+package events
+
+import "time"
+
+// Outcome says how a hook run ended.
+type Outcome string
+
+// The outcomes of a hook run.
+const (
+	// OutcomeOK: the hook exited 0.
+	OutcomeOK Outcome = "ok"
+	// OutcomeFailed: the hook exited non-zero or was killed by a signal it
+	// did not get from vigil.
+	OutcomeFailed Outcome = "failed"
+	// OutcomeTimeout: the hook ran past its timeout and was killed with its
+	// process group.
+	OutcomeTimeout Outcome = "timeout"
+	// OutcomeError: the hook could not be started.
+	OutcomeError Outcome = "error"
+	// OutcomeCancelled: the agent stopped while the hook ran; it was killed.
+	OutcomeCancelled Outcome = "cancelled"
+	// OutcomeDropped: the event never reached the hook (its queue was full
+	// or the agent stopped first).
+	OutcomeDropped Outcome = "dropped"
+)
+
+// Run records one hook run, as GET /v1/hooks shows it.
+type Run struct {
+	// Hook is the hook's name.
+	Hook string `json:"hook"`
+	// EventID is the id of the event the hook ran for.
+	EventID uint64 `json:"event_id"`
+	// Event is the event's type.
+	Event Type `json:"event"`
+	// Member is the member the event concerns, if one.
+	Member string `json:"member,omitempty"`
+	// Start is when the process started.
+	Start time.Time `json:"start"`
+	// DurationMS is how long it ran, in milliseconds.
+	DurationMS float64 `json:"duration_ms"`
+	// Outcome is how the run ended.
+	Outcome Outcome `json:"outcome"`
+	// ExitCode is the process's exit code; -1 when a signal ended it.
+	ExitCode int `json:"exit_code"`
+	// Signal names the signal that ended the process, if one did.
+	Signal string `json:"signal,omitempty"`
+	// Error says why the run failed to start or was dropped.
+	Error string `json:"error,omitempty"`
+	// Output is the tail (last 64 KiB) of stdout and stderr, interleaved.
+	Output string `json:"output"`
+	// OutputBytes is how many bytes of output the hook wrote in all.
+	OutputBytes int64 `json:"output_bytes"`
+}

@@ -1,0 +1,286 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Defaults of RunnerConfig.
+const (
+	// DefaultKillGrace is how long a timed-out hook's process group has
+	// between SIGTERM and SIGKILL.
+	DefaultKillGrace = 5 * time.Second
+	// DefaultRunHistory is how many hook runs GET /v1/hooks keeps.
+	DefaultRunHistory = 1024
+	// DefaultQueueLimit bounds one hook's backlog. A hook's timeout
+	// guarantees progress, so the limit is only reached in a pathological
+	// storm; an event over it is recorded as a dropped run and logged.
+	DefaultQueueLimit = 65536
+	// outputTail is how much of a run's output is kept.
+	outputTail = 64 << 10
+)
+
+// RunnerConfig configures a Runner.
+type RunnerConfig struct {
+	// Self returns the local member at the time a hook starts.
+	Self func() Member
+	// HTTPAddr is the agent's HTTP address, given to hooks as VIGIL_HTTP_ADDR.
+	HTTPAddr string
+	// DefaultTimeout applies to hooks without their own (DefaultHookTimeout
+	// when zero).
+	DefaultTimeout time.Duration
+	// KillGrace is the time between SIGTERM and SIGKILL (DefaultKillGrace
+	// when zero).
+	KillGrace time.Duration
+	// History is how many runs are kept (DefaultRunHistory when zero).
+	History int
+	// QueueLimit bounds each hook's backlog (DefaultQueueLimit when zero).
+	QueueLimit int
+	// Env is the base environment of hook processes (os.Environ() when nil).
+	Env []string
+	// Logger receives one line per run.
+	Logger zerolog.Logger
+}
+
+// Runner runs hooks for events. Each hook has its own FIFO queue and worker,
+// so events reach one hook in order, different hooks run concurrently, and a
+// hook that hangs delays only its own later runs. Dispatch never blocks.
+type Runner struct {
+	cfg    RunnerConfig
+	queues []*hookQueue
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	history []Run
+	closed  bool
+}
+
+type hookQueue struct {
+	hook    Hook
+	mu      sync.Mutex
+	pending []*Event
+	wake    chan struct{}
+}
+
+// NewRunner validates the hooks and starts one worker per hook.
+func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
+	if cfg.Self == nil {
+		cfg.Self = func() Member { return Member{} }
+	}
+	if cfg.DefaultTimeout <= 0 {
+		cfg.DefaultTimeout = DefaultHookTimeout
+	}
+	if cfg.KillGrace <= 0 {
+		cfg.KillGrace = DefaultKillGrace
+	}
+	if cfg.History <= 0 {
+		cfg.History = DefaultRunHistory
+	}
+	if cfg.QueueLimit <= 0 {
+		cfg.QueueLimit = DefaultQueueLimit
+	}
+	if cfg.Env == nil {
+		cfg.Env = os.Environ()
+	}
+	seen := map[string]bool{}
+	r := &Runner{cfg: cfg}
+	for _, h := range hooks {
+		if err := h.Validate(); err != nil {
+			return nil, err
+		}
+		if seen[h.Name] {
+			return nil, fmt.Errorf("hook %q: name used twice", h.Name)
+		}
+		seen[h.Name] = true
+		if h.Timeout == 0 {
+			h.Timeout = cfg.DefaultTimeout
+		}
+		if h.Stdin == "" {
+			h.Stdin = StdinJSON
+		}
+		if len(h.Filters) == 0 {
+			h.Filters = Filters{{Any: true}}
+		}
+		r.queues = append(r.queues, &hookQueue{hook: h, wake: make(chan struct{}, 1)})
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	for _, q := range r.queues {
+		r.wg.Add(1)
+		go r.work(q)
+	}
+	return r, nil
+}
+
+// Hooks returns the hooks the runner runs, with defaults filled in.
+func (r *Runner) Hooks() []Hook {
+	out := make([]Hook, len(r.queues))
+	for i, q := range r.queues {
+		out[i] = q.hook
+	}
+	return out
+}
+
+// Dispatch queues ev for every hook whose filters match. It never blocks.
+func (r *Runner) Dispatch(ev Event) {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	for _, q := range r.queues {
+		if !q.hook.Filters.Match(&ev) {
+			continue
+		}
+		if closed {
+			r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, Error: "agent is stopping"})
+			continue
+		}
+		q.mu.Lock()
+		if len(q.pending) >= r.cfg.QueueLimit {
+			q.mu.Unlock()
+			r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, Error: fmt.Sprintf("hook queue full (%d events waiting)", r.cfg.QueueLimit)})
+			continue
+		}
+		e := ev
+		q.pending = append(q.pending, &e)
+		q.mu.Unlock()
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// QueueDepth returns how many events wait for each hook, by hook name.
+func (r *Runner) QueueDepth() map[string]int {
+	out := make(map[string]int, len(r.queues))
+	for _, q := range r.queues {
+		q.mu.Lock()
+		out[q.hook.Name] = len(q.pending)
+		q.mu.Unlock()
+	}
+	return out
+}
+
+// Runs returns the recent runs, oldest first.
+func (r *Runner) Runs() []Run {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Run, len(r.history))
+	copy(out, r.history)
+	return out
+}
+
+// Close stops taking events, lets queued and running hooks finish until ctx
+// is done, then kills what still runs (SIGTERM, then SIGKILL after the kill
+// grace) and records what never ran as dropped.
+func (r *Runner) Close(ctx context.Context) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	r.mu.Unlock()
+	for _, q := range r.queues {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.cancel()
+		<-done
+	}
+	r.cancel()
+}
+
+func (r *Runner) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+func (r *Runner) work(q *hookQueue) {
+	defer r.wg.Done()
+	for {
+		q.mu.Lock()
+		var ev *Event
+		if len(q.pending) > 0 {
+			ev = q.pending[0]
+			q.pending[0] = nil
+			q.pending = q.pending[1:]
+		}
+		q.mu.Unlock()
+		if ev != nil {
+			if r.ctx.Err() != nil {
+				r.record(q.hook, ev, Run{Outcome: OutcomeDropped, Error: "agent stopped before the hook ran"})
+				continue
+			}
+			run := r.execute(r.ctx, &q.hook, ev)
+			r.record(q.hook, ev, run)
+			continue
+		}
+		if r.isClosed() {
+			return
+		}
+		select {
+		case <-q.wake:
+		case <-r.ctx.Done():
+		}
+	}
+}
+
+func (r *Runner) record(h Hook, ev *Event, run Run) {
+	run.Hook = h.Name
+	run.EventID = ev.ID
+	run.Event = ev.Type
+	if m, ok := ev.Subject(); ok {
+		run.Member = m.Name
+	}
+	r.log(run)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.history) >= r.cfg.History {
+		copy(r.history, r.history[1:])
+		r.history = r.history[:len(r.history)-1]
+	}
+	r.history = append(r.history, run)
+}
+
+func (r *Runner) log(run Run) {
+	var e *zerolog.Event
+	switch run.Outcome {
+	case OutcomeOK:
+		e = r.cfg.Logger.Info()
+	case OutcomeDropped, OutcomeError:
+		e = r.cfg.Logger.Error()
+	default:
+		e = r.cfg.Logger.Warn()
+	}
+	e = e.Str("hook", run.Hook).Uint64("event_id", run.EventID).Str("event", string(run.Event)).
+		Str("outcome", string(run.Outcome)).Int("exit_code", run.ExitCode).
+		Float64("duration_ms", run.DurationMS)
+	if run.Member != "" {
+		e = e.Str("member", run.Member)
+	}
+	if run.Signal != "" {
+		e = e.Str("signal", run.Signal)
+	}
+	if run.Error != "" {
+		e = e.Str("error", run.Error)
+	}
+	if run.Output != "" {
+		e = e.Str("output", run.Output)
+	}
+	e.Msg("hook run")
+}

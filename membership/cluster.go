@@ -1,0 +1,266 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/serf/serf"
+	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/events"
+)
+
+// serfEventBuffer is the capacity of the channel serf sends events on. The
+// channel is drained at once by a goroutine that only converts and hands
+// events on, so serf never waits on it for long.
+const serfEventBuffer = 1024
+
+// Config describes the local member and how it gossips.
+type Config struct {
+	// NodeName is the member's unique name in the cluster.
+	NodeName string
+	// BindAddr and BindPort are where gossip listens, on TCP and UDP.
+	BindAddr string
+	BindPort int
+	// AdvertiseAddr and AdvertisePort are what peers are told to reach;
+	// empty and zero mean the bind address (or, with 0.0.0.0, the first
+	// private address memberlist finds).
+	AdvertiseAddr string
+	AdvertisePort int
+	// Tags are gossiped with the member; serf limits them to 512 bytes
+	// encoded.
+	Tags map[string]string
+	// Profile is the memberlist timing profile.
+	Profile Profile
+	// SnapshotPath, when set, is serf's snapshot file: the member view and
+	// Lamport clocks survive a restart and the agent rejoins from it.
+	SnapshotPath string
+	// Logger receives serf's and memberlist's logs.
+	Logger zerolog.Logger
+}
+
+// Cluster is the local member of a serf cluster.
+type Cluster struct {
+	serf    *serf.Serf
+	eventCh chan serf.Event
+	handler func(events.Event)
+	logger  zerolog.Logger
+	profile Profile
+	stop    chan struct{}
+	drained chan struct{}
+	once    sync.Once
+}
+
+// Start creates the local member, starts gossip, and hands every event to
+// handler. handler is called from one goroutine, in serf's order, and must
+// not block: it should only queue.
+func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
+	ml, err := MemberlistConfig(cfg.Profile)
+	if err != nil {
+		return nil, err
+	}
+	ml.Name = cfg.NodeName
+	ml.BindAddr = cfg.BindAddr
+	ml.BindPort = cfg.BindPort
+	ml.AdvertiseAddr = cfg.AdvertiseAddr
+	ml.AdvertisePort = cfg.AdvertisePort
+	ml.Logger = newStdLogger(cfg.Logger, "memberlist")
+
+	sc := serf.DefaultConfig()
+	sc.NodeName = cfg.NodeName
+	sc.Tags = cfg.Tags
+	sc.MemberlistConfig = ml
+	sc.Logger = newStdLogger(cfg.Logger, "serf")
+	sc.LogOutput = nil
+	sc.SnapshotPath = cfg.SnapshotPath
+	// Events reach hooks as they happen: vigil does not coalesce member
+	// events (serf agent waits 1-3 s to batch them).
+	sc.CoalescePeriod = 0
+	sc.QuiescentPeriod = 0
+	c := &Cluster{
+		eventCh: make(chan serf.Event, serfEventBuffer),
+		handler: handler,
+		logger:  cfg.Logger,
+		profile: cfg.Profile,
+		stop:    make(chan struct{}),
+		drained: make(chan struct{}),
+	}
+	sc.EventCh = c.eventCh
+	go c.drain()
+	s, err := serf.Create(sc)
+	if err != nil {
+		close(c.stop)
+		<-c.drained
+		return nil, fmt.Errorf("start gossip on %s: %w", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.BindPort)), err)
+	}
+	c.serf = s
+	return c, nil
+}
+
+// drain moves serf's events on to the handler until the cluster shuts down.
+func (c *Cluster) drain() {
+	defer close(c.drained)
+	for {
+		select {
+		case e, ok := <-c.eventCh:
+			if !ok {
+				return
+			}
+			c.translate(e)
+		case <-c.stop:
+			return
+		}
+	}
+}
+
+// translate turns one serf event into vigil events: one event per member of
+// a member event, one for a user event. Queries are not answered.
+func (c *Cluster) translate(e serf.Event) {
+	switch ev := e.(type) {
+	case serf.MemberEvent:
+		typ := events.Type(ev.Type.String())
+		for _, m := range ev.Members {
+			c.handler(events.Event{Type: typ, Members: []events.Member{toMember(m)}})
+		}
+	case serf.UserEvent:
+		c.handler(events.Event{Type: events.User, User: &events.UserEvent{
+			Name: ev.Name, Payload: string(ev.Payload), LTime: uint64(ev.LTime),
+		}})
+	default:
+		c.logger.Debug().Str("event", e.String()).Msg("ignoring serf event")
+	}
+}
+
+func toMember(m serf.Member) events.Member {
+	tags := make(map[string]string, len(m.Tags))
+	for k, v := range m.Tags {
+		tags[k] = v
+	}
+	addr := ""
+	if m.Addr != nil {
+		addr = m.Addr.String()
+	}
+	return events.Member{Name: m.Name, Addr: addr, Port: m.Port, Status: m.Status.String(), Tags: tags}
+}
+
+// Members returns every member serf knows, sorted by name.
+func (c *Cluster) Members() []events.Member {
+	ms := c.serf.Members()
+	out := make([]events.Member, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, toMember(m))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LocalMember returns the local member.
+func (c *Cluster) LocalMember() events.Member {
+	return toMember(c.serf.LocalMember())
+}
+
+// Profile returns the timing profile in use.
+func (c *Cluster) Profile() Profile { return c.profile }
+
+// Join contacts the given addresses and returns how many it joined. Old
+// user events are not replayed to the joining member.
+func (c *Cluster) Join(addrs []string) (int, error) {
+	n, err := c.serf.Join(addrs, true)
+	if err != nil {
+		return n, fmt.Errorf("join %v: %w", addrs, err)
+	}
+	return n, nil
+}
+
+// Join retry backoff bounds.
+const (
+	joinBackoffMin = 1 * time.Second
+	joinBackoffMax = 30 * time.Second
+)
+
+// JoinRetry tries Join in the background, backing off from 1 s to 30 s
+// between attempts, until one attempt reaches a member or ctx ends.
+func (c *Cluster) JoinRetry(ctx context.Context, addrs []string) {
+	if len(addrs) == 0 {
+		return
+	}
+	go func() {
+		backoff := joinBackoffMin
+		for attempt := 1; ; attempt++ {
+			n, err := c.Join(addrs)
+			if err == nil || n > 0 {
+				c.logger.Info().Strs("addrs", addrs).Int("joined", n).Int("attempt", attempt).Msg("joined cluster")
+				return
+			}
+			c.logger.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", backoff).Msg("join failed, retrying")
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(backoff*2, joinBackoffMax)
+		}
+	}()
+}
+
+// UserEvent fires a custom event across the cluster.
+func (c *Cluster) UserEvent(name string, payload []byte) error {
+	if err := c.serf.UserEvent(name, payload, false); err != nil {
+		return fmt.Errorf("user event %q: %w", name, err)
+	}
+	return nil
+}
+
+// SetTags replaces the local member's tags and gossips them.
+func (c *Cluster) SetTags(tags map[string]string) error {
+	if err := c.serf.SetTags(tags); err != nil {
+		return fmt.Errorf("set tags: %w", err)
+	}
+	return nil
+}
+
+// ErrShutdown is returned by Leave after the cluster was shut down.
+var ErrShutdown = errors.New("gossip is shut down")
+
+// Leave leaves the cluster gracefully (peers see member-leave) and shuts
+// gossip down. It returns when the leave has propagated or ctx ends.
+func (c *Cluster) Leave(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- c.serf.Leave() }()
+	var err error
+	select {
+	case err = <-done:
+		if err != nil {
+			err = fmt.Errorf("leave: %w", err)
+		}
+	case <-ctx.Done():
+		err = fmt.Errorf("leave: %w", ctx.Err())
+	}
+	if serr := c.Shutdown(); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Shutdown stops gossip at once, without telling peers (they will see the
+// member fail).
+func (c *Cluster) Shutdown() error {
+	var err error
+	c.once.Do(func() {
+		err = c.serf.Shutdown()
+		close(c.stop)
+		<-c.drained
+	})
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

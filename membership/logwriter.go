@@ -1,0 +1,45 @@
+package membership
+
+import (
+	"bytes"
+	"log"
+
+	"github.com/rs/zerolog"
+)
+
+// logWriter routes the standard-library log lines of serf and memberlist
+// ("[WARN] memberlist: ...") into zerolog at the matching level.
+type logWriter struct {
+	logger zerolog.Logger
+}
+
+func newStdLogger(l zerolog.Logger, component string) *log.Logger {
+	return log.New(&logWriter{logger: l.With().Str("component", component).Logger()}, "", 0)
+}
+
+var levelPrefixes = []struct {
+	prefix []byte
+	level  zerolog.Level
+}{
+	{[]byte("[TRACE]"), zerolog.TraceLevel},
+	{[]byte("[DEBUG]"), zerolog.DebugLevel},
+	{[]byte("[INFO]"), zerolog.InfoLevel},
+	{[]byte("[WARN]"), zerolog.WarnLevel},
+	{[]byte("[ERR]"), zerolog.ErrorLevel},
+	{[]byte("[ERROR]"), zerolog.ErrorLevel},
+}
+
+// Write implements io.Writer, one log line per call as package log does.
+func (w *logWriter) Write(p []byte) (int, error) {
+	line := bytes.TrimSpace(p)
+	level := zerolog.InfoLevel
+	for _, lp := range levelPrefixes {
+		if bytes.HasPrefix(line, lp.prefix) {
+			level = lp.level
+			line = bytes.TrimSpace(line[len(lp.prefix):])
+			break
+		}
+	}
+	w.logger.WithLevel(level).Msg(string(line))
+	return len(p), nil
+}
