@@ -50,7 +50,7 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *Event) Run {
 	}
 	env := make([]string, 0, len(r.cfg.Env)+24)
 	env = append(env, r.cfg.Env...)
-	cmd.Env = append(env, HookEnv(ev, self, r.cfg.HTTPAddr)...)
+	cmd.Env = append(env, HookEnv(ev, self, r.httpAddr())...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	out := newTailBuffer(outputTail)
 	cmd.Stdout = out

@@ -118,6 +118,20 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 	return r, nil
 }
 
+// SetHTTPAddr sets the address hooks get as VIGIL_HTTP_ADDR, once the
+// agent knows the port it listens on. Call it before the first event.
+func (r *Runner) SetHTTPAddr(addr string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cfg.HTTPAddr = addr
+}
+
+func (r *Runner) httpAddr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg.HTTPAddr
+}
+
 // Hooks returns the hooks the runner runs, with defaults filled in.
 func (r *Runner) Hooks() []Hook {
 	out := make([]Hook, len(r.queues))

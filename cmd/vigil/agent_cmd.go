@@ -1,7 +1,133 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/vigil-agent/vigil/agent"
+)
+
+// exitConfig is the exit status for a configuration error.
+const exitConfig = 2
 
 func agentCommand() *cli.Command {
-	return &cli.Command{Name: "agent", Usage: "run the agent"}
+	flags := []cli.Flag{
+		&cli.StringSliceFlag{Name: "config", Usage: "YAML config file (repeatable; later files win)"},
+		&cli.BoolFlag{Name: "dev", Usage: "development mode: one agent on 127.0.0.1, local profile, debug logs, every event logged"},
+	}
+	for _, o := range agent.Options {
+		usage := o.Usage + " [$" + o.EnvVar() + "]"
+		if o.Repeatable {
+			flags = append(flags, &cli.StringSliceFlag{Name: o.Flag, Usage: usage})
+			continue
+		}
+		f := &cli.StringFlag{Name: o.Flag, Usage: usage}
+		if o.Default != "" {
+			f.DefaultText = o.Default
+		}
+		flags = append(flags, f)
+	}
+	return &cli.Command{
+		Name:  "agent",
+		Usage: "run the vigil agent",
+		UsageText: `vigil agent -dev
+   vigil agent -name web-1 -bind 10.0.0.5:7946 -join 10.0.0.4:7946 -hook 'member-failed=/etc/vigil/on-failed.sh'
+   vigil agent -config /etc/vigil/vigil.yaml`,
+		Flags:  flags,
+		Action: runAgent,
+	}
+}
+
+// loadConfig layers the configuration: defaults, -dev, files, VIGIL_*
+// environment, then flags.
+func loadConfig(c *cli.Context) (agent.Config, error) {
+	cfg := agent.Default()
+	dev := c.Bool("dev")
+	if !c.IsSet("dev") {
+		if v, ok := os.LookupEnv("VIGIL_DEV"); ok {
+			b, err := agent.ParseBool(v)
+			if err != nil {
+				return cfg, &agent.ConfigError{Where: "VIGIL_DEV", Msg: err.Error()}
+			}
+			dev = b
+		}
+	}
+	if dev {
+		cfg.ApplyDev()
+	}
+	files := c.StringSlice("config")
+	if !c.IsSet("config") {
+		if v, ok := os.LookupEnv("VIGIL_CONFIG"); ok && v != "" {
+			files = []string{v}
+		}
+	}
+	for _, f := range files {
+		if err := cfg.LoadFile(f); err != nil {
+			return cfg, err
+		}
+	}
+	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
+		return cfg, err
+	}
+	var errs agent.ConfigErrors
+	for _, o := range agent.Options {
+		if !c.IsSet(o.Flag) {
+			continue
+		}
+		values := []string{c.String(o.Flag)}
+		if o.Repeatable {
+			values = c.StringSlice(o.Flag)
+		}
+		for _, v := range values {
+			if err := cfg.ApplyOption(o, v, "-"+o.Flag); err != nil {
+				var ce *agent.ConfigError
+				if errors.As(err, &ce) {
+					errs = append(errs, ce)
+				}
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return cfg, errs
+	}
+	return cfg, cfg.Validate()
+}
+
+func runAgent(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cli.Exit(fmt.Sprintf("vigil agent takes no arguments, got %q (flags go before them?)", c.Args().Slice()), exitConfig)
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return cli.Exit("configuration error:\n"+err.Error(), exitConfig)
+	}
+	logger := agent.NewLogger(&cfg, os.Stderr)
+	a, err := agent.New(cfg, logger, version)
+	if err != nil {
+		return cli.Exit("configuration error:\n"+err.Error(), exitConfig)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		logger.Info().Str("signal", sig.String()).Msg("leaving gracefully; a second signal exits at once")
+		cancel()
+		sig = <-sigs
+		logger.Warn().Str("signal", sig.String()).Msg("second signal, exiting now")
+		os.Exit(1)
+	}()
+	if err := a.Run(ctx); err != nil {
+		logger.Error().Err(err).Msg("agent stopped")
+		return cli.Exit("", 1)
+	}
+	return nil
 }

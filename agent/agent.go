@@ -1,0 +1,266 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/events"
+	vigilhttp "github.com/vigil-agent/vigil/http"
+	"github.com/vigil-agent/vigil/membership"
+)
+
+// Shutdown bounds.
+const (
+	// LeaveTimeout bounds the graceful leave: serf broadcasts the leave and
+	// waits for it to spread (about 6 s at most with serf's defaults).
+	LeaveTimeout = 15 * time.Second
+	// hookDrainTimeout is how long queued and running hooks may finish at
+	// shutdown before they are killed.
+	hookDrainTimeout = 5 * time.Second
+)
+
+// Agent is one running vigil agent.
+type Agent struct {
+	cfg     Config
+	log     zerolog.Logger
+	version string
+
+	ring    *events.Ring
+	runner  *events.Runner
+	cluster atomic.Pointer[membership.Cluster]
+	http    *vigilhttp.Server
+	ln      net.Listener
+	lock    *os.File
+
+	leaveOnce sync.Once
+	leaveReq  chan struct{}
+}
+
+// New checks the configuration and prepares an agent; Run starts it.
+func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	hooks, err := cfg.buildHooks()
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: logger, version: version, ring: events.NewRing(0), leaveReq: make(chan struct{})}
+	if cfg.Dev {
+		hooks = append(hooks, devHook(logger))
+	}
+	a.runner, err = events.NewRunner(events.RunnerConfig{
+		Self:           a.selfMember,
+		HTTPAddr:       cfg.HTTP,
+		DefaultTimeout: time.Duration(cfg.HookTimeout),
+		Logger:         logger,
+	}, hooks)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// devHook is -dev's built-in hook: it logs every event.
+func devHook(logger zerolog.Logger) events.Hook {
+	return events.Hook{
+		Name:    "dev-log",
+		Filters: events.Filters{{Any: true}},
+		Builtin: func(_ context.Context, ev *events.Event) (string, error) {
+			e := logger.Info().Uint64("event_id", ev.ID).Str("event", string(ev.Type))
+			if m, ok := ev.Subject(); ok {
+				e = e.Str("member", m.Name).Str("addr", m.Addr).Str("status", m.Status)
+			}
+			if ev.User != nil {
+				e = e.Str("user_event", ev.User.Name).Str("payload", ev.User.Payload)
+			}
+			e.Msg("event")
+			return "", nil
+		},
+	}
+}
+
+// Run starts the agent and blocks until ctx ends or a leave is requested
+// over HTTP; then it leaves the cluster gracefully and stops. The HTTP
+// listener is opened first, so a port in use fails before gossip starts.
+func (a *Agent) Run(ctx context.Context) error {
+	if a.cfg.DataDir != "" {
+		lock, err := lockDataDir(a.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		a.lock = lock
+		defer lock.Close()
+	}
+	ln, err := net.Listen("tcp", a.cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("http listen %s: %w", a.cfg.HTTP, err)
+	}
+	a.ln = ln
+	// A port of 0 picks a free one: hooks and /v1/self get the real one.
+	a.runner.SetHTTPAddr(ln.Addr().String())
+
+	cluster, err := a.startGossip()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	a.log.Info().Str("bind", a.cfg.Bind).Str("http", ln.Addr().String()).Str("profile", a.cfg.Profile).
+		Int("hooks", len(a.runner.Hooks())).Msg("agent started")
+
+	runCtx, stopJoin := context.WithCancel(context.Background())
+	defer stopJoin()
+	cluster.JoinRetry(runCtx, a.cfg.Join)
+
+	a.http = vigilhttp.New(a, a.log)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.http.Serve(ln) }()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		a.log.Info().Msg("signal received, leaving the cluster")
+	case <-a.leaveReq:
+		a.log.Info().Msg("leave requested over HTTP, leaving the cluster")
+	case err := <-serveErr:
+		runErr = fmt.Errorf("http server: %w", err)
+	}
+	stopJoin()
+	a.stop()
+	return runErr
+}
+
+// startGossip creates the serf member and publishes its events.
+func (a *Agent) startGossip() (*membership.Cluster, error) {
+	host, port, _ := splitHostPort("bind", a.cfg.Bind)
+	mc := membership.Config{
+		NodeName: a.cfg.Name,
+		BindAddr: host,
+		BindPort: port,
+		Tags:     a.cfg.Tags,
+		Profile:  membership.Profile(a.cfg.Profile),
+		Logger:   a.log,
+	}
+	if a.cfg.Advertise != "" {
+		mc.AdvertiseAddr, mc.AdvertisePort, _ = splitHostPort("advertise", a.cfg.Advertise)
+	}
+	if a.cfg.DataDir != "" {
+		mc.SnapshotPath = filepath.Join(a.cfg.DataDir, "serf.snapshot")
+	}
+	cluster, err := membership.Start(mc, a.publish)
+	if err != nil {
+		return nil, err
+	}
+	a.cluster.Store(cluster)
+	return cluster, nil
+}
+
+// publish takes one event from the gossip layer: it is stamped into the
+// ring and queued for hooks. It never blocks.
+func (a *Agent) publish(ev events.Event) {
+	ev = a.ring.Publish(ev)
+	e := a.log.Debug().Uint64("event_id", ev.ID).Str("event", string(ev.Type))
+	if m, ok := ev.Subject(); ok {
+		e = e.Str("member", m.Name).Str("status", m.Status)
+	}
+	e.Msg("event received")
+	a.runner.Dispatch(ev)
+}
+
+// stop leaves the cluster, lets hooks finish briefly, and stops HTTP.
+func (a *Agent) stop() {
+	if c := a.cluster.Load(); c != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), LeaveTimeout)
+		if err := c.Leave(ctx); err != nil {
+			a.log.Warn().Err(err).Msg("graceful leave did not complete")
+		} else {
+			a.log.Info().Msg("left the cluster")
+		}
+		cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hookDrainTimeout)
+	a.runner.Close(ctx)
+	cancel()
+	if a.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := a.http.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			a.log.Warn().Err(err).Msg("http shutdown")
+		}
+		cancel()
+	}
+}
+
+func (a *Agent) selfMember() events.Member {
+	if c := a.cluster.Load(); c != nil {
+		return c.LocalMember()
+	}
+	host, port, _ := splitHostPort("bind", a.cfg.Bind)
+	return events.Member{Name: a.cfg.Name, Addr: host, Port: uint16(port), Status: "alive", Tags: a.cfg.Tags}
+}
+
+// Members implements the HTTP API's Agent.
+func (a *Agent) Members() []events.Member {
+	if c := a.cluster.Load(); c != nil {
+		return c.Members()
+	}
+	return []events.Member{}
+}
+
+// Self implements the HTTP API's Agent.
+func (a *Agent) Self() vigilhttp.Self {
+	addr := a.cfg.HTTP
+	if a.ln != nil {
+		addr = a.ln.Addr().String()
+	}
+	return vigilhttp.Self{Member: a.selfMember(), Profile: a.cfg.Profile, Version: a.version, HTTPAddr: addr}
+}
+
+// Join implements the HTTP API's Agent.
+func (a *Agent) Join(addrs []string) (int, error) {
+	c := a.cluster.Load()
+	if c == nil {
+		return 0, errors.New("gossip is not running")
+	}
+	return c.Join(addrs)
+}
+
+// Leave implements the HTTP API's Agent: it asks Run to leave and exit.
+func (a *Agent) Leave() error {
+	a.leaveOnce.Do(func() { close(a.leaveReq) })
+	return nil
+}
+
+// UserEvent implements the HTTP API's Agent.
+func (a *Agent) UserEvent(name string, payload []byte) error {
+	c := a.cluster.Load()
+	if c == nil {
+		return errors.New("gossip is not running")
+	}
+	return c.UserEvent(name, payload)
+}
+
+// Events implements the HTTP API's Agent.
+func (a *Agent) Events() *events.Ring { return a.ring }
+
+// HookRuns implements the HTTP API's Agent.
+func (a *Agent) HookRuns() []events.Run { return a.runner.Runs() }
+
+// HTTPAddr returns the address the HTTP API listens on, once Run started.
+func (a *Agent) HTTPAddr() string {
+	if a.ln == nil {
+		return a.cfg.HTTP
+	}
+	return a.ln.Addr().String()
+}
+
+var _ vigilhttp.Agent = (*Agent)(nil)
+

@@ -1,0 +1,132 @@
+// Package agent holds vigil's configuration and the agent's lifecycle: it
+// wires membership, events, hooks and the HTTP API together.
+package agent
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/membership"
+)
+
+// Config is the agent's whole configuration. The same keys come from the
+// YAML file, from VIGIL_* environment variables and from flags; flags win
+// over the environment, the environment over files, files over defaults.
+type Config struct {
+	// Name is the node's unique name in the cluster. Default: the hostname.
+	// Two live agents with one name fight over it; serf keeps one.
+	Name string `yaml:"name"`
+	// Bind is the gossip address, HOST:PORT, used on both TCP and UDP.
+	// Default 0.0.0.0:7946 (serf's port). -dev binds 127.0.0.1:7946.
+	Bind string `yaml:"bind"`
+	// Advertise is the HOST:PORT peers are told to reach, for NAT or
+	// containers. Default: empty, the bind address (with 0.0.0.0, the first
+	// private IP memberlist finds).
+	Advertise string `yaml:"advertise"`
+	// HTTP is the local API's HOST:PORT. Default 127.0.0.1:7947. The API can
+	// fire events and make the agent leave, so keep it on loopback.
+	HTTP string `yaml:"http"`
+	// Join lists HOST:PORT addresses joined at start. The agent retries in
+	// the background with backoff (1 s doubling to 30 s) until one answers,
+	// serving HTTP meanwhile. Flags and env add to the file's list.
+	Join []string `yaml:"join"`
+	// Tags are gossiped with this member (serf tags; 512 bytes encoded at
+	// most). Flags and env override the file per key.
+	Tags map[string]string `yaml:"tags"`
+	// Profile is the memberlist timing profile: lan (default), wan or local.
+	// Faster profiles detect failures sooner and suspect slow hosts sooner.
+	Profile string `yaml:"profile"`
+	// DataDir keeps serf's snapshot so a restarted agent rejoins without
+	// -join. Default: empty, nothing persisted.
+	DataDir string `yaml:"data_dir"`
+	// LogLevel is trace, debug, info (default), warn or error.
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is json or console. Default: console when stderr is a
+	// terminal, json otherwise.
+	LogFormat string `yaml:"log_format"`
+	// HookTimeout applies to hooks without their own timeout. Default 60s.
+	// At the timeout a hook's process group gets SIGTERM, then SIGKILL 5 s
+	// later.
+	HookTimeout Duration `yaml:"hook_timeout"`
+	// Hooks are the event hooks of the config file.
+	Hooks []HookConfig `yaml:"hooks"`
+
+	// HookSpecs are serf-style -hook specs ([filter,...=]script), run by
+	// /bin/sh -c with serf's stdin format. Flag and env only.
+	HookSpecs []string `yaml:"-"`
+	// Dev runs a single-node development agent: 127.0.0.1, the local
+	// profile, debug logs and a built-in hook logging every event.
+	Dev bool `yaml:"-"`
+
+	// lines maps a key path (hooks[0].timeout) to its line in the file
+	// that last set it, for error messages.
+	lines map[string]keyPos
+}
+
+// HookConfig is one entry of the config file's hooks list.
+type HookConfig struct {
+	// Name identifies the hook in logs and /v1/hooks; default hook-N.
+	Name string `yaml:"name"`
+	// On lists the event filters (member-failed, user:deploy, *); empty
+	// means every event.
+	On []string `yaml:"on"`
+	// Command is an argv list run without a shell.
+	Command []string `yaml:"command"`
+	// Shell is a script run by /bin/sh -c. Set Command or Shell, not both.
+	Shell string `yaml:"shell"`
+	// Timeout bounds one run; default the agent's hook_timeout.
+	Timeout Duration `yaml:"timeout"`
+	// Stdin is json (default: one JSON document) or serf (serf's lines).
+	Stdin string `yaml:"stdin"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("60s").
+type Duration time.Duration
+
+// Defaults of Config.
+const (
+	DefaultBind    = "0.0.0.0:7946"
+	DefaultHTTP    = "127.0.0.1:7947"
+	DefaultProfile = string(membership.ProfileLAN)
+	DevBind        = "127.0.0.1:7946"
+)
+
+// Default returns the configuration before any file, env or flag.
+func Default() Config {
+	name, _ := os.Hostname()
+	return Config{
+		Name:        name,
+		Bind:        DefaultBind,
+		HTTP:        DefaultHTTP,
+		Profile:     DefaultProfile,
+		LogLevel:    "info",
+		HookTimeout: Duration(events.DefaultHookTimeout),
+		Tags:        map[string]string{},
+	}
+}
+
+// ApplyDev sets the -dev defaults; later files, env and flags still win.
+func (c *Config) ApplyDev() {
+	c.Dev = true
+	c.Bind = DevBind
+	c.HTTP = DefaultHTTP
+	c.Profile = string(membership.ProfileLocal)
+	c.LogLevel = "debug"
+}
+
+// splitHostPort parses HOST:PORT with a numeric port.
+func splitHostPort(key, v string) (string, int, error) {
+	host, p, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s %q: want HOST:PORT: %w", key, v, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%s %q: port %q is not a number from 0 to 65535", key, v, p)
+	}
+	return host, port, nil
+}

@@ -1,0 +1,177 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// keyPos is where a key was set: a file and line, or a flag or env var.
+type keyPos struct {
+	source string
+	line   int
+}
+
+func (p keyPos) String() string {
+	if p.line > 0 {
+		return fmt.Sprintf("%s:%d", p.source, p.line)
+	}
+	return p.source
+}
+
+// ConfigError is one problem with the configuration, naming where it is.
+type ConfigError struct {
+	// Where is FILE:LINE, a flag (-bind) or an env var (VIGIL_BIND).
+	Where string
+	// Key is the config key (hooks[0].timeout).
+	Key string
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Error implements error.
+func (e *ConfigError) Error() string {
+	switch {
+	case e.Where != "" && e.Key != "":
+		return fmt.Sprintf("%s: %s: %s", e.Where, e.Key, e.Msg)
+	case e.Where != "":
+		return fmt.Sprintf("%s: %s", e.Where, e.Msg)
+	case e.Key != "":
+		return fmt.Sprintf("%s: %s", e.Key, e.Msg)
+	}
+	return e.Msg
+}
+
+// ConfigErrors is every problem found in a configuration.
+type ConfigErrors []*ConfigError
+
+// Error implements error, one problem per line.
+func (es ConfigErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// UnmarshalYAML parses a duration string such as "60s" or "1m30s".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		return fmt.Errorf("line %d: %q is not a duration: write it with a unit, like \"30s\"", n.Line, n.Value)
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration: write it with a unit, like \"30s\"", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// String returns the duration as Go prints it.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+var (
+	yamlUnknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+	yamlLine         = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+// LoadFile reads a YAML config file over c: keys the file sets replace
+// c's values (tags merge per key). Unknown keys and wrong types are errors
+// naming the file, line and key.
+func (c *Config) LoadFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ConfigErrors{{Where: path, Msg: fmt.Sprintf("read config: %v", err)}}
+	}
+	return c.loadYAML(path, data)
+}
+
+func (c *Config) loadYAML(path string, data []byte) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return ConfigErrors{yamlError(path, err)}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			errs := make(ConfigErrors, 0, len(te.Errors))
+			for _, msg := range te.Errors {
+				errs = append(errs, yamlMessage(path, msg))
+			}
+			return errs
+		}
+		return ConfigErrors{yamlError(path, err)}
+	}
+	if c.lines == nil {
+		c.lines = map[string]keyPos{}
+	}
+	if len(root.Content) > 0 {
+		recordLines(path, "", root.Content[0], c.lines)
+	}
+	return nil
+}
+
+func yamlError(path string, err error) *ConfigError {
+	return yamlMessage(path, strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+func yamlMessage(path, msg string) *ConfigError {
+	if m := yamlUnknownField.FindStringSubmatch(msg); m != nil {
+		return &ConfigError{Where: path + ":" + m[1], Key: m[2], Msg: "unknown key"}
+	}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return &ConfigError{Where: path + ":" + m[1], Msg: m[2]}
+	}
+	return &ConfigError{Where: path, Msg: msg}
+}
+
+// recordLines walks the YAML tree and notes the line of every key path.
+func recordLines(source, prefix string, n *yaml.Node, lines map[string]keyPos) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			path := k.Value
+			if prefix != "" {
+				path = prefix + "." + k.Value
+			}
+			lines[path] = keyPos{source: source, line: k.Line}
+			recordLines(source, path, n.Content[i+1], lines)
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			path := prefix + "[" + strconv.Itoa(i) + "]"
+			lines[path] = keyPos{source: source, line: item.Line}
+			recordLines(source, path, item, lines)
+		}
+	}
+}
+
+// setBy notes that key was last set by source (a flag or env var).
+func (c *Config) setBy(key, source string) {
+	if c.lines == nil {
+		c.lines = map[string]keyPos{}
+	}
+	c.lines[key] = keyPos{source: source}
+}
+
+// where returns where key was set, or "" when it is a default.
+func (c *Config) where(key string) string {
+	if p, ok := c.lines[key]; ok {
+		return p.String()
+	}
+	return ""
+}

@@ -1,0 +1,134 @@
+package agent
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Option is one setting that a flag and a VIGIL_* environment variable can
+// set. The command line builds its flags from Options, so flags, env and
+// the file share one schema.
+type Option struct {
+	// Flag is the flag's name (without dash); the env var is VIGIL_ and the
+	// name upper-cased with - as _.
+	Flag string
+	// Key is the config file key it sets.
+	Key string
+	// Usage is the flag's help text.
+	Usage string
+	// Default is shown in help.
+	Default string
+	// Repeatable flags may be given more than once; their env var holds a
+	// comma-separated list (VIGIL_HOOK: one spec per line).
+	Repeatable bool
+	// Bool options take no value.
+	Bool bool
+	// set applies one value.
+	set func(c *Config, v string) error
+}
+
+// EnvVar returns the option's environment variable name.
+func (o *Option) EnvVar() string {
+	return "VIGIL_" + strings.ToUpper(strings.ReplaceAll(o.Flag, "-", "_"))
+}
+
+// Options lists the agent's flags in help order.
+var Options = []*Option{
+	{Flag: "name", Key: "name", Usage: "node name, unique in the cluster", Default: "hostname",
+		set: func(c *Config, v string) error { c.Name = v; return nil }},
+	{Flag: "bind", Key: "bind", Usage: "gossip address HOST:PORT (TCP and UDP)", Default: DefaultBind,
+		set: func(c *Config, v string) error { c.Bind = v; return nil }},
+	{Flag: "advertise", Key: "advertise", Usage: "address HOST:PORT peers are told to reach",
+		set: func(c *Config, v string) error { c.Advertise = v; return nil }},
+	{Flag: "http", Key: "http", Usage: "local HTTP API address HOST:PORT", Default: DefaultHTTP,
+		set: func(c *Config, v string) error { c.HTTP = v; return nil }},
+	{Flag: "join", Key: "join", Usage: "HOST:PORT of a member to join at start, retried in the background (repeatable)", Repeatable: true,
+		set: func(c *Config, v string) error {
+			if v = strings.TrimSpace(v); v != "" {
+				c.Join = append(c.Join, v)
+			}
+			return nil
+		}},
+	{Flag: "tag", Key: "tags", Usage: "tag KEY=VALUE gossiped with this member (repeatable)", Repeatable: true,
+		set: func(c *Config, v string) error {
+			k, val, ok := strings.Cut(v, "=")
+			if !ok || k == "" {
+				return fmt.Errorf("tag %q: want KEY=VALUE", v)
+			}
+			if c.Tags == nil {
+				c.Tags = map[string]string{}
+			}
+			c.Tags[k] = val
+			return nil
+		}},
+	{Flag: "profile", Key: "profile", Usage: "gossip timing profile: lan, wan or local", Default: DefaultProfile,
+		set: func(c *Config, v string) error { c.Profile = v; return nil }},
+	{Flag: "data-dir", Key: "data_dir", Usage: "directory for the serf snapshot, so a restart rejoins without -join",
+		set: func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{Flag: "hook", Key: "hooks", Usage: "serf-style hook [FILTER,...=]SCRIPT, run by /bin/sh -c with serf's stdin (repeatable)", Repeatable: true,
+		set: func(c *Config, v string) error { c.HookSpecs = append(c.HookSpecs, v); return nil }},
+	{Flag: "hook-timeout", Key: "hook_timeout", Usage: "timeout of hooks without their own", Default: "60s",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration: write it with a unit, like \"30s\"", v)
+			}
+			c.HookTimeout = Duration(d)
+			return nil
+		}},
+	{Flag: "log-level", Key: "log_level", Usage: "trace, debug, info, warn or error", Default: "info",
+		set: func(c *Config, v string) error { c.LogLevel = v; return nil }},
+	{Flag: "log-format", Key: "log_format", Usage: "json or console (default: console on a terminal, json otherwise)",
+		set: func(c *Config, v string) error { c.LogFormat = v; return nil }},
+}
+
+// ApplyOption sets one option's value, noting where it came from.
+func (c *Config) ApplyOption(o *Option, value, source string) error {
+	if err := o.set(c, value); err != nil {
+		return &ConfigError{Where: source, Key: o.Key, Msg: err.Error()}
+	}
+	c.setBy(o.Key, source)
+	return nil
+}
+
+// ApplyEnv applies every VIGIL_* variable that lookup finds.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	var errs ConfigErrors
+	for _, o := range Options {
+		v, ok := lookup(o.EnvVar())
+		if !ok {
+			continue
+		}
+		values := []string{v}
+		if o.Repeatable {
+			sep := ","
+			if o.Flag == "hook" {
+				sep = "\n"
+			}
+			values = strings.Split(v, sep)
+		}
+		for _, one := range values {
+			if o.Repeatable && strings.TrimSpace(one) == "" {
+				continue
+			}
+			if err := c.ApplyOption(o, one, o.EnvVar()); err != nil {
+				errs = append(errs, err.(*ConfigError))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// ParseBool parses a boolean env value such as VIGIL_DEV=1.
+func ParseBool(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%q is not true or false", v)
+	}
+	return b, nil
+}

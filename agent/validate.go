@@ -1,0 +1,143 @@
+package agent
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/membership"
+)
+
+// Validate checks the whole configuration and returns every problem found,
+// each naming its key and where it was set.
+func (c *Config) Validate() error {
+	var errs ConfigErrors
+	add := func(key, format string, args ...any) {
+		errs = append(errs, &ConfigError{Where: c.where(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Name == "" {
+		add("name", "must not be empty")
+	}
+	if _, _, err := splitHostPort("bind", c.Bind); err != nil {
+		add("bind", "%v", err)
+	}
+	if c.Advertise != "" {
+		if _, _, err := splitHostPort("advertise", c.Advertise); err != nil {
+			add("advertise", "%v", err)
+		}
+	}
+	if _, _, err := splitHostPort("http", c.HTTP); err != nil {
+		add("http", "%v", err)
+	}
+	for i, j := range c.Join {
+		if j == "" {
+			add("join["+strconv.Itoa(i)+"]", "empty address")
+		}
+	}
+	if _, err := membership.MemberlistConfig(membership.Profile(c.Profile)); err != nil {
+		add("profile", "%v", err)
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
+		add("log_level", "%q: want trace, debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "", "json", "console":
+	default:
+		add("log_format", "%q: want json or console", c.LogFormat)
+	}
+	if c.HookTimeout <= 0 {
+		add("hook_timeout", "%s: must be positive", c.HookTimeout)
+	}
+	if _, err := c.buildHooks(); err != nil {
+		if ce, ok := err.(ConfigErrors); ok {
+			errs = append(errs, ce...)
+		} else {
+			add("hooks", "%v", err)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// buildHooks turns the file's hooks and the -hook specs into events.Hooks.
+func (c *Config) buildHooks() ([]events.Hook, error) {
+	var errs ConfigErrors
+	var hooks []events.Hook
+	names := map[string]string{}
+	for i, hc := range c.Hooks {
+		key := "hooks[" + strconv.Itoa(i) + "]"
+		fail := func(sub, format string, args ...any) {
+			k := key
+			if sub != "" {
+				k += "." + sub
+			}
+			where := c.where(k)
+			if where == "" {
+				where = c.where(key)
+			}
+			errs = append(errs, &ConfigError{Where: where, Key: k, Msg: fmt.Sprintf(format, args...)})
+		}
+		name := hc.Name
+		if name == "" {
+			name = unusedHookName(names, len(hooks)+1)
+		}
+		filters, err := events.ParseFilters(hc.On)
+		if err != nil {
+			fail("on", "%v", err)
+			continue
+		}
+		switch {
+		case len(hc.Command) == 0 && hc.Shell == "":
+			fail("", "needs a command (argv list) or a shell script")
+			continue
+		case len(hc.Command) > 0 && hc.Shell != "":
+			fail("", "set command or shell, not both")
+			continue
+		}
+		if hc.Timeout < 0 {
+			fail("timeout", "%s: must not be negative", hc.Timeout)
+			continue
+		}
+		h := events.Hook{Name: name, Filters: filters, Command: hc.Command, Shell: hc.Shell,
+			Timeout: time.Duration(hc.Timeout), Stdin: events.StdinFormat(hc.Stdin)}
+		if err := h.Validate(); err != nil {
+			fail("", "%v", err)
+			continue
+		}
+		if prev, dup := names[name]; dup {
+			fail("name", "hook name %q is used by %s too", name, prev)
+			continue
+		}
+		names[name] = key
+		hooks = append(hooks, h)
+	}
+	for _, spec := range c.HookSpecs {
+		h, err := events.ParseHookSpec(spec)
+		if err != nil {
+			errs = append(errs, &ConfigError{Where: c.where("hooks"), Key: "hook", Msg: err.Error()})
+			continue
+		}
+		h.Name = unusedHookName(names, len(hooks)+1)
+		names[h.Name] = "-hook"
+		hooks = append(hooks, h)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return hooks, nil
+}
+
+// unusedHookName returns the first name hook-N, from n up, not in names.
+func unusedHookName(names map[string]string, n int) string {
+	for ; ; n++ {
+		name := "hook-" + strconv.Itoa(n)
+		if _, used := names[name]; !used {
+			return name
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package events
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseFilterAndMatch(t *testing.T) {
+	join := &Event{Type: MemberJoin}
+	deploy := &Event{Type: User, User: &UserEvent{Name: "deploy"}}
+	other := &Event{Type: User, User: &UserEvent{Name: "other"}}
+	tests := []struct {
+		in      string
+		wantErr string
+		matches []*Event
+		misses  []*Event
+	}{
+		{in: "*", matches: []*Event{join, deploy}},
+		{in: "member-join", matches: []*Event{join}, misses: []*Event{deploy}},
+		{in: "user", matches: []*Event{deploy, other}, misses: []*Event{join}},
+		{in: "user:deploy", matches: []*Event{deploy}, misses: []*Event{other, join}},
+		{in: " member-failed ", misses: []*Event{join}},
+		{in: "member-join:x", wantErr: "only user events"},
+		{in: "user:", wantErr: "empty user event name"},
+		{in: "member-fialed", wantErr: "unknown event filter"},
+		{in: "query", wantErr: "does not run serf queries"},
+		{in: "", wantErr: "empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			f, err := ParseFilter(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseFilter(%q) error = %v, want one containing %q", tt.in, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseFilter(%q): %v", tt.in, err)
+			}
+			for _, e := range tt.matches {
+				if !f.Match(e) {
+					t.Errorf("%q does not match %+v", tt.in, e)
+				}
+			}
+			for _, e := range tt.misses {
+				if f.Match(e) {
+					t.Errorf("%q matches %+v", tt.in, e)
+				}
+			}
+		})
+	}
+}
+
+func TestParseHookSpec(t *testing.T) {
+	tests := []struct {
+		spec    string
+		filters string
+		script  string
+		wantErr string
+	}{
+		{spec: "/bin/handler.sh", filters: "*", script: "/bin/handler.sh"},
+		{spec: "member-failed,member-leave=/path/script --arg", filters: "member-failed,member-leave", script: "/path/script --arg"},
+		{spec: "user:deploy=echo hi", filters: "user:deploy", script: "echo hi"},
+		{spec: "/bin/notify --level=warn", filters: "*", script: "/bin/notify --level=warn"},
+		{spec: "member-join=echo a=b", filters: "member-join", script: "echo a=b"},
+		{spec: "member-fialed=/x", wantErr: "unknown event filter"},
+		{spec: "member-join=", wantErr: "no script"},
+		{spec: "  ", wantErr: "empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			h, err := ParseHookSpec(tt.spec)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(h.Filters.Strings(), ","); got != tt.filters {
+				t.Errorf("filters = %q, want %q", got, tt.filters)
+			}
+			if h.Shell != tt.script || h.Stdin != StdinSerf {
+				t.Errorf("script = %q stdin = %q, want %q serf", h.Shell, h.Stdin, tt.script)
+			}
+		})
+	}
+}

@@ -1,0 +1,217 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func newTestRunner(t *testing.T, hooks ...Hook) *Runner {
+	t.Helper()
+	r, err := NewRunner(RunnerConfig{
+		Self: func() Member {
+			return Member{Name: "self-node", Addr: "127.0.0.1", Port: 7946, Tags: map[string]string{"role": "replica"}}
+		},
+		HTTPAddr:  "127.0.0.1:7947",
+		KillGrace: time.Second,
+		Logger:    zerolog.Nop(),
+	}, hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r.Close(ctx)
+	})
+	return r
+}
+
+func runsOf(r *Runner, hook string) []Run {
+	var out []Run
+	for _, run := range r.Runs() {
+		if run.Hook == hook {
+			out = append(out, run)
+		}
+	}
+	return out
+}
+
+// processGone reports whether pid has exited (a zombie counts as exited).
+func processGone(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return true
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	return len(fields) > 0 && fields[0] == "Z"
+}
+
+func failedEvent(id uint64, name string) Event {
+	return Event{ID: id, Type: MemberFailed, Time: time.Now(), Members: []Member{{Name: name, Addr: "127.0.0.9", Port: 7000, Status: "failed"}}}
+}
+
+func TestRunnerOutcomes(t *testing.T) {
+	tests := []struct {
+		name     string
+		hook     Hook
+		outcome  Outcome
+		exitCode int
+		output   string
+	}{
+		{name: "exit 0", hook: Hook{Shell: "echo hello; echo oops >&2"}, outcome: OutcomeOK, output: "hello\noops\n"},
+		{name: "exit 3", hook: Hook{Shell: "exit 3"}, outcome: OutcomeFailed, exitCode: 3},
+		{name: "argv without shell", hook: Hook{Command: []string{"/bin/echo", "$HOME", "a b"}}, outcome: OutcomeOK, output: "$HOME a b\n"},
+		{name: "missing program", hook: Hook{Command: []string{"/nonexistent/vigil-hook"}}, outcome: OutcomeError, exitCode: -1},
+		{name: "killed by its own signal", hook: Hook{Shell: "kill -9 $$"}, outcome: OutcomeFailed, exitCode: -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.hook.Name = "h"
+			r := newTestRunner(t, tt.hook)
+			r.Dispatch(failedEvent(1, "db-1"))
+			waitFor(t, 10*time.Second, "the run", func() bool { return len(r.Runs()) == 1 })
+			run := r.Runs()[0]
+			if run.Outcome != tt.outcome || run.ExitCode != tt.exitCode {
+				t.Errorf("outcome %s exit %d (error %q), want %s exit %d", run.Outcome, run.ExitCode, run.Error, tt.outcome, tt.exitCode)
+			}
+			if tt.output != "" && run.Output != tt.output {
+				t.Errorf("output %q, want %q", run.Output, tt.output)
+			}
+			if run.Hook != "h" || run.EventID != 1 || run.Event != MemberFailed || run.Member != "db-1" {
+				t.Errorf("run record %+v does not name its hook and event", run)
+			}
+		})
+	}
+}
+
+func TestRunnerTimeoutKillsProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	// The first run spawns a child and hangs; later runs record themselves.
+	script := `if [ "$VIGIL_EVENT_ID" = 1 ]; then sleep 300 & echo $! > ` + dir + `/child; sleep 300; fi; echo "$VIGIL_EVENT_ID" >> ` + dir + `/ran`
+	r := newTestRunner(t, Hook{Name: "hang", Shell: script, Timeout: 500 * time.Millisecond})
+	r.Dispatch(failedEvent(1, "a"))
+	r.Dispatch(failedEvent(2, "b"))
+	waitFor(t, 15*time.Second, "both runs", func() bool { return len(r.Runs()) == 2 })
+	runs := r.Runs()
+	if runs[0].Outcome != OutcomeTimeout || runs[0].Signal == "" {
+		t.Errorf("first run: outcome %s signal %q, want timeout by signal", runs[0].Outcome, runs[0].Signal)
+	}
+	if runs[1].Outcome != OutcomeOK || runs[1].EventID != 2 {
+		t.Errorf("second run %+v, want ok for event 2", runs[1])
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "child"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	waitFor(t, 5*time.Second, "the hook's child to die", func() bool { return processGone(pid) })
+	got, _ := os.ReadFile(filepath.Join(dir, "ran"))
+	if string(got) != "2\n" {
+		t.Errorf("ran = %q, want only event 2", got)
+	}
+}
+
+func TestRunnerHooksIndependentAndOrdered(t *testing.T) {
+	dir := t.TempDir()
+	slow := Hook{Name: "slow", Shell: "sleep 2", Timeout: 10 * time.Second}
+	fast := Hook{Name: "fast", Shell: `echo "$VIGIL_EVENT_ID" >> ` + dir + `/order`}
+	r := newTestRunner(t, slow, fast)
+	for i := uint64(1); i <= 5; i++ {
+		r.Dispatch(failedEvent(i, "m"))
+	}
+	// The fast hook finishes all five while the slow one is still on its first.
+	waitFor(t, 10*time.Second, "fast hook runs", func() bool { return len(runsOf(r, "fast")) == 5 })
+	if n := len(runsOf(r, "slow")); n != 0 {
+		t.Errorf("slow hook finished %d runs before fast finished 5; hooks are not independent", n)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "order"))
+	if string(got) != "1\n2\n3\n4\n5\n" {
+		t.Errorf("fast hook order = %q, want 1..5 in order", got)
+	}
+	if d := r.QueueDepth()["slow"]; d != 4 {
+		t.Errorf("slow queue depth = %d, want 4", d)
+	}
+}
+
+func TestRunnerGivesEnvAndStdin(t *testing.T) {
+	dir := t.TempDir()
+	jsonHook := Hook{Name: "json", Filters: Filters{{Type: MemberFailed}}, Shell: "env > " + dir + "/env; cat > " + dir + "/stdin.json"}
+	serfHook := Hook{Name: "serf", Stdin: StdinSerf, Shell: "cat > " + dir + "/stdin.serf"}
+	userOnly := Hook{Name: "user-only", Filters: Filters{{Type: User, Name: "deploy"}}, Shell: "true"}
+	r := newTestRunner(t, jsonHook, serfHook, userOnly)
+	r.Dispatch(failedEvent(9, "db-1"))
+	waitFor(t, 10*time.Second, "runs", func() bool { return len(r.Runs()) == 2 })
+	if n := len(runsOf(r, "user-only")); n != 0 {
+		t.Errorf("user-only hook ran %d times for a member event", n)
+	}
+	env, _ := os.ReadFile(filepath.Join(dir, "env"))
+	for _, want := range []string{"VIGIL_EVENT=member-failed", "VIGIL_EVENT_ID=9", "VIGIL_MEMBER_NAME=db-1",
+		"VIGIL_MEMBER_ADDR=127.0.0.9", "VIGIL_SELF_NAME=self-node", "SERF_EVENT=member-failed", "SERF_SELF_ROLE=replica",
+		"SERF_TAG_ROLE=replica", "VIGIL_HTTP_ADDR=127.0.0.1:7947"} {
+		if !strings.Contains(string(env), want+"\n") {
+			t.Errorf("hook env lacks %s", want)
+		}
+	}
+	var doc StdinDocument
+	b, _ := os.ReadFile(filepath.Join(dir, "stdin.json"))
+	if err := json.Unmarshal(b, &doc); err != nil || doc.ID != 9 || doc.Members[0].Name != "db-1" || doc.Self.Name != "self-node" {
+		t.Errorf("json stdin %s (err %v)", b, err)
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "stdin.serf"))
+	if string(b) != "db-1\t127.0.0.9\t\t\n" {
+		t.Errorf("serf stdin %q", b)
+	}
+}
+
+func TestRunnerKeepsOutputTail(t *testing.T) {
+	r := newTestRunner(t, Hook{Name: "loud", Shell: "head -c 200000 /dev/zero | tr '\\0' x; echo END"})
+	r.Dispatch(failedEvent(1, "m"))
+	waitFor(t, 10*time.Second, "the run", func() bool { return len(r.Runs()) == 1 })
+	run := r.Runs()[0]
+	if len(run.Output) != outputTail || !strings.HasSuffix(run.Output, "xEND\n") || run.OutputBytes != 200004 {
+		t.Errorf("output len %d total %d suffix %q", len(run.Output), run.OutputBytes, run.Output[len(run.Output)-6:])
+	}
+}
+
+func TestRunnerCloseKillsAndDrops(t *testing.T) {
+	r, err := NewRunner(RunnerConfig{KillGrace: 500 * time.Millisecond, Logger: zerolog.Nop()},
+		[]Hook{{Name: "hang", Shell: "sleep 300", Timeout: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Dispatch(failedEvent(1, "a"))
+	r.Dispatch(failedEvent(2, "b"))
+	waitFor(t, 5*time.Second, "first run to start", func() bool { return r.QueueDepth()["hang"] == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	r.Close(ctx)
+	r.Dispatch(failedEvent(3, "c"))
+	runs := r.Runs()
+	if len(runs) != 3 || runs[0].Outcome != OutcomeCancelled || runs[1].Outcome != OutcomeDropped || runs[2].Outcome != OutcomeDropped {
+		t.Fatalf("runs after close: %+v", runs)
+	}
+}

@@ -1,0 +1,102 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Server timeouts. There is deliberately no WriteTimeout: the event stream
+// is a response that never ends on its own.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+	// defaultKeepalive is how often an idle event stream gets a comment line,
+	// so proxies and clients can tell a quiet stream from a dead one.
+	defaultKeepalive = 15 * time.Second
+	// streamWriteStall bounds one write to an event stream; a client that
+	// stops reading for this long is cut off.
+	streamWriteStall = 30 * time.Second
+)
+
+// Server is vigil's local HTTP API. Create it with New, then either call
+// Serve with a listener or mount Handler in a server of your own.
+type Server struct {
+	agent   Agent
+	log     zerolog.Logger
+	handler http.Handler
+	srv     *http.Server
+
+	// keepalive is the event stream's comment interval (tests shorten it).
+	keepalive time.Duration
+
+	// done is closed by Shutdown; event streams select on it and end.
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+// New returns a Server that answers from agent and logs to logger.
+func New(agent Agent, logger zerolog.Logger) *Server {
+	s := &Server{
+		agent:     agent,
+		log:       logger,
+		keepalive: defaultKeepalive,
+		done:      make(chan struct{}),
+	}
+	s.handler = s.logRequests(s.recoverPanics(s.routes()))
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          log.New(warnWriter{logger}, "", 0),
+	}
+	return s
+}
+
+// Handler returns the API's handler, with request logging and panic
+// recovery, for use in a server other than Serve's (tests, for one).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers API requests on ln until Shutdown is called, after which it
+// returns nil. Any other return is an error accepting connections.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, ends open event streams, and waits
+// until in-flight requests finish or ctx is done. It is safe to call more
+// than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.doneOnce.Do(func() { close(s.done) })
+	return s.srv.Shutdown(ctx)
+}
+
+// routes maps each API path to a method dispatcher, so a known path with the
+// wrong method is a JSON 405 with an Allow header, and anything else a JSON
+// 404. Every pattern is an exact path (no trailing-slash subtree) except "/".
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/members", methods{http.MethodGet: s.handleMembers})
+	mux.Handle("/v1/self", methods{http.MethodGet: s.handleSelf})
+	mux.Handle("/v1/join", methods{http.MethodPost: s.handleJoin})
+	mux.Handle("/v1/leave", methods{http.MethodPost: s.handleLeave})
+	mux.Handle("/v1/event", methods{http.MethodPost: s.handleEvent})
+	mux.Handle("/v1/events", methods{http.MethodGet: s.handleEvents})
+	mux.Handle("/v1/events/stream", methods{http.MethodGet: s.handleStream})
+	mux.Handle("/v1/hooks", methods{http.MethodGet: s.handleHooks})
+	mux.Handle("/healthz", methods{http.MethodGet: s.handleHealth})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	return mux
+}
