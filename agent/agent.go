@@ -263,4 +263,3 @@ func (a *Agent) HTTPAddr() string {
 }
 
 var _ vigilhttp.Agent = (*Agent)(nil)
-

@@ -54,13 +54,17 @@ func (r *statusRecorder) Write(p []byte) (int, error) {
 	return r.ResponseWriter.Write(p)
 }
 
-// Flush implements http.Flusher for callers that type-assert for it.
-func (r *statusRecorder) Flush() {
+// FlushError flushes the response, reporting failure; it is what
+// http.ResponseController.Flush calls.
+func (r *statusRecorder) FlushError() error {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	_ = http.NewResponseController(r.ResponseWriter).Flush()
+	return http.NewResponseController(r.ResponseWriter).Flush()
 }
+
+// Flush implements http.Flusher for callers that type-assert for it.
+func (r *statusRecorder) Flush() { _ = r.FlushError() }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 

@@ -1,6 +1,161 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	vigilhttp "github.com/vigil-agent/vigil/http"
+)
+
+// defaultHTTPAddr is where client commands look for the agent's API.
+const defaultHTTPAddr = "127.0.0.1:7947"
+
+// requestTimeout bounds one API call other than the event stream. Joins
+// contact other members, so it is generous.
+const requestTimeout = 60 * time.Second
 
 // clientCommands returns the commands that talk to a running agent.
-func clientCommands() []*cli.Command { return nil }
+func clientCommands() []*cli.Command {
+	return []*cli.Command{
+		membersCommand(),
+		joinCommand(),
+		leaveCommand(),
+		eventCommand(),
+		monitorCommand(),
+		versionCommand(),
+	}
+}
+
+// httpAddrFlag is the -http-addr flag every command that calls the agent
+// takes. A new one per command: urfave flags keep their parsed value.
+func httpAddrFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:    "http-addr",
+		Usage:   "`ADDR` (host:port) of the agent's HTTP API",
+		EnvVars: []string{"VIGIL_HTTP_ADDR"},
+		Value:   defaultHTTPAddr,
+	}
+}
+
+// usageError is a command-line mistake, reported like every other error.
+func usageError(format string, args ...any) error {
+	return cli.Exit("vigil: "+fmt.Sprintf(format, args...), 1)
+}
+
+// apiClient calls one agent's HTTP API.
+type apiClient struct {
+	addr string // as the user gave it, for messages
+	base string // scheme://host:port
+	hc   *http.Client
+}
+
+// newAPIClient returns a client for the -http-addr of cCtx.
+func newAPIClient(cCtx *cli.Context) (*apiClient, error) {
+	addr := strings.TrimSpace(cCtx.String("http-addr"))
+	if addr == "" {
+		return nil, usageError("-http-addr is empty")
+	}
+	base := addr
+	if strings.Contains(addr, "://") {
+		u, err := url.Parse(addr)
+		if err != nil || u.Host == "" {
+			return nil, usageError("-http-addr %q: want host:port", addr)
+		}
+		base = strings.TrimRight(u.Scheme+"://"+u.Host, "/")
+		addr = u.Host
+	} else {
+		base = "http://" + addr
+	}
+	tr := &http.Transport{
+		// The API is local: never send it through a proxy from the
+		// environment.
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		ResponseHeaderTimeout: requestTimeout,
+		MaxIdleConns:          2,
+		IdleConnTimeout:       30 * time.Second,
+	}
+	return &apiClient{addr: addr, base: base, hc: &http.Client{Transport: tr}}, nil
+}
+
+// call sends one request with body (if not nil) encoded as JSON and decodes
+// the answer into out (if not nil). Its errors are ready to return from a
+// command: no agent answering, or the API's {"error": ...}.
+func (c *apiClient) call(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return usageError("-http-addr %q: %v", c.addr, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return c.transportError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return c.statusError(resp)
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return cli.Exit(fmt.Sprintf("vigil: agent at %s sent a response vigil can't read: %v", c.addr, err), 1)
+	}
+	return nil
+}
+
+// noAgent is the error of a command that found no agent to talk to.
+func (c *apiClient) noAgent() error {
+	return cli.Exit(fmt.Sprintf("vigil: no agent answering at %s (is \"vigil agent\" running?)", c.addr), 1)
+}
+
+// transportError explains a request that got no HTTP answer.
+func (c *apiClient) transportError(err error) error {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return c.noAgent()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return cli.Exit(fmt.Sprintf("vigil: agent at %s did not answer within %s", c.addr, requestTimeout), 1)
+	}
+	return cli.Exit(fmt.Sprintf("vigil: request to agent at %s failed: %v", c.addr, err), 1)
+}
+
+// statusError turns a non-2xx answer into `vigil: <error>`.
+func (c *apiClient) statusError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e vigilhttp.ErrorResponse
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return cli.Exit("vigil: "+e.Error, 1)
+	}
+	return cli.Exit(fmt.Sprintf("vigil: agent at %s answered %s", c.addr, resp.Status), 1)
+}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	nethttp "net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// This file is the harness for end-to-end tests: it builds the vigil binary
+// once and runs real agent processes on loopback with free ports.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// vigilBinary builds cmd/vigil once per test run.
+func vigilBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vigil-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "vigil")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// freePort returns a loopback port free on both TCP and UDP, as gossip
+// needs both.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// testAgent is one vigil agent process.
+type testAgent struct {
+	name   string
+	gossip string
+	http   string
+	dir    string // hook output lands in dir/out ($OUT)
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+	logBuf *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startAgent runs `vigil agent` with the local profile on free loopback
+// ports; extra args follow. The process is killed at test end if it still
+// runs, and its log is shown when the test failed.
+func startAgent(t *testing.T, name string, args ...string) *testAgent {
+	t.Helper()
+	bin := vigilBinary(t)
+	a := &testAgent{
+		name:   name,
+		gossip: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		http:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		dir:    t.TempDir(),
+		done:   make(chan struct{}),
+		logBuf: &lockedBuffer{},
+	}
+	if err := os.MkdirAll(filepath.Join(a.dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	full := append([]string{"agent", "-name", name, "-bind", a.gossip, "-http", a.http, "-profile", "local",
+		"-log-format", "json", "-log-level", "debug"}, args...)
+	a.cmd = exec.Command(bin, full...)
+	a.cmd.Env = append(os.Environ(), "OUT="+filepath.Join(a.dir, "out"))
+	a.cmd.Stdout = a.logBuf
+	a.cmd.Stderr = a.logBuf
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.err = a.cmd.Wait(); close(a.done) }()
+	t.Cleanup(func() {
+		a.kill(t)
+		if t.Failed() {
+			t.Logf("log of agent %s:\n%s", name, tail(a.logBuf.String(), 6000))
+		}
+	})
+	waitFor(t, 20*time.Second, "agent "+name+" to serve HTTP", func() bool {
+		select {
+		case <-a.done:
+			t.Fatalf("agent %s exited at start: %v\n%s", name, a.err, a.logBuf.String())
+		default:
+		}
+		resp, err := nethttp.Get("http://" + a.http + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return a
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// kill sends SIGKILL to the agent (its own PID only) and waits for it.
+func (a *testAgent) kill(t *testing.T) {
+	select {
+	case <-a.done:
+		return
+	default:
+	}
+	_ = a.cmd.Process.Signal(syscall.SIGKILL)
+	<-a.done
+}
+
+// stop sends SIGTERM and waits for a graceful exit, returning its error.
+func (a *testAgent) stop(t *testing.T) error {
+	t.Helper()
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-a.done:
+		return a.err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("agent %s did not exit within 30s of SIGTERM", a.name)
+		return nil
+	}
+}
+
+type apiMember struct {
+	Name   string            `json:"name"`
+	Addr   string            `json:"addr"`
+	Port   int               `json:"port"`
+	Status string            `json:"status"`
+	Tags   map[string]string `json:"tags"`
+}
+
+type apiRun struct {
+	Hook     string `json:"hook"`
+	EventID  uint64 `json:"event_id"`
+	Event    string `json:"event"`
+	Member   string `json:"member"`
+	Outcome  string `json:"outcome"`
+	ExitCode int    `json:"exit_code"`
+	Output   string `json:"output"`
+}
+
+// getJSON fetches an API path into v; it reports whether it could.
+func (a *testAgent) getJSON(path string, v any) bool {
+	resp, err := nethttp.Get("http://" + a.http + path)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode == 200 && json.Unmarshal(body, v) == nil
+}
+
+// statusOf returns each member's status as this agent sees it.
+func (a *testAgent) statusOf() map[string]string {
+	var ms []apiMember
+	out := map[string]string{}
+	if !a.getJSON("/v1/members", &ms) {
+		return out
+	}
+	for _, m := range ms {
+		out[m.Name] = m.Status
+	}
+	return out
+}
+
+// runs returns this agent's hook runs of one hook.
+func (a *testAgent) runs(hook string) []apiRun {
+	var all, out []apiRun
+	a.getJSON("/v1/hooks", &all)
+	for _, r := range all {
+		if r.Hook == hook {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// outFiles lists the agent's hook output files matching a glob.
+func (a *testAgent) outFiles(glob string) []string {
+	m, _ := filepath.Glob(filepath.Join(a.dir, "out", glob))
+	return m
+}
+
+// allSee waits until every agent sees exactly want (name → status) for the
+// named members.
+func allSee(t *testing.T, d time.Duration, agents []*testAgent, want map[string]string) {
+	t.Helper()
+	for _, a := range agents {
+		waitFor(t, d, fmt.Sprintf("%s to see %v", a.name, want), func() bool {
+			got := a.statusOf()
+			for n, s := range want {
+				if got[n] != s {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "vigil.yaml")
+	if err := os.WriteFile(p, []byte(strings.TrimLeft(body, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

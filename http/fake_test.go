@@ -1,0 +1,96 @@
+package http
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/vigil-agent/vigil/events"
+)
+
+// fakeAgent is an Agent with canned members and a real event ring.
+type fakeAgent struct {
+	ring *events.Ring
+
+	mu         sync.Mutex
+	members    []events.Member
+	self       Self
+	runs       []events.Run
+	joinErr    error
+	joins      [][]string
+	leaves     int
+	leaveErr   error
+	userErr    error
+	userEvents []events.UserEvent
+	panicMsg   string
+}
+
+func newFakeAgent() *fakeAgent {
+	return &fakeAgent{
+		ring: events.NewRing(0),
+		members: []events.Member{
+			{Name: "alpha", Addr: "10.0.0.1", Port: 7946, Status: "alive", Tags: map[string]string{"role": "web", "dc": "east"}},
+			{Name: "bravo", Addr: "10.0.0.2", Port: 7946, Status: "failed"},
+			{Name: "charlie", Addr: "10.0.0.3", Port: 7950, Status: "left", Tags: map[string]string{}},
+		},
+		self: Self{
+			Member:   events.Member{Name: "alpha", Addr: "10.0.0.1", Port: 7946, Status: "alive", Tags: map[string]string{"role": "web", "dc": "east"}},
+			Profile:  "lan",
+			Version:  "1.2.3",
+			HTTPAddr: "127.0.0.1:7947",
+		},
+	}
+}
+
+func (f *fakeAgent) Members() []events.Member {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.panicMsg != "" {
+		panic(f.panicMsg)
+	}
+	return append([]events.Member(nil), f.members...)
+}
+
+func (f *fakeAgent) Self() Self {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.self
+}
+
+func (f *fakeAgent) Join(addrs []string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.joins = append(f.joins, addrs)
+	if f.joinErr != nil {
+		return 0, f.joinErr
+	}
+	return len(addrs), nil
+}
+
+func (f *fakeAgent) Leave() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.leaves++
+	return f.leaveErr
+}
+
+func (f *fakeAgent) UserEvent(name string, payload []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.userErr != nil {
+		return f.userErr
+	}
+	f.userEvents = append(f.userEvents, events.UserEvent{Name: name, Payload: string(payload)})
+	return nil
+}
+
+func (f *fakeAgent) Events() *events.Ring { return f.ring }
+
+func (f *fakeAgent) HookRuns() []events.Run {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.runs
+}
+
+var errFake = errors.New("fake failure")
+
+var _ Agent = (*fakeAgent)(nil)
