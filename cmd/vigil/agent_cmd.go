@@ -101,16 +101,16 @@ func loadConfig(c *cli.Context) (agent.Config, error) {
 
 func runAgent(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("vigil agent takes no arguments, got %q (flags go before them?)", c.Args().Slice()), exitConfig)
+		return cli.Exit(fmt.Sprintf("vigil: agent takes no arguments, got %q (flags go before them?)", c.Args().Slice()), exitConfig)
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {
-		return cli.Exit("configuration error:\n"+err.Error(), exitConfig)
+		return cli.Exit("vigil: configuration error:\n"+err.Error(), exitConfig)
 	}
 	logger := agent.NewLogger(&cfg, os.Stderr)
 	a, err := agent.New(cfg, logger, version)
 	if err != nil {
-		return cli.Exit("configuration error:\n"+err.Error(), exitConfig)
+		return cli.Exit("vigil: configuration error:\n"+err.Error(), exitConfig)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
