@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-agent/vigil/events"
 	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/membership"
+	"github.com/vigil-agent/vigil/probes"
 )
 
 // Shutdown bounds.
@@ -36,6 +37,8 @@ type Agent struct {
 
 	ring    *events.Ring
 	runner  *events.Runner
+	probes  *probes.Manager // nil without a service
+	health  healthState
 	cluster atomic.Pointer[membership.Cluster]
 	http    *vigilhttp.Server
 	ln      net.Listener
@@ -66,6 +69,13 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 	}, hooks)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Service != nil {
+		a.probes, err = probes.NewManager(cfg.checkDefinitions(), a.onCheckChange, logger)
+		if err != nil {
+			return nil, err
+		}
+		a.health.gossiped = a.localHealth()
 	}
 	return a, nil
 }
@@ -117,6 +127,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info().Str("bind", a.cfg.Bind).Str("http", ln.Addr().String()).Str("profile", a.cfg.Profile).
 		Int("hooks", len(a.runner.Hooks())).Msg("agent started")
 
+	if a.probes != nil {
+		a.probes.Start()
+	}
 	runCtx, stopJoin := context.WithCancel(context.Background())
 	defer stopJoin()
 	cluster.JoinRetry(runCtx, a.cfg.Join)
@@ -146,7 +159,7 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 		NodeName: a.cfg.Name,
 		BindAddr: host,
 		BindPort: port,
-		Tags:     a.cfg.Tags,
+		Tags:     a.cfg.gossipTags(a.health.gossiped),
 		Profile:  membership.Profile(a.cfg.Profile),
 		Logger:   a.log,
 	}
@@ -174,10 +187,16 @@ func (a *Agent) publish(ev events.Event) {
 	}
 	e.Msg("event received")
 	a.runner.Dispatch(ev)
+	if he := a.healthEvent(&ev); he != nil {
+		a.publish(*he)
+	}
 }
 
 // stop leaves the cluster, lets hooks finish briefly, and stops HTTP.
 func (a *Agent) stop() {
+	if a.probes != nil {
+		a.probes.Stop()
+	}
 	if c := a.cluster.Load(); c != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), LeaveTimeout)
 		if err := c.Leave(ctx); err != nil {
@@ -221,7 +240,13 @@ func (a *Agent) Self() vigilhttp.Self {
 	if a.ln != nil {
 		addr = a.ln.Addr().String()
 	}
-	return vigilhttp.Self{Member: a.selfMember(), Profile: a.cfg.Profile, Version: a.version, HTTPAddr: addr}
+	self := vigilhttp.Self{Member: a.selfMember(), Profile: a.cfg.Profile, Version: a.version, HTTPAddr: addr}
+	if a.cfg.Service != nil {
+		a.health.mu.Lock()
+		self.Service, self.Health, self.MaintenanceReason = a.cfg.Service.Name, a.health.gossiped, a.health.reason
+		a.health.mu.Unlock()
+	}
+	return self
 }
 
 // Join implements the HTTP API's Agent.

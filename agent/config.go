@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/membership"
+	"github.com/vigil-agent/vigil/probes"
 )
 
 // Config is the agent's whole configuration. The same keys come from the
@@ -54,6 +55,15 @@ type Config struct {
 	HookTimeout Duration `yaml:"hook_timeout"`
 	// Hooks are the event hooks of the config file.
 	Hooks []HookConfig `yaml:"hooks"`
+	// Service is the service beside this agent, whose health the agent
+	// probes and gossips. Default: none (the agent only gossips liveness).
+	Service *ServiceConfig `yaml:"service"`
+	// Checks probe the service; its health is the worst of their statuses.
+	// See docs/checks.md for every field.
+	Checks []probes.Definition `yaml:"checks"`
+	// CheckInterval is the interval of the checks made by -check-http and
+	// -check-tcp. Default 10s.
+	CheckInterval Duration `yaml:"-"`
 
 	// HookSpecs are serf-style -hook specs ([filter,...=]script), run by
 	// /bin/sh -c with serf's stdin format. Flag and env only.
@@ -61,6 +71,10 @@ type Config struct {
 	// Dev runs a single-node development agent: 127.0.0.1, the local
 	// profile, debug logs and a built-in hook logging every event.
 	Dev bool `yaml:"-"`
+
+	// flagChecks are the indexes in Checks of checks made by -check-http
+	// and -check-tcp; they take CheckInterval.
+	flagChecks []int
 
 	// lines maps a key path (hooks[0].timeout) to its line in the file
 	// that last set it, for error messages.
@@ -82,6 +96,25 @@ type HookConfig struct {
 	Timeout Duration `yaml:"timeout"`
 	// Stdin is json (default: one JSON document) or serf (serf's lines).
 	Stdin string `yaml:"stdin"`
+	// MaxRunsPer limits runs, as RUNS/DURATION (3/10m): past it the hook is
+	// held, and the hold is logged and shown in /v1/hooks. Default: no
+	// limit. Give one to every hook that restarts a service.
+	MaxRunsPer string `yaml:"max_runs_per"`
+}
+
+// ServiceConfig describes the service the agent sits beside.
+type ServiceConfig struct {
+	// Name is the service's name, as in /v1/health/service/NAME.
+	Name string `yaml:"name"`
+	// Port is the port the service answers on (not the gossip port).
+	Port int `yaml:"port"`
+	// Address is where the service answers, if not this member's gossip
+	// address. Default: empty, the gossip address.
+	Address string `yaml:"address"`
+	// Tags are the service's own tags (version: "1.4"), gossiped with it
+	// and returned by /v1/health and /v1/pick. They count toward serf's
+	// 512-byte tag limit.
+	Tags map[string]string `yaml:"tags"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("60s").
@@ -99,13 +132,14 @@ const (
 func Default() Config {
 	name, _ := os.Hostname()
 	return Config{
-		Name:        name,
-		Bind:        DefaultBind,
-		HTTP:        DefaultHTTP,
-		Profile:     DefaultProfile,
-		LogLevel:    "info",
-		HookTimeout: Duration(events.DefaultHookTimeout),
-		Tags:        map[string]string{},
+		Name:          name,
+		Bind:          DefaultBind,
+		HTTP:          DefaultHTTP,
+		Profile:       DefaultProfile,
+		LogLevel:      "info",
+		HookTimeout:   Duration(events.DefaultHookTimeout),
+		Tags:          map[string]string{},
+		CheckInterval: Duration(10 * time.Second),
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-agent/vigil/probes"
 )
 
 // Option is one setting that a flag and a VIGIL_* environment variable can
@@ -76,6 +78,40 @@ var Options = []*Option{
 				return fmt.Errorf("%q is not a duration: write it with a unit, like \"30s\"", v)
 			}
 			c.HookTimeout = Duration(d)
+			return nil
+		}},
+	{Flag: "service", Key: "service", Usage: "the service beside this agent, NAME:PORT",
+		set: func(c *Config, v string) error {
+			name, port, ok := strings.Cut(v, ":")
+			p, err := strconv.Atoi(port)
+			if !ok || name == "" || err != nil {
+				return fmt.Errorf("service %q: want NAME:PORT, like web:8080", v)
+			}
+			if c.Service == nil {
+				c.Service = &ServiceConfig{}
+			}
+			c.Service.Name, c.Service.Port = name, p
+			return nil
+		}},
+	{Flag: "check-http", Key: "checks", Usage: "HTTP check of the service: 2xx passing, 429 warning, else critical",
+		set: func(c *Config, v string) error {
+			c.Checks = append(c.Checks, probes.Definition{ID: "http", HTTP: v})
+			c.flagChecks = append(c.flagChecks, len(c.Checks)-1)
+			return nil
+		}},
+	{Flag: "check-tcp", Key: "checks", Usage: "TCP check of the service, HOST:PORT: passing when it connects",
+		set: func(c *Config, v string) error {
+			c.Checks = append(c.Checks, probes.Definition{ID: "tcp", TCP: v})
+			c.flagChecks = append(c.flagChecks, len(c.Checks)-1)
+			return nil
+		}},
+	{Flag: "check-interval", Key: "check_interval", Usage: "interval of -check-http and -check-tcp (1s at least)", Default: "10s",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration: write it with a unit, like \"5s\"", v)
+			}
+			c.CheckInterval = Duration(d)
 			return nil
 		}},
 	{Flag: "log-level", Key: "log_level", Usage: "trace, debug, info, warn or error", Default: "info",

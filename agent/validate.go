@@ -51,6 +51,7 @@ func (c *Config) Validate() error {
 	if c.HookTimeout <= 0 {
 		add("hook_timeout", "%s: must be positive", c.HookTimeout)
 	}
+	errs = append(errs, c.validateService()...)
 	if _, err := c.buildHooks(); err != nil {
 		if ce, ok := err.(ConfigErrors); ok {
 			errs = append(errs, ce...)
@@ -103,8 +104,13 @@ func (c *Config) buildHooks() ([]events.Hook, error) {
 			fail("timeout", "%s: must not be negative", hc.Timeout)
 			continue
 		}
+		budget, err := events.ParseBudget(hc.MaxRunsPer)
+		if err != nil {
+			fail("max_runs_per", "%v", err)
+			continue
+		}
 		h := events.Hook{Name: name, Filters: filters, Command: hc.Command, Shell: hc.Shell,
-			Timeout: time.Duration(hc.Timeout), Stdin: events.StdinFormat(hc.Stdin)}
+			Timeout: time.Duration(hc.Timeout), Stdin: events.StdinFormat(hc.Stdin), Budget: budget}
 		if err := h.Validate(); err != nil {
 			fail("", "%v", err)
 			continue

@@ -53,6 +53,20 @@ func HookEnv(ev *Event, self Member, httpAddr string) []string {
 			"SERF_USER_LTIME="+strconv.FormatUint(ev.User.LTime, 10),
 		)
 	}
+	if ev.Check != nil {
+		env = append(env,
+			"VIGIL_CHECK_ID="+envValue(ev.Check.ID),
+			"VIGIL_CHECK_STATUS="+envValue(ev.Check.Status),
+		)
+	}
+	if ev.Health != nil {
+		env = append(env,
+			"VIGIL_HEALTH="+envValue(ev.Health.Status),
+			"VIGIL_SERVICE="+envValue(ev.Health.Service),
+		)
+	} else if svc := self.Tags[ServiceTag]; svc != "" {
+		env = append(env, "VIGIL_SERVICE="+envValue(svc))
+	}
 	keys := make([]string, 0, len(self.Tags))
 	for k := range self.Tags {
 		keys = append(keys, k)

@@ -20,6 +20,10 @@ const (
 	MemberUpdate Type = "member-update"
 	MemberReap   Type = "member-reap"
 	User         Type = "user"
+	// Check: a local check changed status (seen only on this agent).
+	Check Type = "check"
+	// Health: a member's service health changed (seen on every agent).
+	Health Type = "health"
 )
 
 // MemberTypes lists the membership event types, in the order serf lists them.
@@ -73,7 +77,38 @@ type Event struct {
 	Members []Member `json:"members,omitempty"`
 	// User is set for user events.
 	User *UserEvent `json:"user_event,omitempty"`
+	// Check is set for check events.
+	Check *CheckChange `json:"check,omitempty"`
+	// Health is set for health events.
+	Health *HealthChange `json:"health,omitempty"`
 }
+
+// CheckChange is the body of a check event: a local check changed status.
+type CheckChange struct {
+	// ID is the check's id, matched by the `check:ID` filter.
+	ID string `json:"id"`
+	// Status is the new status: passing, warning or critical.
+	Status string `json:"status"`
+	// Previous is the status before the change.
+	Previous string `json:"previous"`
+	// Output is the probe's output that caused the change.
+	Output string `json:"output"`
+}
+
+// HealthChange is the body of a health event: a member's service health
+// changed, as gossiped in its tags.
+type HealthChange struct {
+	// Service is the service's name.
+	Service string `json:"service"`
+	// Status is the new health: passing, warning, critical or maintenance,
+	// matched by the `health:STATUS` filter.
+	Status string `json:"status"`
+	// Previous is the health before the change.
+	Previous string `json:"previous"`
+}
+
+// HealthStatuses are the values of a member's gossiped service health.
+var HealthStatuses = []string{"passing", "warning", "critical", "maintenance"}
 
 // Subject returns the member the event concerns, if it concerns exactly one.
 func (e *Event) Subject() (Member, bool) {
@@ -82,3 +117,19 @@ func (e *Event) Subject() (Member, bool) {
 	}
 	return e.Members[0], true
 }
+
+// Tag keys vigil reserves in a member's serf tags to gossip its service.
+const (
+	// ServiceTag holds the service's name.
+	ServiceTag = "service"
+	// ServicePortTag holds the port the service answers on.
+	ServicePortTag = "service_port"
+	// ServiceAddrTag holds the address the service answers on, when it is
+	// not the member's gossip address.
+	ServiceAddrTag = "service_addr"
+	// HealthTag holds the service's health: passing, warning, critical or
+	// maintenance.
+	HealthTag = "health"
+	// ServiceTagPrefix prefixes the service's own tags (svc:version=1.4).
+	ServiceTagPrefix = "svc:"
+)

@@ -2,15 +2,18 @@ package events
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
-// Filter selects events by type and, for user events, by name. Its text form
-// is serf's: `member-join`, `user`, `user:deploy`, `*`.
+// Filter selects events by type and, for user, check and health events, by
+// name. Its text form is serf's, extended: `member-join`, `user`,
+// `user:deploy`, `check:web-http`, `health:critical`, `*`.
 type Filter struct {
 	// Type is the event type matched; empty with Any set.
 	Type Type
-	// Name restricts a `user` filter to one user event name; empty matches all.
+	// Name narrows a filter: the user event's name, the check's id, or the
+	// new health status. Empty matches all.
 	Name string
 	// Any matches every event (`*`).
 	Any bool
@@ -36,10 +39,18 @@ func (f Filter) Match(e *Event) bool {
 	if f.Type != e.Type {
 		return false
 	}
-	if f.Name != "" {
-		return e.User != nil && e.User.Name == f.Name
+	if f.Name == "" {
+		return true
 	}
-	return true
+	switch f.Type {
+	case User:
+		return e.User != nil && e.User.Name == f.Name
+	case Check:
+		return e.Check != nil && e.Check.ID == f.Name
+	case Health:
+		return e.Health != nil && e.Health.Status == f.Name
+	}
+	return false
 }
 
 // ParseFilter parses one filter: an event type, `user:NAME`, or `*`.
@@ -50,14 +61,19 @@ func ParseFilter(s string) (Filter, error) {
 	}
 	typ, name, hasName := strings.Cut(s, ":")
 	switch Type(typ) {
-	case User:
+	case User, Check:
 		if hasName && name == "" {
-			return Filter{}, fmt.Errorf("event filter %q: empty user event name", s)
+			return Filter{}, fmt.Errorf("event filter %q: empty name after the colon", s)
 		}
-		return Filter{Type: User, Name: name}, nil
+		return Filter{Type: Type(typ), Name: name}, nil
+	case Health:
+		if hasName && !slices.Contains(HealthStatuses, name) {
+			return Filter{}, fmt.Errorf("event filter %q: want health:passing, health:warning, health:critical or health:maintenance", s)
+		}
+		return Filter{Type: Health, Name: name}, nil
 	case MemberJoin, MemberLeave, MemberFailed, MemberUpdate, MemberReap:
 		if hasName {
-			return Filter{}, fmt.Errorf("event filter %q: only user events take a :NAME", s)
+			return Filter{}, fmt.Errorf("event filter %q: only user, check and health events take a :NAME", s)
 		}
 		return Filter{Type: Type(typ)}, nil
 	case "query":
@@ -65,7 +81,7 @@ func ParseFilter(s string) (Filter, error) {
 	case "":
 		return Filter{}, fmt.Errorf("empty event filter")
 	default:
-		return Filter{}, fmt.Errorf("unknown event filter %q (want member-join, member-leave, member-failed, member-update, member-reap, user, user:NAME or *)", s)
+		return Filter{}, fmt.Errorf("unknown event filter %q (want member-join, member-leave, member-failed, member-update, member-reap, user[:NAME], check[:ID], health[:STATUS] or *)", s)
 	}
 }
 

@@ -9,6 +9,10 @@ func TestParseFilterAndMatch(t *testing.T) {
 	join := &Event{Type: MemberJoin}
 	deploy := &Event{Type: User, User: &UserEvent{Name: "deploy"}}
 	other := &Event{Type: User, User: &UserEvent{Name: "other"}}
+	checkWeb := &Event{Type: Check, Check: &CheckChange{ID: "web", Status: "critical"}}
+	checkDisk := &Event{Type: Check, Check: &CheckChange{ID: "disk", Status: "critical"}}
+	healthCrit := &Event{Type: Health, Health: &HealthChange{Service: "web", Status: "critical"}}
+	healthPass := &Event{Type: Health, Health: &HealthChange{Service: "web", Status: "passing"}}
 	tests := []struct {
 		in      string
 		wantErr string
@@ -20,8 +24,13 @@ func TestParseFilterAndMatch(t *testing.T) {
 		{in: "user", matches: []*Event{deploy, other}, misses: []*Event{join}},
 		{in: "user:deploy", matches: []*Event{deploy}, misses: []*Event{other, join}},
 		{in: " member-failed ", misses: []*Event{join}},
-		{in: "member-join:x", wantErr: "only user events"},
-		{in: "user:", wantErr: "empty user event name"},
+		{in: "member-join:x", wantErr: "only user, check and health events"},
+		{in: "user:", wantErr: "empty name"},
+		{in: "check", matches: []*Event{checkWeb, checkDisk}, misses: []*Event{join, healthCrit}},
+		{in: "check:web", matches: []*Event{checkWeb}, misses: []*Event{checkDisk}},
+		{in: "health", matches: []*Event{healthCrit, healthPass}, misses: []*Event{checkWeb}},
+		{in: "health:critical", matches: []*Event{healthCrit}, misses: []*Event{healthPass}},
+		{in: "health:sick", wantErr: "want health:passing"},
 		{in: "member-fialed", wantErr: "unknown event filter"},
 		{in: "query", wantErr: "does not run serf queries"},
 		{in: "", wantErr: "empty"},

@@ -3,6 +3,8 @@ package events
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -46,6 +48,43 @@ type Hook struct {
 	Timeout time.Duration
 	// Stdin is the stdin format; empty means StdinJSON.
 	Stdin StdinFormat
+	// Budget limits how often the hook runs (max_runs_per: 3/10m), so a
+	// self-healing restart hook can't loop forever on a crash-looping
+	// service. The zero Budget is unlimited.
+	Budget Budget
+}
+
+// Budget is a run limit: at most Runs runs within any window of Per.
+type Budget struct {
+	// Runs is the number of runs allowed per window; 0 means no limit.
+	Runs int
+	// Per is the window's length.
+	Per time.Duration
+}
+
+// String returns the budget as written in the config: 3/10m.
+func (b Budget) String() string {
+	if b.Runs == 0 {
+		return ""
+	}
+	return strconv.Itoa(b.Runs) + "/" + b.Per.String()
+}
+
+// ParseBudget parses max_runs_per: RUNS/DURATION, such as 3/10m.
+func ParseBudget(s string) (Budget, error) {
+	if s == "" {
+		return Budget{}, nil
+	}
+	n, d, ok := strings.Cut(s, "/")
+	runs, err := strconv.Atoi(n)
+	if !ok || err != nil || runs < 1 {
+		return Budget{}, fmt.Errorf("max_runs_per %q: want RUNS/DURATION with RUNS >= 1, like 3/10m", s)
+	}
+	per, err := time.ParseDuration(d)
+	if err != nil || per <= 0 {
+		return Budget{}, fmt.Errorf("max_runs_per %q: %q is not a positive duration, like 10m", s, d)
+	}
+	return Budget{Runs: runs, Per: per}, nil
 }
 
 // Validate reports the first thing that makes the hook unusable.

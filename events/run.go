@@ -19,6 +19,9 @@ const (
 	OutcomeError Outcome = "error"
 	// OutcomeCancelled: the agent stopped while the hook ran; it was killed.
 	OutcomeCancelled Outcome = "cancelled"
+	// OutcomeHeld: the hook's run budget (max_runs_per) was spent, so this
+	// run was held back and will not happen.
+	OutcomeHeld Outcome = "held"
 	// OutcomeDropped: the event never reached the hook (its queue was full
 	// or the agent stopped first).
 	OutcomeDropped Outcome = "dropped"

@@ -64,6 +64,7 @@ type Runner struct {
 
 type hookQueue struct {
 	hook    Hook
+	started []time.Time // start times within the budget window
 	mu      sync.Mutex
 	pending []*Event
 	wake    chan struct{}
@@ -240,6 +241,10 @@ func (r *Runner) work(q *hookQueue) {
 				r.record(q.hook, ev, Run{Outcome: OutcomeDropped, Error: "agent stopped before the hook ran"})
 				continue
 			}
+			if held, why := q.spendBudget(time.Now()); held {
+				r.record(q.hook, ev, Run{Start: time.Now().UTC(), Outcome: OutcomeHeld, ExitCode: -1, Error: why})
+				continue
+			}
 			run := r.execute(r.ctx, &q.hook, ev)
 			r.record(q.hook, ev, run)
 			continue
@@ -297,4 +302,27 @@ func (r *Runner) log(run Run) {
 		e = e.Str("output", run.Output)
 	}
 	e.Msg("hook run")
+}
+
+// spendBudget takes one run from the hook's budget; it reports held (and
+// why) when the budget for the current window is spent. Only the hook's
+// worker calls it.
+func (q *hookQueue) spendBudget(now time.Time) (bool, string) {
+	b := q.hook.Budget
+	if b.Runs == 0 {
+		return false, ""
+	}
+	keep := q.started[:0]
+	for _, t := range q.started {
+		if now.Sub(t) < b.Per {
+			keep = append(keep, t)
+		}
+	}
+	q.started = keep
+	if len(q.started) >= b.Runs {
+		next := q.started[0].Add(b.Per)
+		return true, fmt.Sprintf("run budget %s spent; held until %s", b, next.UTC().Format(time.RFC3339))
+	}
+	q.started = append(q.started, now)
+	return false, ""
 }

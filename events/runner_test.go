@@ -215,3 +215,45 @@ func TestRunnerCloseKillsAndDrops(t *testing.T) {
 		t.Fatalf("runs after close: %+v", runs)
 	}
 }
+
+func TestRunnerBudgetHoldsRuns(t *testing.T) {
+	b, err := ParseBudget("2/1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newTestRunner(t, Hook{Name: "restart", Shell: "true", Budget: b})
+	for i := uint64(1); i <= 4; i++ {
+		r.Dispatch(failedEvent(i, "m"))
+	}
+	waitFor(t, 10*time.Second, "four records", func() bool { return len(r.Runs()) == 4 })
+	var outcomes []string
+	for _, run := range r.Runs() {
+		outcomes = append(outcomes, string(run.Outcome))
+	}
+	if got := strings.Join(outcomes, ","); got != "ok,ok,held,held" {
+		t.Errorf("outcomes %s, want ok,ok,held,held", got)
+	}
+	if run := r.Runs()[2]; !strings.Contains(run.Error, "run budget 2/1h0m0s spent") {
+		t.Errorf("held run error %q", run.Error)
+	}
+}
+
+func TestParseBudget(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want Budget
+		err  bool
+	}{
+		{in: "3/10m", want: Budget{Runs: 3, Per: 10 * time.Minute}},
+		{in: "", want: Budget{}},
+		{in: "0/10m", err: true},
+		{in: "3", err: true},
+		{in: "3/soon", err: true},
+		{in: "x/1m", err: true},
+	} {
+		got, err := ParseBudget(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParseBudget(%q) = %v, %v", tt.in, got, err)
+		}
+	}
+}

@@ -22,6 +22,10 @@ type StdinDocument struct {
 	Members []Member `json:"members"`
 	// UserEvent is set for user events.
 	UserEvent *UserEvent `json:"user_event,omitempty"`
+	// Check is set for check events.
+	Check *CheckChange `json:"check,omitempty"`
+	// Health is set for health events.
+	Health *HealthChange `json:"health,omitempty"`
 }
 
 // JSONStdin encodes the stdin document for ev.
@@ -30,7 +34,7 @@ func JSONStdin(ev *Event, self Member) ([]byte, error) {
 	if members == nil {
 		members = []Member{}
 	}
-	doc := StdinDocument{ID: ev.ID, Event: ev.Type, Time: ev.Time, Self: self, Members: members, UserEvent: ev.User}
+	doc := StdinDocument{ID: ev.ID, Event: ev.Type, Time: ev.Time, Self: self, Members: members, UserEvent: ev.User, Check: ev.Check, Health: ev.Health}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode stdin for event %d: %w", ev.ID, err)

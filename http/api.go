@@ -4,7 +4,10 @@
 package http
 
 import (
+	"time"
+
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/probes"
 )
 
 // Self is GET /v1/self: the local member record plus agent facts.
@@ -16,6 +19,12 @@ type Self struct {
 	Version string `json:"version"`
 	// HTTPAddr is the address this API listens on.
 	HTTPAddr string `json:"http_addr"`
+	// Service is the local service's name, empty when none is set.
+	Service string `json:"service,omitempty"`
+	// Health is the local service's health, empty when no service is set.
+	Health string `json:"health,omitempty"`
+	// MaintenanceReason is set while the instance is in maintenance.
+	MaintenanceReason string `json:"maintenance_reason,omitempty"`
 }
 
 // Agent is what the HTTP API needs from the running agent.
@@ -37,4 +46,37 @@ type Agent interface {
 	Events() *events.Ring
 	// HookRuns returns the recent hook runs, oldest first.
 	HookRuns() []events.Run
+
+	// Checks returns the local checks' states, sorted by id.
+	Checks() []probes.State
+	// UpdateTTL reports a TTL check's status. Errors wrap
+	// probes.ErrUnknownCheck (404) or probes.ErrNotTTL (400).
+	UpdateTTL(id string, status probes.Status, note string) error
+	// Instances returns every member offering the named service, sorted by
+	// node name. A member that is not alive has health critical.
+	Instances(service string) []Instance
+	// RTT estimates the round trip to a member from network coordinates;
+	// false when unknown.
+	RTT(node string) (time.Duration, bool)
+	// SetMaintenance drains (enable) or restores this instance; peers see
+	// health "maintenance" and stop picking it.
+	SetMaintenance(enable bool, reason string) error
+}
+
+// Instance is one member offering a service, as GET /v1/health/service
+// and GET /v1/pick return it.
+type Instance struct {
+	// Node is the member's name.
+	Node string `json:"node"`
+	// Addr is where the service answers (the member's address unless the
+	// service sets its own).
+	Addr string `json:"addr"`
+	// Port is the service's port.
+	Port int `json:"port"`
+	// Tags are the service's tags.
+	Tags map[string]string `json:"tags"`
+	// Health is passing, warning, critical or maintenance.
+	Health string `json:"health"`
+	// Status is the member's status: alive, leaving, left, failed.
+	Status string `json:"status"`
 }

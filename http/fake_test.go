@@ -2,9 +2,12 @@ package http
 
 import (
 	"errors"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/probes"
 )
 
 // fakeAgent is an Agent with canned members and a real event ring.
@@ -22,6 +25,13 @@ type fakeAgent struct {
 	userErr    error
 	userEvents []events.UserEvent
 	panicMsg   string
+
+	checks      []probes.State
+	ttl         []string // "id status note" per UpdateTTL
+	instances   []Instance
+	rtt         map[string]time.Duration
+	maintenance []string // "true reason" per SetMaintenance
+	maintErr    error
 }
 
 func newFakeAgent() *fakeAgent {
@@ -89,6 +99,57 @@ func (f *fakeAgent) HookRuns() []events.Run {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.runs
+}
+
+func (f *fakeAgent) Checks() []probes.State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.checks
+}
+
+func (f *fakeAgent) UpdateTTL(id string, status probes.Status, note string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.checks {
+		if c.ID != id {
+			continue
+		}
+		if c.Kind != "ttl" {
+			return fmt.Errorf("check %q: %w", id, probes.ErrNotTTL)
+		}
+		f.ttl = append(f.ttl, id+" "+string(status)+" "+note)
+		return nil
+	}
+	return fmt.Errorf("check %q: %w", id, probes.ErrUnknownCheck)
+}
+
+func (f *fakeAgent) Instances(service string) []Instance {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Instance
+	for _, in := range f.instances {
+		if in.Tags["service"] == service {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+func (f *fakeAgent) RTT(node string) (time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.rtt[node]
+	return d, ok
+}
+
+func (f *fakeAgent) SetMaintenance(enable bool, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.maintErr != nil {
+		return f.maintErr
+	}
+	f.maintenance = append(f.maintenance, fmt.Sprintf("%v %s", enable, reason))
+	return nil
 }
 
 var errFake = errors.New("fake failure")

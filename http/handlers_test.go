@@ -155,53 +155,7 @@ func TestAPI(t *testing.T) {
 		// Panics.
 		{name: "panic", setup: func(f *fakeAgent) { f.panicMsg = "boom" }, method: "GET", path: "/v1/members", status: 500, errHas: "panicked"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeAgent()
-			if tc.setup != nil {
-				tc.setup(f)
-			}
-			h := New(f, zerolog.Nop()).Handler()
-			var body io.Reader
-			if tc.body != "" {
-				body = strings.NewReader(tc.body)
-			}
-			req := httptest.NewRequest(tc.method, tc.path, body)
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-
-			if rec.Code != tc.status {
-				t.Fatalf("status = %d, want %d; body %s", rec.Code, tc.status, rec.Body)
-			}
-			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q, want application/json", ct)
-			}
-			if tc.want != "" {
-				assertJSON(t, rec.Body.Bytes(), tc.want)
-			}
-			if tc.status >= 400 {
-				var e ErrorResponse
-				dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
-				dec.DisallowUnknownFields()
-				if err := dec.Decode(&e); err != nil || e.Error == "" {
-					t.Fatalf("error body %q is not {\"error\": ...}: %v", rec.Body, err)
-				}
-				if !strings.Contains(e.Error, tc.errHas) {
-					t.Errorf("error %q does not contain %q", e.Error, tc.errHas)
-				}
-			}
-			if tc.allow != "" {
-				if got := rec.Header().Get("Allow"); got != tc.allow {
-					t.Errorf("Allow = %q, want %q", got, tc.allow)
-				}
-			}
-			if tc.check != nil {
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				tc.check(t, f)
-			}
-		})
-	}
+	runAPICases(t, cases)
 }
 
 func assertJSON(t *testing.T, got []byte, want string) {
@@ -250,5 +204,56 @@ func TestPanicLogged(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "kaboom") || !strings.Contains(buf.String(), `"level":"error"`) {
 		t.Errorf("panic not logged as an error: %s", buf.String())
+	}
+}
+
+// runAPICases runs each case against a fresh fake agent.
+func runAPICases(t *testing.T, cases []apiCase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeAgent()
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			h := New(f, zerolog.Nop()).Handler()
+			var body io.Reader
+			if tc.body != "" {
+				body = strings.NewReader(tc.body)
+			}
+			req := httptest.NewRequest(tc.method, tc.path, body)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+
+			if rec.Code != tc.status {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code, tc.status, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q, want application/json", ct)
+			}
+			if tc.want != "" {
+				assertJSON(t, rec.Body.Bytes(), tc.want)
+			}
+			if tc.status >= 400 {
+				var e ErrorResponse
+				dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(&e); err != nil || e.Error == "" {
+					t.Fatalf("error body %q is not {\"error\": ...}: %v", rec.Body, err)
+				}
+				if !strings.Contains(e.Error, tc.errHas) {
+					t.Errorf("error %q does not contain %q", e.Error, tc.errHas)
+				}
+			}
+			if tc.allow != "" {
+				if got := rec.Header().Get("Allow"); got != tc.allow {
+					t.Errorf("Allow = %q, want %q", got, tc.allow)
+				}
+			}
+			if tc.check != nil {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				tc.check(t, f)
+			}
+		})
 	}
 }

@@ -36,6 +36,9 @@ type Server struct {
 	// keepalive is the event stream's comment interval (tests shorten it).
 	keepalive time.Duration
 
+	// rr keeps the round-robin position per service for /v1/pick.
+	rr roundRobin
+
 	// done is closed by Shutdown; event streams select on it and end.
 	done     chan struct{}
 	doneOnce sync.Once
@@ -95,6 +98,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/events/stream", methods{http.MethodGet: s.handleStream})
 	mux.Handle("/v1/hooks", methods{http.MethodGet: s.handleHooks})
 	mux.Handle("/healthz", methods{http.MethodGet: s.handleHealth})
+	mux.Handle("/v1/checks", methods{http.MethodGet: s.handleChecks})
+	mux.Handle("/v1/checks/{id}/{action}", methods{http.MethodPut: s.handleTTL})
+	mux.Handle("/v1/health/service/{name}", methods{http.MethodGet: s.handleService})
+	mux.Handle("/v1/pick/{name}", methods{http.MethodGet: s.handlePick})
+	mux.Handle("/v1/maintenance", methods{http.MethodPut: s.handleMaintenance})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})

@@ -27,14 +27,15 @@ const requestTimeout = 60 * time.Second
 
 // clientCommands returns the commands that talk to a running agent.
 func clientCommands() []*cli.Command {
-	return []*cli.Command{
+	cmds := []*cli.Command{
 		membersCommand(),
 		joinCommand(),
 		leaveCommand(),
 		eventCommand(),
 		monitorCommand(),
-		versionCommand(),
 	}
+	cmds = append(cmds, healthCommands()...)
+	return append(cmds, versionCommand())
 }
 
 // httpAddrFlag is the -http-addr flag every command that calls the agent

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vigil-agent/vigil/events"
 	vigilhttp "github.com/vigil-agent/vigil/http"
+	"github.com/vigil-agent/vigil/probes"
 )
 
 // clientFakeAgent is a vigilhttp.Agent with canned members and a real ring.
@@ -29,6 +30,34 @@ type clientFakeAgent struct {
 	joins  [][]string
 	leaves int
 	fired  []events.UserEvent
+	maint  []bool
+}
+
+func (f *clientFakeAgent) Checks() []probes.State {
+	return []probes.State{{ID: "web-http", Kind: "http", Status: probes.Critical, Output: "HTTP GET http://127.0.0.1:8080/health: 500 Internal Server Error"}}
+}
+
+func (f *clientFakeAgent) UpdateTTL(id string, status probes.Status, note string) error {
+	return fmt.Errorf("check %q: %w", id, probes.ErrUnknownCheck)
+}
+
+func (f *clientFakeAgent) Instances(service string) []vigilhttp.Instance {
+	if service != "web" {
+		return nil
+	}
+	return []vigilhttp.Instance{
+		{Node: "alpha", Addr: "10.0.0.1", Port: 8080, Tags: map[string]string{"version": "1.4"}, Health: "passing", Status: "alive"},
+		{Node: "bravo", Addr: "10.0.0.2", Port: 8080, Tags: map[string]string{}, Health: "critical", Status: "alive"},
+	}
+}
+
+func (f *clientFakeAgent) RTT(node string) (time.Duration, bool) { return 0, false }
+
+func (f *clientFakeAgent) SetMaintenance(enable bool, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.maint = append(f.maint, enable)
+	return nil
 }
 
 func (f *clientFakeAgent) Members() []events.Member {
@@ -353,5 +382,42 @@ func TestClientMonitorReconnects(t *testing.T) {
 	}
 	if got := out.String(); strings.Count(got, "\n") != 2 || !strings.Contains(got, "node1") || !strings.Contains(got, "node2") {
 		t.Errorf("monitor printed %q", got)
+	}
+}
+
+func TestClientHealthCommands(t *testing.T) {
+	f, addr := startFakeAPI(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{args: []string{"health", "-http-addr", addr, "web"}, want: "" +
+			"NODE   ADDRESS        HEALTH    STATUS  TAGS\n" +
+			"alpha  10.0.0.1:8080  passing   alive   version=1.4\n" +
+			"bravo  10.0.0.2:8080  critical  alive\n"},
+		{args: []string{"pick", "-http-addr", addr, "web"}, want: "10.0.0.1:8080\n"},
+		{args: []string{"checks", "-http-addr", addr}, want: "" +
+			"ID        KIND  STATUS    OUTPUT\n" +
+			"web-http  http  critical  HTTP GET http://127.0.0.1:8080/health: 500 Internal Serve...\n"},
+		{args: []string{"maintenance", "-http-addr", addr, "on"}, want: "This instance is drained: peers see health \"maintenance\" and stop picking it\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[0], func(t *testing.T) {
+			got, err := runClient(t, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("output:\n%q\nwant:\n%q", got, tt.want)
+			}
+		})
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.maint) != 1 || !f.maint[0] {
+		t.Errorf("maintenance calls %v", f.maint)
+	}
+	if _, err := runClient(t, "pick", "-http-addr", addr, "db"); err == nil || !strings.Contains(err.Error(), `no passing instance of service "db"`) {
+		t.Errorf("pick of a service with none passing: %v", err)
 	}
 }

@@ -1,0 +1,169 @@
+package agent
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-agent/vigil/events"
+	vigilhttp "github.com/vigil-agent/vigil/http"
+	"github.com/vigil-agent/vigil/probes"
+)
+
+// healthState is the local service's gossiped health and the member health
+// the agent last saw, for health events.
+type healthState struct {
+	mu          sync.Mutex
+	maintenance bool
+	reason      string
+	gossiped    string // the health tag this member gossips now
+
+	seenMu sync.Mutex
+	seen   map[string]string // member name → last gossiped health
+}
+
+// localHealth computes what this member should gossip: maintenance while
+// drained, else the worst check status (passing with no checks).
+func (a *Agent) localHealth() string {
+	if a.health.maintenance {
+		return "maintenance"
+	}
+	if a.probes == nil {
+		return string(probes.Passing)
+	}
+	return string(a.probes.Status())
+}
+
+// refreshHealth gossips the local health when it changed. Only a change of
+// status is gossiped, never check output.
+func (a *Agent) refreshHealth() {
+	if a.cfg.Service == nil {
+		return
+	}
+	a.health.mu.Lock()
+	defer a.health.mu.Unlock()
+	h := a.localHealth()
+	if h == a.health.gossiped {
+		return
+	}
+	c := a.cluster.Load()
+	if c == nil {
+		return
+	}
+	if err := c.SetTags(a.cfg.gossipTags(h)); err != nil {
+		a.log.Error().Err(err).Str("health", h).Msg("could not gossip health")
+		return
+	}
+	a.log.Info().Str("service", a.cfg.Service.Name).Str("health", h).Str("previous", a.health.gossiped).Msg("service health changed")
+	a.health.gossiped = h
+}
+
+// onCheckChange publishes a check event and gossips the new health.
+func (a *Agent) onCheckChange(ch probes.Change) {
+	a.log.Info().Str("check", ch.ID).Str("status", string(ch.Status)).Str("previous", string(ch.Previous)).
+		Str("output", ch.Output).Msg("check status changed")
+	a.publish(events.Event{Type: events.Check, Members: []events.Member{a.selfMember()},
+		Check: &events.CheckChange{ID: ch.ID, Status: string(ch.Status), Previous: string(ch.Previous), Output: ch.Output}})
+	a.refreshHealth()
+}
+
+// healthEvent returns the health event a member event implies: a known
+// member whose gossiped health differs from what was last seen.
+func (a *Agent) healthEvent(ev *events.Event) *events.Event {
+	m, ok := ev.Subject()
+	if !ok || !ev.Type.IsMember() {
+		return nil
+	}
+	a.health.seenMu.Lock()
+	defer a.health.seenMu.Unlock()
+	if a.health.seen == nil {
+		a.health.seen = map[string]string{}
+	}
+	prev, known := a.health.seen[m.Name]
+	h, has := m.Tags[events.HealthTag]
+	switch {
+	case ev.Type == events.MemberLeave || ev.Type == events.MemberFailed || ev.Type == events.MemberReap || !has:
+		delete(a.health.seen, m.Name)
+		return nil
+	default:
+		a.health.seen[m.Name] = h
+	}
+	if !known || prev == h {
+		return nil
+	}
+	return &events.Event{Type: events.Health, Members: ev.Members,
+		Health: &events.HealthChange{Service: m.Tags[events.ServiceTag], Status: h, Previous: prev}}
+}
+
+// Checks implements the HTTP API's Agent.
+func (a *Agent) Checks() []probes.State {
+	if a.probes == nil {
+		return []probes.State{}
+	}
+	return a.probes.States()
+}
+
+// UpdateTTL implements the HTTP API's Agent.
+func (a *Agent) UpdateTTL(id string, status probes.Status, note string) error {
+	if a.probes == nil {
+		return fmt.Errorf("check %q: %w", id, probes.ErrUnknownCheck)
+	}
+	return a.probes.UpdateTTL(id, status, note)
+}
+
+// SetMaintenance implements the HTTP API's Agent.
+func (a *Agent) SetMaintenance(enable bool, reason string) error {
+	if a.cfg.Service == nil {
+		return fmt.Errorf("no service is configured on this agent: nothing to drain")
+	}
+	a.health.mu.Lock()
+	a.health.maintenance = enable
+	a.health.reason = reason
+	if !enable {
+		a.health.reason = ""
+	}
+	a.health.mu.Unlock()
+	a.log.Info().Bool("maintenance", enable).Str("reason", reason).Msg("maintenance mode")
+	a.refreshHealth()
+	return nil
+}
+
+// Instances implements the HTTP API's Agent.
+func (a *Agent) Instances(service string) []vigilhttp.Instance {
+	out := []vigilhttp.Instance{}
+	for _, m := range a.Members() {
+		if m.Tags[events.ServiceTag] != service {
+			continue
+		}
+		port, _ := strconv.Atoi(m.Tags[events.ServicePortTag])
+		addr := m.Addr
+		if sa := m.Tags[events.ServiceAddrTag]; sa != "" {
+			addr = sa
+		}
+		tags := map[string]string{}
+		for k, v := range m.Tags {
+			if name, ok := strings.CutPrefix(k, events.ServiceTagPrefix); ok {
+				tags[name] = v
+			}
+		}
+		health := m.Tags[events.HealthTag]
+		if m.Status != "alive" {
+			health = string(probes.Critical)
+		}
+		out = append(out, vigilhttp.Instance{Node: m.Name, Addr: addr, Port: port, Tags: tags, Health: health, Status: m.Status})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
+	return out
+}
+
+// RTT implements the HTTP API's Agent.
+func (a *Agent) RTT(node string) (time.Duration, bool) {
+	c := a.cluster.Load()
+	if c == nil {
+		return 0, false
+	}
+	return c.RTT(node)
+}
