@@ -52,6 +52,7 @@ type Cluster struct {
 	handler func(events.Event)
 	logger  zerolog.Logger
 	profile Profile
+	leaves  leaveTracker
 	stop    chan struct{}
 	drained chan struct{}
 	once    sync.Once
@@ -124,10 +125,20 @@ func (c *Cluster) drain() {
 func (c *Cluster) translate(e serf.Event) {
 	switch ev := e.(type) {
 	case serf.MemberEvent:
-		typ := events.Type(ev.Type.String())
 		for _, m := range ev.Members {
-			c.handler(events.Event{Type: typ, Members: []events.Member{toMember(m)}})
+			typ, keep := c.leaves.rewrite(events.Type(ev.Type.String()), m.Name, time.Now())
+			if !keep {
+				c.logger.Debug().Str("member", m.Name).Msg("dropping serf's second leave event for an announced leave")
+				continue
+			}
+			member := toMember(m)
+			if typ == events.MemberLeave {
+				member.Status = serf.StatusLeft.String()
+			}
+			c.handler(events.Event{Type: typ, Members: []events.Member{member}})
 		}
+	case *serf.Query:
+		c.handleQuery(ev)
 	case serf.UserEvent:
 		c.handler(events.Event{Type: events.User, User: &events.UserEvent{
 			Name: ev.Name, Payload: string(ev.Payload), LTime: uint64(ev.LTime),
@@ -154,7 +165,11 @@ func (c *Cluster) Members() []events.Member {
 	ms := c.serf.Members()
 	out := make([]events.Member, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, toMember(m))
+		member := toMember(m)
+		if m.Status == serf.StatusFailed && c.leaves.leftAfterAnnounce(m.Name) {
+			member.Status = serf.StatusLeft.String()
+		}
+		out = append(out, member)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -231,8 +246,14 @@ func (c *Cluster) SetTags(tags map[string]string) error {
 var ErrShutdown = errors.New("gossip is shut down")
 
 // Leave leaves the cluster gracefully (peers see member-leave) and shuts
-// gossip down. It returns when the leave has propagated or ctx ends.
+// gossip down: it announces the leave to every member, waits for their
+// acks, then runs serf's leave. It returns when the leave has propagated or
+// ctx ends.
 func (c *Cluster) Leave(ctx context.Context) error {
+	acked, asked := c.announceLeave(ctx)
+	if acked < asked {
+		c.logger.Warn().Int("acked", acked).Int("asked", asked).Msg("not every member acknowledged the leave announcement; they may see this member fail")
+	}
 	done := make(chan error, 1)
 	go func() { done <- c.serf.Leave() }()
 	var err error
