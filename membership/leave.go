@@ -26,6 +26,9 @@ const leaveQuery = "vigil-leave"
 const (
 	// leaveAnnounceTimeout bounds the wait for acks of the leave query.
 	leaveAnnounceTimeout = 3 * time.Second
+	// leaveAnnounceRound is how long one send of the query waits for acks
+	// before it is sent again to the members that have not acked.
+	leaveAnnounceRound = 500 * time.Millisecond
 	// leavingMemory is how long a peer remembers a leave announcement.
 	leavingMemory = 2 * time.Minute
 )
@@ -80,39 +83,52 @@ func (t *leaveTracker) rewrite(typ events.Type, name string, now time.Time) (eve
 }
 
 // announceLeave tells every alive member that this one is leaving and waits
-// until all have acked or the timeout passes. It returns how many acked and
-// how many were asked.
+// until all have acked or the timeout passes. Gossip reaches a random few
+// members per round, so in a small cluster one send can miss a member
+// entirely; the query is sent again, to the members that have not acked,
+// in rounds of leaveAnnounceRound. It returns how many acked and how many
+// were asked.
 func (c *Cluster) announceLeave(ctx context.Context) (acked, asked int) {
 	self := c.serf.LocalMember().Name
+	pending := map[string]bool{}
 	for _, m := range c.serf.Members() {
 		if m.Status == serf.StatusAlive && m.Name != self {
-			asked++
+			pending[m.Name] = true
 		}
 	}
-	if asked == 0 {
-		return 0, 0
+	asked = len(pending)
+	deadline := time.Now().Add(leaveAnnounceTimeout)
+	for len(pending) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		names := make([]string, 0, len(pending))
+		for n := range pending {
+			names = append(names, n)
+		}
+		resp, err := c.serf.Query(leaveQuery, []byte(self), &serf.QueryParam{
+			FilterNodes: names, RequestAck: true, Timeout: leaveAnnounceRound})
+		if err != nil {
+			c.logger.Warn().Err(err).Msg("could not announce leave")
+			break
+		}
+		c.collectAcks(ctx, resp, pending)
 	}
-	resp, err := c.serf.Query(leaveQuery, []byte(self), &serf.QueryParam{RequestAck: true, Timeout: leaveAnnounceTimeout})
-	if err != nil {
-		c.logger.Warn().Err(err).Msg("could not announce leave")
-		return 0, asked
-	}
+	return asked - len(pending), asked
+}
+
+// collectAcks removes acking members from pending until the query closes,
+// none are pending, or ctx ends.
+func (c *Cluster) collectAcks(ctx context.Context, resp *serf.QueryResponse, pending map[string]bool) {
 	defer resp.Close()
-	seen := map[string]bool{}
-	for len(seen) < asked {
+	for len(pending) > 0 {
 		select {
 		case from, ok := <-resp.AckCh():
 			if !ok {
-				return len(seen), asked
+				return
 			}
-			if from != self {
-				seen[from] = true
-			}
+			delete(pending, from)
 		case <-ctx.Done():
-			return len(seen), asked
+			return
 		}
 	}
-	return len(seen), asked
 }
 
 // handleQuery answers the queries vigil knows; others are ignored.

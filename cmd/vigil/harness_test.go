@@ -140,6 +140,13 @@ func startAgent(t *testing.T, name string, args ...string) *testAgent {
 		a.kill(t)
 		if t.Failed() {
 			t.Logf("log of agent %s:\n%s", name, tail(a.logBuf.String(), 6000))
+			// VIGIL_TEST_LOGS=DIR keeps every failed test's full agent logs.
+			if dir := os.Getenv("VIGIL_TEST_LOGS"); dir != "" {
+				p := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_"), name+".log")
+				if os.MkdirAll(filepath.Dir(p), 0o755) == nil {
+					_ = os.WriteFile(p, []byte(a.logBuf.String()), 0o644)
+				}
+			}
 		}
 	})
 	waitFor(t, 20*time.Second, "agent "+name+" to serve HTTP", func() bool {
