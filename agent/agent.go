@@ -44,6 +44,8 @@ type Agent struct {
 	ln      net.Listener
 	lock    *os.File
 
+	publishMu sync.Mutex // orders ring ids and hook queues alike
+
 	leaveOnce sync.Once
 	leaveReq  chan struct{}
 }
@@ -57,7 +59,7 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: logger, version: version, ring: events.NewRing(0), leaveReq: make(chan struct{})}
+	a := &Agent{cfg: cfg, log: logger, version: version, ring: events.NewRingFrom(0, uint64(time.Now().UnixMicro())), leaveReq: make(chan struct{})}
 	if cfg.Dev {
 		hooks = append(hooks, devHook(logger))
 	}
@@ -154,7 +156,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // startGossip creates the serf member and publishes its events.
 func (a *Agent) startGossip() (*membership.Cluster, error) {
-	host, port, _ := splitHostPort("bind", a.cfg.Bind)
+	host, port, _ := splitHostPort(a.cfg.Bind)
 	mc := membership.Config{
 		NodeName: a.cfg.Name,
 		BindAddr: host,
@@ -164,7 +166,7 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 		Logger:   a.log,
 	}
 	if a.cfg.Advertise != "" {
-		mc.AdvertiseAddr, mc.AdvertisePort, _ = splitHostPort("advertise", a.cfg.Advertise)
+		mc.AdvertiseAddr, mc.AdvertisePort, _ = splitHostPort(a.cfg.Advertise)
 	}
 	if a.cfg.DataDir != "" {
 		mc.SnapshotPath = filepath.Join(a.cfg.DataDir, "serf.snapshot")
@@ -177,9 +179,11 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 	return cluster, nil
 }
 
-// publish takes one event from the gossip layer: it is stamped into the
-// ring and queued for hooks. It never blocks.
+// publish takes one event from the gossip layer or the checks: it is
+// stamped into the ring and queued for hooks, atomically, so hooks get
+// events in id order. It never blocks on a hook.
 func (a *Agent) publish(ev events.Event) {
+	a.publishMu.Lock()
 	ev = a.ring.Publish(ev)
 	e := a.log.Debug().Uint64("event_id", ev.ID).Str("event", string(ev.Type))
 	if m, ok := ev.Subject(); ok {
@@ -187,6 +191,7 @@ func (a *Agent) publish(ev events.Event) {
 	}
 	e.Msg("event received")
 	a.runner.Dispatch(ev)
+	a.publishMu.Unlock()
 	if he := a.healthEvent(&ev); he != nil {
 		a.publish(*he)
 	}
@@ -222,7 +227,7 @@ func (a *Agent) selfMember() events.Member {
 	if c := a.cluster.Load(); c != nil {
 		return c.LocalMember()
 	}
-	host, port, _ := splitHostPort("bind", a.cfg.Bind)
+	host, port, _ := splitHostPort(a.cfg.Bind)
 	return events.Member{Name: a.cfg.Name, Addr: host, Port: uint16(port), Status: "alive", Tags: a.cfg.Tags}
 }
 

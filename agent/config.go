@@ -62,8 +62,8 @@ type Config struct {
 	// See docs/checks.md for every field.
 	Checks []probes.Definition `yaml:"checks"`
 	// CheckInterval is the interval of the checks made by -check-http and
-	// -check-tcp. Default 10s.
-	CheckInterval Duration `yaml:"-"`
+	// -check-tcp (checks of the file set their own). Default 10s.
+	CheckInterval Duration `yaml:"check_interval"`
 
 	// HookSpecs are serf-style -hook specs ([filter,...=]script), run by
 	// /bin/sh -c with serf's stdin format. Flag and env only.
@@ -153,14 +153,14 @@ func (c *Config) ApplyDev() {
 }
 
 // splitHostPort parses HOST:PORT with a numeric port.
-func splitHostPort(key, v string) (string, int, error) {
+func splitHostPort(v string) (string, int, error) {
 	host, p, err := net.SplitHostPort(v)
 	if err != nil {
-		return "", 0, fmt.Errorf("%s %q: want HOST:PORT: %w", key, v, err)
+		return "", 0, fmt.Errorf("%q: want HOST:PORT", v)
 	}
 	port, err := strconv.Atoi(p)
 	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("%s %q: port %q is not a number from 0 to 65535", key, v, p)
+		return "", 0, fmt.Errorf("%q: port %q is not a number from 0 to 65535", v, p)
 	}
 	return host, port, nil
 }

@@ -171,3 +171,25 @@ func TestBuildHooks(t *testing.T) {
 		t.Errorf("hook 2 = %+v", h)
 	}
 }
+
+func TestListsAddUpAcrossFiles(t *testing.T) {
+	cfg := Default()
+	first := writeFile(t, "join: [10.0.0.1:7946]\nhooks:\n  - {name: a, shell: 'true'}\n")
+	second := writeFile(t, "join: [10.0.0.2:7946]\nhooks:\n  - {name: b, shell: 'true'}\n  - {name: c, on: [nope], shell: 'true'}\n")
+	for _, f := range []string{first, second} {
+		if err := cfg.LoadFile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(cfg.Join, " "); got != "10.0.0.1:7946 10.0.0.2:7946" {
+		t.Errorf("join = %q", got)
+	}
+	if len(cfg.Hooks) != 3 || cfg.Hooks[0].Name != "a" || cfg.Hooks[2].Name != "c" {
+		t.Fatalf("hooks = %+v", cfg.Hooks)
+	}
+	// The error names the second file's line of the third hook.
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), second+":4: hooks[2].on") {
+		t.Errorf("error %v, want it at %s:4 hooks[2].on", err, second)
+	}
+}

@@ -102,6 +102,16 @@ func (c *Config) loadYAML(path string, data []byte) error {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return ConfigErrors{yamlError(path, err)}
 	}
+	// Lists add up across files: a later file's join, hooks and checks
+	// follow the earlier files' instead of replacing them.
+	prevJoin, prevHooks, prevChecks := c.Join, c.Hooks, c.Checks
+	c.Join, c.Hooks, c.Checks = nil, nil, nil
+	defer func() {
+		c.Join = append(prevJoin, c.Join...)
+		c.Hooks = append(prevHooks, c.Hooks...)
+		c.Checks = append(prevChecks, c.Checks...)
+	}()
+	offsets := map[string]int{"join": len(prevJoin), "hooks": len(prevHooks), "checks": len(prevChecks)}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
@@ -119,7 +129,7 @@ func (c *Config) loadYAML(path string, data []byte) error {
 		c.lines = map[string]keyPos{}
 	}
 	if len(root.Content) > 0 {
-		recordLines(path, "", root.Content[0], c.lines)
+		recordLines(path, "", root.Content[0], c.lines, offsets)
 	}
 	return nil
 }
@@ -139,7 +149,9 @@ func yamlMessage(path, msg string) *ConfigError {
 }
 
 // recordLines walks the YAML tree and notes the line of every key path.
-func recordLines(source, prefix string, n *yaml.Node, lines map[string]keyPos) {
+// offsets shifts the indexes of top-level lists that follow an earlier
+// file's entries.
+func recordLines(source, prefix string, n *yaml.Node, lines map[string]keyPos, offsets map[string]int) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -149,13 +161,13 @@ func recordLines(source, prefix string, n *yaml.Node, lines map[string]keyPos) {
 				path = prefix + "." + k.Value
 			}
 			lines[path] = keyPos{source: source, line: k.Line}
-			recordLines(source, path, n.Content[i+1], lines)
+			recordLines(source, path, n.Content[i+1], lines, offsets)
 		}
 	case yaml.SequenceNode:
 		for i, item := range n.Content {
-			path := prefix + "[" + strconv.Itoa(i) + "]"
+			path := prefix + "[" + strconv.Itoa(i+offsets[prefix]) + "]"
 			lines[path] = keyPos{source: source, line: item.Line}
-			recordLines(source, path, item, lines)
+			recordLines(source, path, item, lines, offsets)
 		}
 	}
 }

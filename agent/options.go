@@ -55,7 +55,7 @@ var Options = []*Option{
 		}},
 	{Flag: "tag", Key: "tags", Usage: "tag KEY=VALUE gossiped with this member (repeatable)", Repeatable: true,
 		set: func(c *Config, v string) error {
-			k, val, ok := strings.Cut(v, "=")
+			k, val, ok := strings.Cut(strings.TrimSpace(v), "=")
 			if !ok || k == "" {
 				return fmt.Errorf("tag %q: want KEY=VALUE", v)
 			}

@@ -21,15 +21,15 @@ func (c *Config) Validate() error {
 	if c.Name == "" {
 		add("name", "must not be empty")
 	}
-	if _, _, err := splitHostPort("bind", c.Bind); err != nil {
+	if _, _, err := splitHostPort(c.Bind); err != nil {
 		add("bind", "%v", err)
 	}
 	if c.Advertise != "" {
-		if _, _, err := splitHostPort("advertise", c.Advertise); err != nil {
+		if _, _, err := splitHostPort(c.Advertise); err != nil {
 			add("advertise", "%v", err)
 		}
 	}
-	if _, _, err := splitHostPort("http", c.HTTP); err != nil {
+	if _, _, err := splitHostPort(c.HTTP); err != nil {
 		add("http", "%v", err)
 	}
 	for i, j := range c.Join {

@@ -26,12 +26,23 @@ type Ring struct {
 }
 
 // NewRing returns a ring keeping the last size events (DefaultRingSize when
-// size <= 0).
+// size <= 0), numbering them from 1.
 func NewRing(size int) *Ring {
+	return NewRingFrom(size, 1)
+}
+
+// NewRingFrom is NewRing with the first event id given. The agent starts
+// from the boot time in microseconds, so ids keep increasing across
+// restarts and a client resuming with ?since=ID or Last-Event-ID after a
+// restart misses nothing.
+func NewRingFrom(size int, first uint64) *Ring {
 	if size <= 0 {
 		size = DefaultRingSize
 	}
-	return &Ring{buf: make([]Event, 0, size), nextID: 1, subs: map[*Subscription]struct{}{}, now: time.Now}
+	if first == 0 {
+		first = 1
+	}
+	return &Ring{buf: make([]Event, 0, size), nextID: first, subs: map[*Subscription]struct{}{}, now: time.Now}
 }
 
 // Publish stamps ev with the next id and the current time, keeps it, and

@@ -152,13 +152,13 @@ func (r *Runner) Dispatch(ev Event) {
 			continue
 		}
 		if closed {
-			r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, Error: "agent is stopping"})
+			r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: "agent is stopping"})
 			continue
 		}
 		q.mu.Lock()
 		if len(q.pending) >= r.cfg.QueueLimit {
 			q.mu.Unlock()
-			r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, Error: fmt.Sprintf("hook queue full (%d events waiting)", r.cfg.QueueLimit)})
+			r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: fmt.Sprintf("hook queue full (%d events waiting)", r.cfg.QueueLimit)})
 			continue
 		}
 		e := ev
@@ -238,7 +238,7 @@ func (r *Runner) work(q *hookQueue) {
 		q.mu.Unlock()
 		if ev != nil {
 			if r.ctx.Err() != nil {
-				r.record(q.hook, ev, Run{Outcome: OutcomeDropped, Error: "agent stopped before the hook ran"})
+				r.record(q.hook, ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: "agent stopped before the hook ran"})
 				continue
 			}
 			if held, why := q.spendBudget(time.Now()); held {

@@ -91,7 +91,11 @@ func decodeOptionalBody(w http.ResponseWriter, r *http.Request, dst any) error {
 
 func (s *Server) handleService(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	_, passingOnly := r.URL.Query()["passing"]
+	passingOnly, err := flagParam(r, "passing")
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
 	out := make([]Instance, 0)
 	for _, in := range s.agent.Instances(name) {
 		if passingOnly && !isPassing(in) {
@@ -204,4 +208,20 @@ func (s *Server) handleMaintenance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, MaintenanceResponse{Maintenance: *req.Enable})
+}
+
+// flagParam reads a boolean query parameter that may be given bare
+// (?passing), or as ?passing=true|false|1|0.
+func flagParam(r *http.Request, name string) (bool, error) {
+	v, ok := r.URL.Query()[name]
+	if !ok {
+		return false, nil
+	}
+	switch v[0] {
+	case "", "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, badRequest("invalid %s=%q: want true or false", name, v[0])
 }

@@ -125,6 +125,15 @@ func runAgent(c *cli.Context) error {
 		logger.Warn().Str("signal", sig.String()).Msg("second signal, exiting now")
 		os.Exit(1)
 	}()
+	// Reload (SIGHUP) is not implemented yet: say so instead of dying
+	// with the default action, which would look like a failure to peers.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			logger.Warn().Msg("SIGHUP received: configuration reload is not supported yet; restart the agent to apply changes")
+		}
+	}()
 	if err := a.Run(ctx); err != nil {
 		logger.Error().Err(err).Msg("agent stopped")
 		return cli.Exit("", 1)

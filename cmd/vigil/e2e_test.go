@@ -188,7 +188,7 @@ func TestSerfFormatHook(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end cluster test")
 	}
-	a := startAgent(t, "a", "-hook", `member-join=cat >> "$OUT/serf.txt"; echo "$SERF_EVENT $SERF_SELF_NAME $SERF_SELF_ROLE $SERF_TAG_ROLE" >> "$OUT/env.txt"`,
+	a := startAgent(t, "a", "-hook", `member-join,member-leave=cat >> "$OUT/serf.txt"; echo "$SERF_EVENT $SERF_SELF_NAME $SERF_SELF_ROLE $SERF_TAG_ROLE" >> "$OUT/env.txt"`,
 		"-tag", "role=lb")
 	startAgent(t, "b", "-join", a.gossip, "-tag", "role=db\nINJECTED\tline", "-tag", "zone=x=y")
 	want := "a\t127.0.0.1\tlb\trole=lb\n" + "b\t127.0.0.1\tdb\\nINJECTED\\tline\trole=db\\nINJECTED\\tline,zone=x=y\n"

@@ -21,6 +21,9 @@ func main() {
 		Version:                version,
 		HideVersion:            true,
 		UseShortOptionHandling: false,
+		// -hook specs hold commas (member-join,member-failed=...): a
+		// repeatable flag takes each value whole.
+		DisableSliceFlagSeparator: true,
 		Commands:               append([]*cli.Command{agentCommand()}, clientCommands()...),
 	}
 	if err := app.Run(os.Args); err != nil {
