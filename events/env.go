@@ -29,7 +29,8 @@ func envValue(v string) string {
 func HookEnv(ev *Event, self Member, httpAddr string) []string {
 	env := []string{
 		"VIGIL_EVENT=" + string(ev.Type),
-		"VIGIL_EVENT_ID=" + strconv.FormatUint(ev.ID, 10),
+		"VIGIL_EVENT_ID=" + eventID(ev),
+		"VIGIL_LOCAL_EVENT_ID=" + strconv.FormatUint(ev.ID, 10),
 		"VIGIL_SELF_NAME=" + envValue(self.Name),
 		"VIGIL_SELF_ADDR=" + envValue(self.Addr),
 		"VIGIL_HTTP_ADDR=" + envValue(httpAddr),
@@ -52,6 +53,9 @@ func HookEnv(ev *Event, self Member, httpAddr string) []string {
 			"SERF_USER_EVENT="+envValue(ev.User.Name),
 			"SERF_USER_LTIME="+strconv.FormatUint(ev.User.LTime, 10),
 		)
+	}
+	if ev.TakeoverFrom != "" {
+		env = append(env, "VIGIL_TAKEOVER_FROM="+envValue(ev.TakeoverFrom))
 	}
 	if ev.Check != nil {
 		env = append(env,
@@ -76,4 +80,14 @@ func HookEnv(ev *Event, self Member, httpAddr string) []string {
 		env = append(env, fmt.Sprintf("SERF_TAG_%s=%s", envKeyPart(k), envValue(self.Tags[k])))
 	}
 	return env
+}
+
+// eventID is VIGIL_EVENT_ID: the failure's cluster-wide key for a
+// run_on: one hook (the same on every agent, so a script can be
+// idempotent), else the event's id on this agent.
+func eventID(ev *Event) string {
+	if ev.Key != "" {
+		return ev.Key
+	}
+	return strconv.FormatUint(ev.ID, 10)
 }

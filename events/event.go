@@ -81,6 +81,12 @@ type Event struct {
 	Check *CheckChange `json:"check,omitempty"`
 	// Health is set for health events.
 	Health *HealthChange `json:"health,omitempty"`
+	// Key is the failure's cluster-wide key, the same on every agent, set
+	// on the event a run_on: one hook runs for.
+	Key string `json:"key,omitempty"`
+	// TakeoverFrom names the runner this agent took a failover over from,
+	// when the first choice died before announcing.
+	TakeoverFrom string `json:"takeover_from,omitempty"`
 }
 
 // CheckChange is the body of a check event: a local check changed status.

@@ -48,10 +48,64 @@ type Hook struct {
 	Timeout time.Duration
 	// Stdin is the stdin format; empty means StdinJSON.
 	Stdin StdinFormat
+	// Match selects events by the tags of the member they concern: every
+	// key must be equal. Empty matches every member.
+	Match map[string]string
+	// RunOn says which agents run the hook: all (serf's behaviour), one
+	// (a single survivor chosen by every agent alike) or self (only the
+	// agent the event is about). Empty means all.
+	RunOn RunOn
+	// Eligible lists the tags an agent needs to be chosen for RunOn one.
+	Eligible map[string]string
+	// Quorum holds failover runs while this agent sees no strict majority
+	// of the cluster alive.
+	Quorum bool
+	// Settle is how long a failover waits for views to converge before the
+	// runner is chosen (and the guards are checked).
+	Settle time.Duration
+	// Retries is how many times a run that exits non-zero is run again,
+	// with a backoff of 1 s, 2 s, 4 s ... between attempts.
+	Retries int
 	// Budget limits how often the hook runs (max_runs_per: 3/10m), so a
 	// self-healing restart hook can't loop forever on a crash-looping
 	// service. The zero Budget is unlimited.
 	Budget Budget
+}
+
+// RunOn says which agents run a hook.
+type RunOn string
+
+// The RunOn values.
+const (
+	// RunOnAll runs the hook on every agent that sees the event.
+	RunOnAll RunOn = "all"
+	// RunOnOne runs the hook on one agent: the highest rendezvous hash of
+	// (hook, failure) among alive eligible members.
+	RunOnOne RunOn = "one"
+	// RunOnSelf runs the hook only on the agent the event is about.
+	RunOnSelf RunOn = "self"
+)
+
+// matchesSubject reports whether the event's member has every Match tag.
+func (h *Hook) matchesSubject(ev *Event) bool {
+	if len(h.Match) == 0 {
+		return true
+	}
+	m, ok := ev.Subject()
+	if !ok {
+		return false
+	}
+	return hasTags(m.Tags, h.Match)
+}
+
+// hasTags reports whether tags hold every key of want with its value.
+func hasTags(tags, want map[string]string) bool {
+	for k, v := range want {
+		if tags[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Budget is a run limit: at most Runs runs within any window of Per.
@@ -115,6 +169,17 @@ func (h *Hook) Validate() error {
 	case "", StdinJSON, StdinSerf:
 	default:
 		return fmt.Errorf("hook %q: stdin %q: want json or serf", h.Name, h.Stdin)
+	}
+	switch h.RunOn {
+	case "", RunOnAll, RunOnOne, RunOnSelf:
+	default:
+		return fmt.Errorf("hook %q: run_on %q: want all, one or self", h.Name, h.RunOn)
+	}
+	if len(h.Eligible) > 0 && h.RunOn != RunOnOne {
+		return fmt.Errorf("hook %q: eligible applies only with run_on: one", h.Name)
+	}
+	if h.Settle < 0 || h.Retries < 0 {
+		return fmt.Errorf("hook %q: settle and retries must not be negative", h.Name)
 	}
 	return nil
 }

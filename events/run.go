@@ -22,6 +22,9 @@ const (
 	// OutcomeHeld: the hook's run budget (max_runs_per) was spent, so this
 	// run was held back and will not happen.
 	OutcomeHeld Outcome = "held"
+	// OutcomeSkipped: another agent was chosen to run this run_on: one
+	// hook, or already ran it.
+	OutcomeSkipped Outcome = "skipped"
 	// OutcomeDropped: the event never reached the hook (its queue was full
 	// or the agent stopped first).
 	OutcomeDropped Outcome = "dropped"
@@ -49,6 +52,13 @@ type Run struct {
 	Signal string `json:"signal,omitempty"`
 	// Error says why the run failed to start or was dropped.
 	Error string `json:"error,omitempty"`
+	// Reason says why failover coordination held, skipped, dropped or
+	// retried the run, or took it over.
+	Reason string `json:"reason,omitempty"`
+	// Key is the failure's cluster-wide key, for coordinated runs.
+	Key string `json:"key,omitempty"`
+	// Attempt numbers the attempts of a hook with retries, from 1.
+	Attempt int `json:"attempt,omitempty"`
 	// Output is the tail (last 64 KiB) of stdout and stderr, interleaved.
 	Output string `json:"output"`
 	// OutputBytes is how many bytes of output the hook wrote in all.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,13 @@ type RunnerConfig struct {
 	Env []string
 	// Logger receives one line per run.
 	Logger zerolog.Logger
+	// View, when set, turns on failover coordination (run_on, quorum,
+	// settle, damping, brake); without it every hook runs as run_on: all.
+	View ClusterView
+	// Failover sets the guards shared by failover hooks.
+	Failover FailoverConfig
+	// OnRun, when set, is called with every recorded run (for metrics).
+	OnRun func(Run)
 }
 
 // Runner runs hooks for events. Each hook has its own FIFO queue and worker,
@@ -53,6 +61,7 @@ type RunnerConfig struct {
 type Runner struct {
 	cfg    RunnerConfig
 	queues []*hookQueue
+	coord  *coordinator
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -111,6 +120,9 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 		}
 		r.queues = append(r.queues, &hookQueue{hook: h, wake: make(chan struct{}, 1)})
 	}
+	if cfg.View != nil {
+		r.coord = newCoordinator(r, cfg.View, cfg.Failover)
+	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for _, q := range r.queues {
 		r.wg.Add(1)
@@ -142,33 +154,68 @@ func (r *Runner) Hooks() []Hook {
 	return out
 }
 
-// Dispatch queues ev for every hook whose filters match. It never blocks.
+// Dispatch queues ev for every hook whose filters and match select it;
+// failover runs go through coordination first. It never blocks.
 func (r *Runner) Dispatch(ev Event) {
-	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
-	for _, q := range r.queues {
-		if !q.hook.Filters.Match(&ev) {
-			continue
-		}
-		if closed {
-			r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: "agent is stopping"})
-			continue
-		}
-		q.mu.Lock()
-		if len(q.pending) >= r.cfg.QueueLimit {
-			q.mu.Unlock()
-			r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: fmt.Sprintf("hook queue full (%d events waiting)", r.cfg.QueueLimit)})
-			continue
-		}
-		e := ev
-		q.pending = append(q.pending, &e)
-		q.mu.Unlock()
-		select {
-		case q.wake <- struct{}{}:
-		default:
-		}
+	if r.coord != nil && r.coord.observe(&ev) {
+		return
 	}
+	var self string
+	for _, q := range r.queues {
+		if !q.hook.Filters.Match(&ev) || !q.hook.matchesSubject(&ev) {
+			continue
+		}
+		if q.hook.RunOn == RunOnSelf {
+			if self == "" {
+				self = r.cfg.Self().Name
+			}
+			if m, ok := ev.Subject(); !ok || m.Name != self {
+				continue
+			}
+		}
+		if r.coord != nil && guarded(&q.hook, &ev) {
+			r.coord.submit(q, ev)
+			continue
+		}
+		r.enqueue(q, ev)
+	}
+}
+
+// enqueue puts ev on one hook's queue.
+func (r *Runner) enqueue(q *hookQueue, ev Event) {
+	if r.isClosed() {
+		r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: "agent is stopping"})
+		return
+	}
+	q.mu.Lock()
+	if len(q.pending) >= r.cfg.QueueLimit {
+		q.mu.Unlock()
+		r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: fmt.Sprintf("hook queue full (%d events waiting)", r.cfg.QueueLimit)})
+		return
+	}
+	q.pending = append(q.pending, &ev)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ReleaseBrake lifts the mass-failure brake; it reports whether it was
+// engaged.
+func (r *Runner) ReleaseBrake() bool {
+	if r.coord == nil {
+		return false
+	}
+	return r.coord.release()
+}
+
+// FailoverStatus returns the state of the failover guards.
+func (r *Runner) FailoverStatus() FailoverStatus {
+	if r.coord == nil {
+		return FailoverStatus{Damped: map[string]time.Time{}, Pending: []PendingFailover{}, Quorum: true}
+	}
+	return r.coord.status()
 }
 
 // QueueDepth returns how many events wait for each hook, by hook name.
@@ -245,8 +292,10 @@ func (r *Runner) work(q *hookQueue) {
 				r.record(q.hook, ev, Run{Start: time.Now().UTC(), Outcome: OutcomeHeld, ExitCode: -1, Error: why})
 				continue
 			}
-			run := r.execute(r.ctx, &q.hook, ev)
-			r.record(q.hook, ev, run)
+			final := r.runWithRetries(q, ev)
+			if r.coord != nil {
+				r.coord.finished(q, ev, final)
+			}
 			continue
 		}
 		if r.isClosed() {
@@ -259,6 +308,35 @@ func (r *Runner) work(q *hookQueue) {
 	}
 }
 
+// runWithRetries runs a hook, and again after a non-zero exit while it
+// has retries left, with a doubling backoff. Every attempt is recorded.
+func (r *Runner) runWithRetries(q *hookQueue, ev *Event) Run {
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		run := r.execute(r.ctx, &q.hook, ev)
+		if ev.TakeoverFrom != "" {
+			run.Reason = "took over from " + ev.TakeoverFrom + ", which died before announcing"
+		}
+		if q.hook.Retries > 0 {
+			run.Attempt = attempt
+		}
+		retry := (run.Outcome == OutcomeFailed || run.Outcome == OutcomeTimeout || run.Outcome == OutcomeError) &&
+			attempt <= q.hook.Retries && r.ctx.Err() == nil
+		if retry {
+			run.Reason = strings.TrimSpace(run.Reason + fmt.Sprintf(" retrying in %s (attempt %d of %d)", backoff, attempt+1, q.hook.Retries+1))
+		}
+		r.record(q.hook, ev, run)
+		if !retry {
+			return run
+		}
+		select {
+		case <-time.After(backoff):
+		case <-r.ctx.Done():
+		}
+		backoff *= 2
+	}
+}
+
 func (r *Runner) record(h Hook, ev *Event, run Run) {
 	run.Hook = h.Name
 	run.EventID = ev.ID
@@ -266,7 +344,13 @@ func (r *Runner) record(h Hook, ev *Event, run Run) {
 	if m, ok := ev.Subject(); ok {
 		run.Member = m.Name
 	}
+	if run.Key == "" {
+		run.Key = ev.Key
+	}
 	r.log(run)
+	if r.cfg.OnRun != nil {
+		r.cfg.OnRun(run)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.history) >= r.cfg.History {
@@ -279,7 +363,7 @@ func (r *Runner) record(h Hook, ev *Event, run Run) {
 func (r *Runner) log(run Run) {
 	var e *zerolog.Event
 	switch run.Outcome {
-	case OutcomeOK:
+	case OutcomeOK, OutcomeSkipped:
 		e = r.cfg.Logger.Info()
 	case OutcomeDropped, OutcomeError:
 		e = r.cfg.Logger.Error()
@@ -297,6 +381,12 @@ func (r *Runner) log(run Run) {
 	}
 	if run.Error != "" {
 		e = e.Str("error", run.Error)
+	}
+	if run.Reason != "" {
+		e = e.Str("reason", run.Reason)
+	}
+	if run.Key != "" {
+		e = e.Str("key", run.Key)
 	}
 	if run.Output != "" {
 		e = e.Str("output", run.Output)

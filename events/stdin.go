@@ -26,6 +26,8 @@ type StdinDocument struct {
 	Check *CheckChange `json:"check,omitempty"`
 	// Health is set for health events.
 	Health *HealthChange `json:"health,omitempty"`
+	// Key is the failure's cluster-wide key (run_on: one hooks).
+	Key string `json:"key,omitempty"`
 }
 
 // JSONStdin encodes the stdin document for ev.
@@ -34,7 +36,7 @@ func JSONStdin(ev *Event, self Member) ([]byte, error) {
 	if members == nil {
 		members = []Member{}
 	}
-	doc := StdinDocument{ID: ev.ID, Event: ev.Type, Time: ev.Time, Self: self, Members: members, UserEvent: ev.User, Check: ev.Check, Health: ev.Health}
+	doc := StdinDocument{ID: ev.ID, Event: ev.Type, Time: ev.Time, Self: self, Members: members, UserEvent: ev.User, Check: ev.Check, Health: ev.Health, Key: ev.Key}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode stdin for event %d: %w", ev.ID, err)

@@ -1,0 +1,54 @@
+package events
+
+import (
+	"hash/fnv"
+	"sort"
+)
+
+// rank orders the agents eligible to run hook h for the failure key, best
+// first: alive members with the hook's Eligible tags, the subject
+// excluded, by highest rendezvous hash of (hook, key, member). Every agent
+// with the same view gets the same order, and when the first is gone the
+// second takes over: only the failures of higher-ranked agents move it.
+func rank(h *Hook, key, subject string, members []Member) []string {
+	type cand struct {
+		name  string
+		score uint64
+	}
+	var cands []cand
+	for _, m := range members {
+		if m.Status != "alive" || m.Name == subject || !hasTags(m.Tags, h.Eligible) {
+			continue
+		}
+		cands = append(cands, cand{m.Name, rendezvousScore(h.Name, key, m.Name)})
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].score != cands[j].score {
+			return cands[i].score > cands[j].score
+		}
+		return cands[i].name < cands[j].name
+	})
+	out := make([]string, len(cands))
+	for i, c := range cands {
+		out[i] = c.name
+	}
+	return out
+}
+
+// rendezvousScore hashes (hook, key, member) with FNV-1a and a final
+// splitmix64 mix, so nearby names still spread evenly.
+func rendezvousScore(hook, key, member string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(hook))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	h.Write([]byte{0})
+	h.Write([]byte(member))
+	x := h.Sum64()
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
