@@ -68,6 +68,8 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		HTTPAddr:       cfg.HTTP,
 		DefaultTimeout: time.Duration(cfg.HookTimeout),
 		Logger:         logger,
+		View:           clusterView{a},
+		Failover:       cfg.failoverConfig(),
 	}, hooks)
 	if err != nil {
 		return nil, err
@@ -161,7 +163,7 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 		NodeName: a.cfg.Name,
 		BindAddr: host,
 		BindPort: port,
-		Tags:     a.cfg.gossipTags(a.health.gossiped),
+		Tags:     a.cfg.gossipTags(a.health.gossiped, 0),
 		Profile:  membership.Profile(a.cfg.Profile),
 		Logger:   a.log,
 	}

@@ -61,6 +61,8 @@ type Config struct {
 	// Checks probe the service; its health is the worst of their statuses.
 	// See docs/checks.md for every field.
 	Checks []probes.Definition `yaml:"checks"`
+	// Failover sets the guards shared by every failover hook.
+	Failover FailoverConfig `yaml:"failover"`
 	// CheckInterval is the interval of the checks made by -check-http and
 	// -check-tcp (checks of the file set their own). Default 10s.
 	CheckInterval Duration `yaml:"check_interval"`
@@ -71,6 +73,9 @@ type Config struct {
 	// Dev runs a single-node development agent: 127.0.0.1, the local
 	// profile, debug logs and a built-in hook logging every event.
 	Dev bool `yaml:"-"`
+
+	// boot is this start's value of the boot tag (see events.BootTag).
+	boot string
 
 	// flagChecks are the indexes in Checks of checks made by -check-http
 	// and -check-tcp; they take CheckInterval.
@@ -96,10 +101,51 @@ type HookConfig struct {
 	Timeout Duration `yaml:"timeout"`
 	// Stdin is json (default: one JSON document) or serf (serf's lines).
 	Stdin string `yaml:"stdin"`
+	// Match selects events by the tags of the member they concern
+	// ({service: db, role: primary}). Default: every member.
+	Match map[string]string `yaml:"match"`
+	// RunOn is all (default, serf's behaviour: every agent runs it), one
+	// (one survivor, chosen alike by every agent) or self (only the agent
+	// the event is about).
+	RunOn string `yaml:"run_on"`
+	// Eligible lists the tags an agent needs to be chosen for run_on: one.
+	// Default: every agent.
+	Eligible map[string]string `yaml:"eligible"`
+	// Quorum is majority (default for run_on: one: run only while this
+	// agent sees a strict majority of the cluster alive) or none (default
+	// otherwise). A two-agent cluster never has a majority after a failure:
+	// give it a third, witness agent or set none.
+	Quorum string `yaml:"quorum"`
+	// Settle is how long to wait for views to converge before a failover
+	// runner is chosen. Default 0 (2s for run_on: one). Longer settles
+	// ride out short blips and let the brake see a whole burst, at the
+	// price of a slower failover.
+	Settle Duration `yaml:"settle"`
+	// Retries is how many times a run that exits non-zero is run again
+	// (backoff 1s, 2s, 4s...). Default 0.
+	Retries int `yaml:"retries"`
 	// MaxRunsPer limits runs, as RUNS/DURATION (3/10m): past it the hook is
 	// held, and the hold is logged and shown in /v1/hooks. Default: no
 	// limit. Give one to every hook that restarts a service.
 	MaxRunsPer string `yaml:"max_runs_per"`
+}
+
+// FailoverConfig is the failover: section: the guards against flapping
+// and mass failure shared by every failover hook.
+type FailoverConfig struct {
+	// FlapLimit is how many failed→alive flaps within FlapWindow a member
+	// may make before it is damped (its failovers held, a damped event
+	// fired). Default 3.
+	FlapLimit int `yaml:"flap_limit"`
+	// FlapWindow is the flap counting window, and how long a damped member
+	// must stay stable before its failovers run again. Default 10m.
+	FlapWindow Duration `yaml:"flap_window"`
+	// BrakeFraction: when more than this fraction of the cluster fails
+	// within BrakeWindow, failover hooks are held (a brake event fires)
+	// until `vigil failover release`. Default 0.5. 1 turns the brake off.
+	BrakeFraction float64 `yaml:"brake_fraction"`
+	// BrakeWindow is the brake's counting window. Default 30s.
+	BrakeWindow Duration `yaml:"brake_window"`
 }
 
 // ServiceConfig describes the service the agent sits beside.
@@ -132,6 +178,7 @@ const (
 func Default() Config {
 	name, _ := os.Hostname()
 	return Config{
+		boot:          strconv.FormatInt(time.Now().UnixNano(), 36),
 		Name:          name,
 		Bind:          DefaultBind,
 		HTTP:          DefaultHTTP,

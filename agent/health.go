@@ -20,6 +20,7 @@ type healthState struct {
 	maintenance bool
 	reason      string
 	gossiped    string // the health tag this member gossips now
+	seq         int    // counts gossiped health changes (health_seq tag)
 
 	seenMu sync.Mutex
 	seen   map[string]string // member name → last gossiped health
@@ -53,12 +54,13 @@ func (a *Agent) refreshHealth() {
 	if c == nil {
 		return
 	}
-	if err := c.SetTags(a.cfg.gossipTags(h)); err != nil {
+	if err := c.SetTags(a.cfg.gossipTags(h, a.health.seq+1)); err != nil {
 		a.log.Error().Err(err).Str("health", h).Msg("could not gossip health")
 		return
 	}
 	a.log.Info().Str("service", a.cfg.Service.Name).Str("health", h).Str("previous", a.health.gossiped).Msg("service health changed")
 	a.health.gossiped = h
+	a.health.seq++
 }
 
 // onCheckChange publishes a check event and gossips the new health.

@@ -19,7 +19,7 @@ var serviceNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // the service.
 func reservedTag(k string) bool {
 	switch k {
-	case events.ServiceTag, events.ServicePortTag, events.ServiceAddrTag, events.HealthTag:
+	case events.ServiceTag, events.ServicePortTag, events.ServiceAddrTag, events.HealthTag, events.BootTag, events.HealthSeqTag:
 		return true
 	}
 	return strings.HasPrefix(k, events.ServiceTagPrefix)
@@ -78,7 +78,7 @@ func (c *Config) validateService() ConfigErrors {
 		}
 		seen[d.ID] = true
 	}
-	if err := membership.CheckTagsSize(c.gossipTags("maintenance")); err != nil {
+	if err := membership.CheckTagsSize(c.gossipTags("maintenance", 1<<30)); err != nil {
 		add("tags", "tags with the service's: %v", err)
 	}
 	return errs
@@ -86,14 +86,16 @@ func (c *Config) validateService() ConfigErrors {
 
 // gossipTags returns the member's serf tags: the configured tags plus the
 // service's name, port, address, tags and the given health.
-func (c *Config) gossipTags(health string) map[string]string {
+func (c *Config) gossipTags(health string, healthSeq int) map[string]string {
 	tags := maps.Clone(c.Tags)
 	if tags == nil {
 		tags = map[string]string{}
 	}
+	tags[events.BootTag] = c.boot
 	if c.Service == nil {
 		return tags
 	}
+	tags[events.HealthSeqTag] = strconv.Itoa(healthSeq)
 	tags[events.ServiceTag] = c.Service.Name
 	tags[events.ServicePortTag] = strconv.Itoa(c.Service.Port)
 	if c.Service.Address != "" {

@@ -59,8 +59,8 @@ func TestServiceFlagsAndGossipTags(t *testing.T) {
 	}
 	cfg.Tags["role"] = "primary"
 	cfg.Service.Tags = map[string]string{"version": "1.4"}
-	tags := cfg.gossipTags("critical")
-	want := map[string]string{"role": "primary", "service": "web", "service_port": "8080", "svc:version": "1.4", "health": "critical"}
+	tags := cfg.gossipTags("critical", 7)
+	want := map[string]string{"role": "primary", "service": "web", "service_port": "8080", "svc:version": "1.4", "health": "critical", "health_seq": "7", "boot": cfg.boot}
 	if len(tags) != len(want) {
 		t.Errorf("tags %v, want %v", tags, want)
 	}

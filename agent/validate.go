@@ -48,6 +48,9 @@ func (c *Config) Validate() error {
 	default:
 		add("log_format", "%q: want json or console", c.LogFormat)
 	}
+	if f := c.Failover; f.FlapLimit < 0 || f.FlapWindow < 0 || f.BrakeWindow < 0 || f.BrakeFraction < 0 || f.BrakeFraction > 1 {
+		add("failover", "flap_limit, flap_window and brake_window must not be negative; brake_fraction is from 0 to 1")
+	}
 	if c.HookTimeout <= 0 {
 		add("hook_timeout", "%s: must be positive", c.HookTimeout)
 	}
@@ -110,7 +113,22 @@ func (c *Config) buildHooks() ([]events.Hook, error) {
 			continue
 		}
 		h := events.Hook{Name: name, Filters: filters, Command: hc.Command, Shell: hc.Shell,
-			Timeout: time.Duration(hc.Timeout), Stdin: events.StdinFormat(hc.Stdin), Budget: budget}
+			Timeout: time.Duration(hc.Timeout), Stdin: events.StdinFormat(hc.Stdin), Budget: budget,
+			Match: hc.Match, RunOn: events.RunOn(hc.RunOn), Eligible: hc.Eligible,
+			Settle: time.Duration(hc.Settle), Retries: hc.Retries}
+		switch hc.Quorum {
+		case "majority":
+			h.Quorum = true
+		case "none":
+		case "":
+			h.Quorum = h.RunOn == events.RunOnOne
+		default:
+			fail("quorum", "%q: want majority or none", hc.Quorum)
+			continue
+		}
+		if h.RunOn == events.RunOnOne && hc.Settle == 0 && c.where(key+".settle") == "" {
+			h.Settle = DefaultOneSettle
+		}
 		if err := h.Validate(); err != nil {
 			fail("", "%v", err)
 			continue
@@ -146,4 +164,17 @@ func unusedHookName(names map[string]string, n int) string {
 			return name
 		}
 	}
+}
+
+// DefaultOneSettle is the settle of a run_on: one hook that sets none.
+const DefaultOneSettle = 2 * time.Second
+
+// failoverConfig returns the guards' settings with defaults.
+func (c *Config) failoverConfig() events.FailoverConfig {
+	return events.FailoverConfig{
+		FlapLimit:     c.Failover.FlapLimit,
+		FlapWindow:    time.Duration(c.Failover.FlapWindow),
+		BrakeFraction: c.Failover.BrakeFraction,
+		BrakeWindow:   time.Duration(c.Failover.BrakeWindow),
+	}.WithDefaults()
 }

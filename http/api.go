@@ -61,6 +61,12 @@ type Agent interface {
 	// SetMaintenance drains (enable) or restores this instance; peers see
 	// health "maintenance" and stop picking it.
 	SetMaintenance(enable bool, reason string) error
+
+	// FailoverStatus returns the failover guards' state.
+	FailoverStatus() events.FailoverStatus
+	// ReleaseFailover lifts the mass-failure brake; it reports whether the
+	// brake was engaged.
+	ReleaseFailover() bool
 }
 
 // Instance is one member offering a service, as GET /v1/health/service

@@ -32,6 +32,7 @@ type fakeAgent struct {
 	rtt         map[string]time.Duration
 	maintenance []string // "true reason" per SetMaintenance
 	maintErr    error
+	brake       bool
 }
 
 func newFakeAgent() *fakeAgent {
@@ -150,6 +151,20 @@ func (f *fakeAgent) SetMaintenance(enable bool, reason string) error {
 	}
 	f.maintenance = append(f.maintenance, fmt.Sprintf("%v %s", enable, reason))
 	return nil
+}
+
+func (f *fakeAgent) FailoverStatus() events.FailoverStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return events.FailoverStatus{Brake: f.brake, Quorum: true, Damped: map[string]time.Time{}, Pending: []events.PendingFailover{}}
+}
+
+func (f *fakeAgent) ReleaseFailover() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	was := f.brake
+	f.brake = false
+	return was
 }
 
 var errFake = errors.New("fake failure")

@@ -74,6 +74,17 @@ func TestHealthAPI(t *testing.T) {
 	runAPICases(t, cases)
 }
 
+func TestFailoverAPI(t *testing.T) {
+	runAPICases(t, []apiCase{
+		{name: "status", method: "GET", path: "/v1/failover", status: 200,
+			want: `{"brake":false,"damped":{},"quorum":true,"pending":[]}`},
+		{name: "release engaged brake", setup: func(f *fakeAgent) { f.brake = true }, method: "POST", path: "/v1/failover/release",
+			status: 200, want: `{"released":true}`},
+		{name: "release without brake", method: "POST", path: "/v1/failover/release", status: 200, want: `{"released":false}`},
+		{name: "release wrong method", method: "GET", path: "/v1/failover/release", status: 405, allow: "POST", errHas: "GET"},
+	})
+}
+
 func TestPickNeverReturnsUnhealthy(t *testing.T) {
 	f := newFakeAgent()
 	withInstances(f)

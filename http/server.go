@@ -103,6 +103,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/health/service/{name}", methods{http.MethodGet: s.handleService})
 	mux.Handle("/v1/pick/{name}", methods{http.MethodGet: s.handlePick})
 	mux.Handle("/v1/maintenance", methods{http.MethodPut: s.handleMaintenance})
+	mux.Handle("/v1/failover", methods{http.MethodGet: s.handleFailover})
+	mux.Handle("/v1/failover/release", methods{http.MethodPost: s.handleRelease})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})

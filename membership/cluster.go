@@ -104,16 +104,51 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	return c, nil
 }
 
-// drain moves serf's events on to the handler until the cluster shuts down.
+// drain moves serf's events into an unbounded queue the moment they
+// arrive, and a second goroutine hands them to the handler. serf sends on
+// its event channel while holding its member lock, so the goroutine that
+// receives must never wait on anything, serf's own lock least of all; the
+// handler may then take its time (and call Members) without stalling
+// gossip.
 func (c *Cluster) drain() {
 	defer close(c.drained)
-	for {
-		select {
-		case e, ok := <-c.eventCh:
-			if !ok {
+	var (
+		mu      sync.Mutex
+		pending []serf.Event
+		wake    = make(chan struct{}, 1)
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for {
+			mu.Lock()
+			batch := pending
+			pending = nil
+			mu.Unlock()
+			for _, e := range batch {
+				c.translate(e)
+			}
+			if len(batch) > 0 {
+				continue
+			}
+			select {
+			case <-wake:
+			case <-c.stop:
 				return
 			}
-			c.translate(e)
+		}
+	}()
+	defer func() { <-done }()
+	for {
+		select {
+		case e := <-c.eventCh:
+			mu.Lock()
+			pending = append(pending, e)
+			mu.Unlock()
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
 		case <-c.stop:
 			return
 		}

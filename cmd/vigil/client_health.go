@@ -19,7 +19,7 @@ import (
 
 // healthCommands are the client commands of service health.
 func healthCommands() []*cli.Command {
-	return []*cli.Command{checksCommand(), healthCommand(), pickCommand(), maintenanceCommand()}
+	return []*cli.Command{checksCommand(), healthCommand(), pickCommand(), maintenanceCommand(), failoverCommand()}
 }
 
 func formatFlag() cli.Flag {

@@ -53,6 +53,13 @@ func (f *clientFakeAgent) Instances(service string) []vigilhttp.Instance {
 
 func (f *clientFakeAgent) RTT(node string) (time.Duration, bool) { return 0, false }
 
+func (f *clientFakeAgent) FailoverStatus() events.FailoverStatus {
+	return events.FailoverStatus{Brake: true, Quorum: true, Damped: map[string]time.Time{},
+		Pending: []events.PendingFailover{{Hook: "promote", Key: "db-1@x:member-failed", State: "held", Reason: "mass-failure brake engaged"}}}
+}
+
+func (f *clientFakeAgent) ReleaseFailover() bool { return true }
+
 func (f *clientFakeAgent) SetMaintenance(enable bool, reason string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

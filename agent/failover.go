@@ -1,0 +1,30 @@
+package agent
+
+import (
+	"github.com/vigil-agent/vigil/events"
+)
+
+// clusterView gives failover coordination the agent's view of the cluster
+// and its way to announce and emit.
+type clusterView struct{ a *Agent }
+
+// Members implements events.ClusterView.
+func (v clusterView) Members() []events.Member { return v.a.Members() }
+
+// Self implements events.ClusterView.
+func (v clusterView) Self() events.Member { return v.a.selfMember() }
+
+// Announce implements events.ClusterView: a user event every agent gets.
+func (v clusterView) Announce(payload []byte) error {
+	return v.a.UserEvent(events.AnnounceEvent, payload)
+}
+
+// Emit implements events.ClusterView.
+func (v clusterView) Emit(ev events.Event) { v.a.publish(ev) }
+
+// ReleaseFailover lifts the mass-failure brake; it reports whether the
+// brake was engaged.
+func (a *Agent) ReleaseFailover() bool { return a.runner.ReleaseBrake() }
+
+// FailoverStatus returns the failover guards' state.
+func (a *Agent) FailoverStatus() events.FailoverStatus { return a.runner.FailoverStatus() }

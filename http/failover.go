@@ -1,0 +1,17 @@
+package http
+
+import "net/http"
+
+// ReleaseResponse answers POST /v1/failover/release.
+type ReleaseResponse struct {
+	// Released is true when the brake was engaged and is now lifted.
+	Released bool `json:"released"`
+}
+
+func (s *Server) handleFailover(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.agent.FailoverStatus())
+}
+
+func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, ReleaseResponse{Released: s.agent.ReleaseFailover()})
+}
