@@ -22,9 +22,15 @@ func (v clusterView) Announce(payload []byte) error {
 // Emit implements events.ClusterView.
 func (v clusterView) Emit(ev events.Event) { v.a.publish(ev) }
 
-// ReleaseFailover lifts the mass-failure brake; it reports whether the
-// brake was engaged.
-func (a *Agent) ReleaseFailover() bool { return a.runner.ReleaseBrake() }
+// ReleaseFailover lifts the mass-failure brake here and, by a user event,
+// on every agent; it reports whether the brake was engaged here.
+func (a *Agent) ReleaseFailover() bool {
+	was := a.runner.ReleaseBrake()
+	if err := a.UserEvent(events.ReleaseEvent, nil); err != nil {
+		a.log.Error().Err(err).Msg("could not tell the other agents to release the brake")
+	}
+	return was
+}
 
 // FailoverStatus returns the failover guards' state.
 func (a *Agent) FailoverStatus() events.FailoverStatus { return a.runner.FailoverStatus() }

@@ -22,9 +22,15 @@ const (
 	HealthSeqTag = "health_seq"
 )
 
-// AnnounceEvent is the name of the user event with which the runner of a
-// run_on: one hook tells every agent the run is over. Hooks never see it.
-const AnnounceEvent = "vigil:failover"
+// The user events of failover coordination. Hooks never see them.
+const (
+	// AnnounceEvent: the runner of a run_on: one hook tells every agent
+	// the run is over.
+	AnnounceEvent = "vigil:failover"
+	// ReleaseEvent: an operator released the mass-failure brake; every
+	// agent releases its own.
+	ReleaseEvent = "vigil:release"
+)
 
 // The event types of the failover guards.
 const (
@@ -120,7 +126,8 @@ const (
 // task is one failover on its way: one hook, one failure.
 type task struct {
 	q       *hookQueue
-	key     string
+	key     string // the run's key: base key and failure count
+	base    string // the failure's base key, which ranks the runners
 	ev      Event
 	state   taskState
 	runner  string // the agent chosen to run it, for run_on: one
@@ -144,6 +151,7 @@ type coordinator struct {
 	flaps      map[string][]time.Time // member → recent failed→alive flaps
 	damped     map[string]time.Time   // member → damped until
 	failures   map[string]time.Time   // member → failure time, for the brake
+	failCount  map[string]int         // base key → failures seen
 	brake      bool
 	brakeSince time.Time
 }
@@ -153,6 +161,7 @@ func newCoordinator(r *Runner, view ClusterView, cfg FailoverConfig) *coordinato
 		r: r, view: view, cfg: cfg.WithDefaults(), now: time.Now,
 		tasks: map[string]*task{}, done: map[string]time.Time{}, failed: map[string]bool{},
 		flaps: map[string][]time.Time{}, damped: map[string]time.Time{}, failures: map[string]time.Time{},
+		failCount: map[string]int{},
 	}
 }
 
@@ -172,8 +181,11 @@ func guarded(h *Hook, ev *Event) bool {
 	return h.RunOn == RunOnOne || h.RunOn == RunOnSelf || h.Quorum || h.Settle > 0 || isFailure(ev)
 }
 
-// FailureKey is the cluster-wide key of the failure ev reports: the same
-// on every agent that sees it.
+// FailureKey is the cluster-wide base key of the failure ev reports: the
+// same on every agent that sees it: member@boot:member-failed, or with the
+// health status and sequence for health failures. Coordination appends
+// #N, the how-manieth failure of that member's incarnation this is, so a
+// member that comes back and fails again gets a new key.
 func FailureKey(ev *Event) string {
 	m, ok := ev.Subject()
 	if !ok {
@@ -197,9 +209,15 @@ func FailureKey(ev *Event) string {
 // reports true when the event is coordination traffic that hooks must
 // not see.
 func (c *coordinator) observe(ev *Event) bool {
-	if ev.Type == User && ev.User != nil && ev.User.Name == AnnounceEvent {
-		c.announced(ev.User.Payload)
-		return true
+	if ev.Type == User && ev.User != nil {
+		switch ev.User.Name {
+		case AnnounceEvent:
+			c.announced(ev.User.Payload)
+			return true
+		case ReleaseEvent:
+			c.release()
+			return true
+		}
 	}
 	m, ok := ev.Subject()
 	if !ok || !ev.Type.IsMember() {
@@ -212,6 +230,7 @@ func (c *coordinator) observe(ev *Event) bool {
 	case MemberFailed:
 		c.failed[m.Name] = true
 		c.failures[m.Name] = now
+		c.failCount[FailureKey(ev)]++
 		c.checkBrake(now)
 	case MemberJoin, MemberUpdate:
 		if m.Status == "alive" && c.failed[m.Name] {
@@ -364,10 +383,14 @@ func (c *coordinator) counts() (alive, total int) {
 
 // submit takes one guarded run: it waits settle, then evaluate decides.
 func (c *coordinator) submit(q *hookQueue, ev Event) {
-	key := FailureKey(&ev)
-	id := q.hook.Name + "\x00" + key
+	base := FailureKey(&ev)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	key := base
+	if ev.Type == MemberFailed {
+		key = fmt.Sprintf("%s#%d", base, max(1, c.failCount[base]))
+	}
+	id := q.hook.Name + "\x00" + key
 	c.prune()
 	if _, ok := c.done[id]; ok {
 		c.r.record(q.hook, &ev, Run{Outcome: OutcomeSkipped, ExitCode: -1, Key: key, Reason: "already run for this failure (announced by its runner)"})
@@ -377,7 +400,7 @@ func (c *coordinator) submit(q *hookQueue, ev Event) {
 		c.r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Key: key, Reason: "duplicate of a failover already under way"})
 		return
 	}
-	t := &task{q: q, key: key, ev: ev, created: c.now()}
+	t := &task{q: q, key: key, base: base, ev: ev, created: c.now()}
 	c.tasks[id] = t
 	if q.hook.Settle > 0 {
 		t.timer = time.AfterFunc(q.hook.Settle, func() {
@@ -461,7 +484,7 @@ func (c *coordinator) evaluate(id string, t *task) {
 		c.r.enqueue(t.q, t.ev)
 		return
 	}
-	ranked := rank(h, t.key, subject.Name, now)
+	ranked := Rank(h.Name, t.base, subject.Name, h.Eligible, now)
 	if len(ranked) == 0 {
 		drop("no alive eligible member to run it")
 		return

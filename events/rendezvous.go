@@ -5,22 +5,22 @@ import (
 	"sort"
 )
 
-// rank orders the agents eligible to run hook h for the failure key, best
-// first: alive members with the hook's Eligible tags, the subject
+// Rank orders the agents eligible to run hook for the failure with base
+// key, best first: alive members with the eligible tags, the subject
 // excluded, by highest rendezvous hash of (hook, key, member). Every agent
 // with the same view gets the same order, and when the first is gone the
 // second takes over: only the failures of higher-ranked agents move it.
-func rank(h *Hook, key, subject string, members []Member) []string {
+func Rank(hook, key, subject string, eligible map[string]string, members []Member) []string {
 	type cand struct {
 		name  string
 		score uint64
 	}
 	var cands []cand
 	for _, m := range members {
-		if m.Status != "alive" || m.Name == subject || !hasTags(m.Tags, h.Eligible) {
+		if m.Status != "alive" || m.Name == subject || !hasTags(m.Tags, eligible) {
 			continue
 		}
-		cands = append(cands, cand{m.Name, rendezvousScore(h.Name, key, m.Name)})
+		cands = append(cands, cand{m.Name, rendezvousScore(hook, key, m.Name)})
 	}
 	sort.Slice(cands, func(i, j int) bool {
 		if cands[i].score != cands[j].score {

@@ -281,3 +281,14 @@ func writeConfig(t *testing.T, body string) string {
 	}
 	return p
 }
+
+// postJSON sends a POST with a JSON body (or none) to the agent's API and
+// returns the status code.
+func postJSON(a *testAgent, path, body string) (int, error) {
+	resp, err := nethttp.Post("http://"+a.http+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}

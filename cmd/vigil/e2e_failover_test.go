@@ -1,0 +1,259 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-agent/vigil/events"
+)
+
+// failoverCluster starts a primary "p" and four replicas r1..r4 with a
+// promote hook of the given extra YAML, and waits until all see 5 alive.
+func failoverCluster(t *testing.T, hookExtra, topExtra string) []*testAgent {
+	t.Helper()
+	cfg := writeConfig(t, `
+hooks:
+  - name: promote
+    on: [member-failed]
+    match: {role: primary}
+    run_on: one
+    eligible: {role: replica}
+    shell: 'echo "$VIGIL_EVENT_ID" >> "$OUT/started"; sleep ${PROMOTE_SLEEP:-0}; echo "$VIGIL_SELF_NAME $VIGIL_EVENT_ID $VIGIL_TAKEOVER_FROM" >> "$OUT/promoted"'
+`+hookExtra+`
+  - name: guards
+    on: [damped, brake]
+    shell: 'echo "$VIGIL_EVENT $VIGIL_MEMBER_NAME" >> "$OUT/guards"'
+`+topExtra)
+	p := startAgent(t, "p", "-config", cfg, "-tag", "role=primary")
+	agents := []*testAgent{p}
+	for i := 1; i <= 4; i++ {
+		agents = append(agents, startAgent(t, fmt.Sprintf("r%d", i), "-config", cfg, "-tag", "role=replica", "-join", p.gossip))
+	}
+	want := map[string]string{}
+	for _, a := range agents {
+		want[a.name] = "alive"
+	}
+	allSee(t, 30*time.Second, agents, want)
+	return agents
+}
+
+// outcomes counts the promote runs of the given agents by outcome.
+func outcomes(agents []*testAgent) map[string]int {
+	n := map[string]int{}
+	for _, a := range agents {
+		for _, r := range a.runs("promote") {
+			n[r.Outcome]++
+		}
+	}
+	return n
+}
+
+// promoted returns the lines the promote script wrote on every agent.
+func promoted(agents []*testAgent) []string {
+	var lines []string
+	for _, a := range agents {
+		b, _ := os.ReadFile(filepath.Join(a.dir, "out", "promoted"))
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if l != "" {
+				lines = append(lines, l)
+			}
+		}
+	}
+	return lines
+}
+
+// bootOf returns the boot tag of member name as agent a sees it.
+func bootOf(t *testing.T, a *testAgent, name string) string {
+	var ms []apiMember
+	if !a.getJSON("/v1/members", &ms) {
+		t.Fatal("members")
+	}
+	for _, m := range ms {
+		if m.Name == name {
+			return m.Tags[events.BootTag]
+		}
+	}
+	t.Fatalf("%s not known to %s", name, a.name)
+	return ""
+}
+
+// chosenOrder computes the rendezvous order every agent computes for the
+// promote hook when p fails.
+func chosenOrder(t *testing.T, agents []*testAgent) []string {
+	var ms []events.Member
+	var raw []apiMember
+	agents[1].getJSON("/v1/members", &raw)
+	for _, m := range raw {
+		ms = append(ms, events.Member{Name: m.Name, Status: m.Status, Tags: m.Tags})
+	}
+	base := "p@" + bootOf(t, agents[1], "p") + ":member-failed"
+	return events.Rank("promote", base, "p", map[string]string{"role": "replica"}, ms)
+}
+
+func byName(agents []*testAgent, name string) *testAgent {
+	for _, a := range agents {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// TestFailoverRunsOnce: kill -9 of the primary of five makes exactly one
+// eligible agent run the promote hook; the others record why not.
+func TestFailoverRunsOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end cluster test")
+	}
+	agents := failoverCluster(t, "    settle: 1s\n", "")
+	order := chosenOrder(t, agents)
+	agents[0].kill(t)
+	survivors := agents[1:]
+	waitFor(t, 30*time.Second, "one promote run and three skips", func() bool {
+		n := outcomes(survivors)
+		return n["ok"] == 1 && n["skipped"] == 3
+	})
+	lines := promoted(survivors)
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], order[0]+" p@") || !strings.Contains(lines[0], ":member-failed#1") {
+		t.Fatalf("promote ran %q, want once by %s with a cluster-wide event id", lines, order[0])
+	}
+	for _, a := range survivors {
+		if a.name == order[0] {
+			continue
+		}
+		runs := a.runs("promote")
+		if len(runs) != 1 || runs[0].Outcome != "skipped" {
+			t.Errorf("%s: promote records %+v, want one skip", a.name, runs)
+		}
+	}
+	// Announcements end the other agents' waits: no failover stays pending.
+	for _, a := range survivors {
+		waitFor(t, 10*time.Second, a.name+" to have no pending failover", func() bool {
+			var st events.FailoverStatus
+			return a.getJSON("/v1/failover", &st) && len(st.Pending) == 0
+		})
+	}
+}
+
+// TestFailoverTakeover: the chosen runner dies in the middle of its run,
+// before it announces; the next in order takes over, and exactly one run
+// completes.
+func TestFailoverTakeover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end cluster test")
+	}
+	t.Setenv("PROMOTE_SLEEP", "3")
+	agents := failoverCluster(t, "    settle: 1s\n", "")
+	order := chosenOrder(t, agents)
+	agents[0].kill(t)
+	first := byName(agents, order[0])
+	waitFor(t, 30*time.Second, order[0]+" to start the promote run", func() bool { return len(first.outFiles("started")) == 1 })
+	t.Logf("%s started its run; killing it", order[0])
+	first.kill(t)
+	var survivors []*testAgent
+	for _, a := range agents[1:] {
+		if a != first {
+			survivors = append(survivors, a)
+		}
+	}
+	waitFor(t, 40*time.Second, "the takeover run", func() bool { return outcomes(survivors)["ok"] == 1 })
+	lines := promoted(survivors)
+	want := order[1] + " "
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], want) || !strings.HasSuffix(lines[0], " "+order[0]) {
+		t.Fatalf("promote ran %q, want once by %s taking over from %s", lines, order[1], order[0])
+	}
+	if n := outcomes(survivors); n["ok"] != 1 {
+		t.Errorf("outcomes %v, want exactly one ok", n)
+	}
+}
+
+// TestFailoverBrake: three of five fail at once: the brake holds every
+// failover and a brake event fires; release lets the one run happen.
+func TestFailoverBrake(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end cluster test")
+	}
+	agents := failoverCluster(t, "    settle: 4s\n    quorum: none\n", "")
+	order := chosenOrder(t, agents)
+	// Kill the primary and the two replicas ranked lowest, so the first
+	// choice survives and runs once released.
+	victims := []*testAgent{agents[0], byName(agents, order[3]), byName(agents, order[2])}
+	for _, v := range victims {
+		v.kill(t)
+	}
+	survivors := []*testAgent{byName(agents, order[0]), byName(agents, order[1])}
+	for _, a := range survivors {
+		waitFor(t, 30*time.Second, a.name+"'s brake event", func() bool {
+			b, _ := os.ReadFile(filepath.Join(a.dir, "out", "guards"))
+			return strings.Contains(string(b), "brake")
+		})
+		waitFor(t, 20*time.Second, a.name+" to hold the promote run", func() bool {
+			for _, r := range a.runs("promote") {
+				if r.Outcome == "held" {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if lines := promoted(survivors); len(lines) != 0 {
+		t.Fatalf("promote ran under the brake: %q", lines)
+	}
+	// Release on one agent releases all (a user event).
+	resp, err := postJSON(survivors[1], "/v1/failover/release", "")
+	if err != nil || resp != 200 {
+		t.Fatalf("release: %v %d", err, resp)
+	}
+	waitFor(t, 20*time.Second, "the released run", func() bool { return outcomes(survivors)["ok"] == 1 })
+	if lines := promoted(survivors); len(lines) != 1 || !strings.HasPrefix(lines[0], order[0]+" ") {
+		t.Errorf("after release promote ran %q, want once by %s", lines, order[0])
+	}
+}
+
+// TestFailoverFlapDamping: a primary paused and resumed again and again is
+// damped after flap_limit flaps; no failover storm follows.
+func TestFailoverFlapDamping(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end cluster test")
+	}
+	agents := failoverCluster(t, "    settle: 1s\n", "failover: {flap_limit: 1, flap_window: 10m}\n")
+	p, rest := agents[0], agents[1:]
+	for cycle := 1; cycle <= 3; cycle++ {
+		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		allSee(t, 30*time.Second, rest, map[string]string{"p": "failed"})
+		// Let settle pass so the failover is decided while p is down.
+		time.Sleep(1500 * time.Millisecond)
+		if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		allSee(t, 30*time.Second, rest, map[string]string{"p": "alive"})
+	}
+	for _, a := range rest {
+		waitFor(t, 10*time.Second, a.name+"'s damped event", func() bool {
+			b, _ := os.ReadFile(filepath.Join(a.dir, "out", "guards"))
+			return strings.Contains(string(b), "damped p")
+		})
+	}
+	n := outcomes(rest)
+	if n["ok"] > 2 {
+		t.Errorf("promote ran %d times in 3 flaps with flap_limit 1; want at most 2 (runs %v)", n["ok"], n)
+	}
+	held := 0
+	for _, a := range rest {
+		for _, r := range a.runs("promote") {
+			if r.Outcome == "held" && strings.Contains(r.Output+r.Member, "p") {
+				held++
+			}
+		}
+	}
+	if held == 0 {
+		t.Errorf("no promote run was held for the damped member: %v", n)
+	}
+}
