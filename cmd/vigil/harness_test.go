@@ -126,7 +126,7 @@ func startAgent(t *testing.T, name string, args ...string) *testAgent {
 	if err := os.MkdirAll(filepath.Join(a.dir, "out"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	full := append([]string{"agent", "-name", name, "-bind", a.gossip, "-http", a.http, "-profile", "local",
+	full := append([]string{"agent", "-name", name, "-bind", a.gossip, "-http", a.http, "-profile", "fast",
 		"-log-format", "json", "-log-level", "debug"}, args...)
 	a.cmd = exec.Command(bin, full...)
 	a.cmd.Env = append(os.Environ(), "OUT="+filepath.Join(a.dir, "out"))
