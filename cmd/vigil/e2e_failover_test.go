@@ -248,7 +248,7 @@ func TestFailoverFlapDamping(t *testing.T) {
 	held := 0
 	for _, a := range rest {
 		for _, r := range a.runs("promote") {
-			if r.Outcome == "held" && strings.Contains(r.Output+r.Member, "p") {
+			if r.Outcome == "held" && r.Member == "p" && strings.Contains(r.Reason, "damped") {
 				held++
 			}
 		}

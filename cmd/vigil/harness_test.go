@@ -210,6 +210,8 @@ type apiRun struct {
 	Event    string `json:"event"`
 	Member   string `json:"member"`
 	Outcome  string `json:"outcome"`
+	Reason   string `json:"reason"`
+	Key      string `json:"key"`
 	ExitCode int    `json:"exit_code"`
 	Output   string `json:"output"`
 }
