@@ -35,9 +35,7 @@ func clientCommands() []*cli.Command {
 		monitorCommand(),
 	}
 	cmds = append(cmds, healthCommands()...)
-	cmds = append(cmds, keysCommand(), versionCommand())
-	addAuthFlags(cmds)
-	return cmds
+	return append(cmds, versionCommand())
 }
 
 // httpAddrFlag is the -http-addr flag every command that calls the agent
@@ -89,18 +87,7 @@ func newAPIClient(cCtx *cli.Context) (*apiClient, error) {
 		MaxIdleConns:          2,
 		IdleConnTimeout:       30 * time.Second,
 	}
-	if strings.HasPrefix(base, "https://") {
-		tc, err := clientTLSConfig(cCtx.String("http-ca"))
-		if err != nil {
-			return nil, err
-		}
-		tr.TLSClientConfig = tc
-	}
-	var rt http.RoundTripper = tr
-	if token := strings.TrimSpace(cCtx.String("http-token")); token != "" {
-		rt = tokenTransport{base: tr, token: token}
-	}
-	return &apiClient{addr: addr, base: base, hc: &http.Client{Transport: rt}}, nil
+	return &apiClient{addr: addr, base: base, hc: &http.Client{Transport: tr}}, nil
 }
 
 // call sends one request with body (if not nil) encoded as JSON and decodes
@@ -161,7 +148,7 @@ func (c *apiClient) transportError(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return cli.Exit(fmt.Sprintf("vigil: agent at %s did not answer within %s", c.addr, requestTimeout), 1)
 	}
-	return cli.Exit(fmt.Sprintf("vigil: request to agent at %s failed: %v%s", c.addr, err, tlsHint(err)), 1)
+	return cli.Exit(fmt.Sprintf("vigil: request to agent at %s failed: %v", c.addr, err), 1)
 }
 
 // statusError turns a non-2xx answer into `vigil: <error>`.
@@ -170,9 +157,6 @@ func (c *apiClient) statusError(resp *http.Response) error {
 	var e vigilhttp.ErrorResponse
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
 		return cli.Exit("vigil: "+e.Error, 1)
-	}
-	if bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
-		return cli.Exit(fmt.Sprintf("vigil: agent at %s serves HTTPS: use -http-addr https://%s", c.addr, c.addr), 1)
 	}
 	return cli.Exit(fmt.Sprintf("vigil: agent at %s answered %s", c.addr, resp.Status), 1)
 }
