@@ -56,7 +56,9 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *Event) Run {
 	cmd.Stdout = out
 	cmd.Stderr = out
 	// Its own process group, so a timeout kills the children it spawned.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// If the agent dies, the hook dies with it (the journal resumes it at
+	// the next start) instead of running on unsupervised.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = pipeDrainDelay
 
 	if err := cmd.Start(); err != nil {

@@ -53,6 +53,11 @@ type RunnerConfig struct {
 	Failover FailoverConfig
 	// OnRun, when set, is called with every recorded run (for metrics).
 	OnRun func(Run)
+	// Journal, when set, records queued events, finished runs and run
+	// records so a restart resumes unfinished runs and keeps the history.
+	Journal *Journal
+	// PastRuns seeds the run history (the journal's records).
+	PastRuns []Run
 }
 
 // Runner runs hooks for events. Each hook has its own FIFO queue and worker,
@@ -122,6 +127,9 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 	}
 	if cfg.View != nil {
 		r.coord = newCoordinator(r, cfg.View, cfg.Failover)
+	}
+	if len(cfg.PastRuns) > 0 {
+		r.history = append(r.history, cfg.PastRuns[max(0, len(cfg.PastRuns)-cfg.History):]...)
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for _, q := range r.queues {
@@ -195,6 +203,7 @@ func (r *Runner) enqueue(q *hookQueue, ev Event) {
 	}
 	q.pending = append(q.pending, &ev)
 	q.mu.Unlock()
+	r.cfg.Journal.queued(q.hook.Name, &ev)
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -293,6 +302,12 @@ func (r *Runner) work(q *hookQueue) {
 				continue
 			}
 			final := r.runWithRetries(q, ev)
+			if final.Outcome == OutcomeCancelled {
+				// The agent is stopping: left unfinished in the journal,
+				// so the next start examines it again.
+				continue
+			}
+			r.cfg.Journal.done(q.hook.Name, ev)
 			if r.coord != nil {
 				r.coord.finished(q, ev, final)
 			}
@@ -348,6 +363,7 @@ func (r *Runner) record(h Hook, ev *Event, run Run) {
 		run.Key = ev.Key
 	}
 	r.log(run)
+	r.cfg.Journal.run(run)
 	if r.cfg.OnRun != nil {
 		r.cfg.OnRun(run)
 	}
@@ -415,4 +431,31 @@ func (q *hookQueue) spendBudget(now time.Time) (bool, string) {
 	}
 	q.started = append(q.started, now)
 	return false, ""
+}
+
+// Resume examines the events a previous run of the agent queued but never
+// finished: holds says whether each still holds (and why not); those that
+// do are queued again with their original id and key, the others are
+// recorded as dropped. Call it once the member view has settled.
+func (r *Runner) Resume(pending []JournalEntry, holds func(ev *Event) (bool, string)) {
+	for _, p := range pending {
+		var q *hookQueue
+		for _, cand := range r.queues {
+			if cand.hook.Name == p.Hook {
+				q = cand
+			}
+		}
+		ev := *p.Event
+		if q == nil {
+			r.cfg.Logger.Warn().Str("hook", p.Hook).Uint64("event_id", ev.ID).Msg("journal names a hook that is no longer configured; not resumed")
+			continue
+		}
+		if ok, why := holds(&ev); !ok {
+			r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Reason: "not resumed after restart: " + why})
+			r.cfg.Journal.done(q.hook.Name, &ev)
+			continue
+		}
+		r.cfg.Logger.Info().Str("hook", q.hook.Name).Uint64("event_id", ev.ID).Str("key", ev.Key).Msg("resuming a run left unfinished by the last stop")
+		r.enqueue(q, ev)
+	}
 }
