@@ -362,6 +362,9 @@ func (r *Runner) record(h Hook, ev *Event, run Run) {
 	if run.Key == "" {
 		run.Key = ev.Key
 	}
+	if run.Start.IsZero() {
+		run.Start = time.Now().UTC()
+	}
 	r.log(run)
 	r.cfg.Journal.run(run)
 	if r.cfg.OnRun != nil {
