@@ -37,12 +37,15 @@ type Agent struct {
 
 	ring    *events.Ring
 	runner  *events.Runner
+	metrics *vigilhttp.Metrics
 	probes  *probes.Manager // nil without a service
 	health  healthState
 	cluster atomic.Pointer[membership.Cluster]
 	http    *vigilhttp.Server
 	ln      net.Listener
 	lock    *os.File
+	journal *events.Journal       // nil without a data dir
+	pending []events.JournalEntry // runs the last stop left unfinished
 
 	publishMu sync.Mutex // orders ring ids and hook queues alike
 
@@ -63,17 +66,35 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 	if cfg.Dev {
 		hooks = append(hooks, devHook(logger))
 	}
+	var past []events.Run
+	if cfg.DataDir != "" {
+		if a.lock, err = lockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		if a.journal, a.pending, past, err = events.OpenJournal(events.JournalPath(cfg.DataDir)); err != nil {
+			a.lock.Close()
+			return nil, err
+		}
+	}
+	if a.metrics, err = a.newMetrics(); err != nil {
+		return nil, err
+	}
 	a.runner, err = events.NewRunner(events.RunnerConfig{
 		Self:           a.selfMember,
 		HTTPAddr:       cfg.HTTP,
 		DefaultTimeout: time.Duration(cfg.HookTimeout),
+		Env:            hookEnv(&cfg),
 		Logger:         logger,
+		OnRun:          a.metrics.ObserveHookRun,
 		View:           clusterView{a},
 		Failover:       cfg.failoverConfig(),
+		Journal:        a.journal,
+		PastRuns:       past,
 	}, hooks)
 	if err != nil {
 		return nil, err
 	}
+	a.metrics.InitHooks(hookNames(a.runner.Hooks()))
 	if cfg.Service != nil {
 		a.probes, err = probes.NewManager(cfg.checkDefinitions(), a.onCheckChange, logger)
 		if err != nil {
@@ -107,21 +128,17 @@ func devHook(logger zerolog.Logger) events.Hook {
 // over HTTP; then it leaves the cluster gracefully and stops. The HTTP
 // listener is opened first, so a port in use fails before gossip starts.
 func (a *Agent) Run(ctx context.Context) error {
-	if a.cfg.DataDir != "" {
-		lock, err := lockDataDir(a.cfg.DataDir)
-		if err != nil {
-			return err
-		}
-		a.lock = lock
-		defer lock.Close()
+	if a.lock != nil {
+		defer a.lock.Close()
+		defer a.journal.Close()
 	}
-	ln, err := net.Listen("tcp", a.cfg.HTTP)
+	ln, err := a.listenHTTP()
 	if err != nil {
-		return fmt.Errorf("http listen %s: %w", a.cfg.HTTP, err)
+		return err
 	}
 	a.ln = ln
 	// A port of 0 picks a free one: hooks and /v1/self get the real one.
-	a.runner.SetHTTPAddr(ln.Addr().String())
+	a.runner.SetHTTPAddr(a.apiAddr(ln))
 
 	cluster, err := a.startGossip()
 	if err != nil {
@@ -137,8 +154,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	runCtx, stopJoin := context.WithCancel(context.Background())
 	defer stopJoin()
 	cluster.JoinRetry(runCtx, a.cfg.Join)
+	go a.resumeJournal(runCtx, a.pending)
 
-	a.http = vigilhttp.New(a, a.log)
+	a.http = vigilhttp.New(a, a.log, a.httpOptions()...)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.http.Serve(ln) }()
 
@@ -173,6 +191,10 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 	if a.cfg.DataDir != "" {
 		mc.SnapshotPath = filepath.Join(a.cfg.DataDir, "serf.snapshot")
 	}
+	var err error
+	if mc.Keyring, mc.KeyringFile, err = a.gossipKeyring(); err != nil {
+		return nil, err
+	}
 	cluster, err := membership.Start(mc, a.publish)
 	if err != nil {
 		return nil, err
@@ -187,6 +209,7 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 func (a *Agent) publish(ev events.Event) {
 	a.publishMu.Lock()
 	ev = a.ring.Publish(ev)
+	a.metrics.CountEvent(ev.Type)
 	e := a.log.Debug().Uint64("event_id", ev.ID).Str("event", string(ev.Type))
 	if m, ok := ev.Subject(); ok {
 		e = e.Str("member", m.Name).Str("status", m.Status)

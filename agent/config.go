@@ -31,6 +31,28 @@ type Config struct {
 	// HTTP is the local API's HOST:PORT. Default 127.0.0.1:7947. The API can
 	// fire events and make the agent leave, so keep it on loopback.
 	HTTP string `yaml:"http"`
+	// HTTPToken, when set, must come as "Authorization: Bearer TOKEN" on
+	// every API request that changes something (POST, PUT) and on the
+	// keyring endpoints; reads stay open. Default: empty, no token, and
+	// then http must be a loopback address. At least 16 characters; keep
+	// it out of flags (ps shows them): use the file (mode 0600) or
+	// VIGIL_HTTP_TOKEN. Hooks get it as VIGIL_HTTP_TOKEN.
+	HTTPToken string `yaml:"http_token"`
+	// HTTPTLSCert and HTTPTLSKey are PEM files of the API's certificate
+	// and private key: set both to serve HTTPS, neither for plain HTTP
+	// (default). TLS keeps the token and the answers from being read or
+	// changed on the wire; on loopback it adds little. The files are
+	// re-read when they change, so a renewed certificate needs no restart.
+	HTTPTLSCert string `yaml:"http_tls_cert"`
+	// HTTPTLSKey is the private key of HTTPTLSCert; see there.
+	HTTPTLSKey string `yaml:"http_tls_key"`
+	// Encrypt is the gossip encryption key: base64 of 16, 24 or 32 bytes
+	// (AES-128/192/256; vigil keygen makes a 32-byte one). Default: empty,
+	// gossip in plain text, which anyone on the network can read, forge
+	// and join. Every member needs the same key. With data_dir, the
+	// keyring is kept in data_dir/keyring and, once there, wins over this
+	// setting, so keys rotated with vigil keys survive restarts.
+	Encrypt string `yaml:"encrypt"`
 	// Join lists HOST:PORT addresses joined at start. The agent retries in
 	// the background with backoff (1 s doubling to 30 s) until one answers,
 	// serving HTTP meanwhile. Flags and env add to the file's list.
@@ -38,7 +60,8 @@ type Config struct {
 	// Tags are gossiped with this member (serf tags; 512 bytes encoded at
 	// most). Flags and env override the file per key.
 	Tags map[string]string `yaml:"tags"`
-	// Profile is the memberlist timing profile: lan (default), wan or local.
+	// Profile is the memberlist timing profile: lan (default), wan, local or
+	// fast (vigil's own: sub-2 s detection on a quiet network).
 	// Faster profiles detect failures sooner and suspect slow hosts sooner.
 	Profile string `yaml:"profile"`
 	// DataDir keeps serf's snapshot so a restarted agent rejoins without

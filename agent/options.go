@@ -46,6 +46,14 @@ var Options = []*Option{
 		set: func(c *Config, v string) error { c.Advertise = v; return nil }},
 	{Flag: "http", Key: "http", Usage: "local HTTP API address HOST:PORT", Default: DefaultHTTP,
 		set: func(c *Config, v string) error { c.HTTP = v; return nil }},
+	{Flag: "http-token", Key: "http_token", Usage: "token required as \"Authorization: Bearer TOKEN\" on the HTTP API's POST and PUT requests (needed to bind -http off loopback; prefer the env var: ps shows flags)",
+		set: func(c *Config, v string) error { c.HTTPToken = v; return nil }},
+	{Flag: "http-tls-cert", Key: "http_tls_cert", Usage: "PEM certificate file: serve the HTTP API over HTTPS (with -http-tls-key)",
+		set: func(c *Config, v string) error { c.HTTPTLSCert = v; return nil }},
+	{Flag: "http-tls-key", Key: "http_tls_key", Usage: "PEM private key file of -http-tls-cert",
+		set: func(c *Config, v string) error { c.HTTPTLSKey = v; return nil }},
+	{Flag: "encrypt", Key: "encrypt", Usage: "gossip encryption key, base64 of 16, 24 or 32 bytes (vigil keygen makes one; data_dir/keyring wins once it exists)",
+		set: func(c *Config, v string) error { c.Encrypt = v; return nil }},
 	{Flag: "join", Key: "join", Usage: "HOST:PORT of a member to join at start, retried in the background (repeatable)", Repeatable: true,
 		set: func(c *Config, v string) error {
 			if v = strings.TrimSpace(v); v != "" {
@@ -65,7 +73,7 @@ var Options = []*Option{
 			c.Tags[k] = val
 			return nil
 		}},
-	{Flag: "profile", Key: "profile", Usage: "gossip timing profile: lan, wan or local", Default: DefaultProfile,
+	{Flag: "profile", Key: "profile", Usage: "gossip timing profile: lan, wan, local or fast", Default: DefaultProfile,
 		set: func(c *Config, v string) error { c.Profile = v; return nil }},
 	{Flag: "data-dir", Key: "data_dir", Usage: "directory for the serf snapshot, so a restart rejoins without -join",
 		set: func(c *Config, v string) error { c.DataDir = v; return nil }},

@@ -55,6 +55,7 @@ func (c *Config) Validate() error {
 		add("hook_timeout", "%s: must be positive", c.HookTimeout)
 	}
 	errs = append(errs, c.validateService()...)
+	errs = append(errs, c.validateSecurity()...)
 	if _, err := c.buildHooks(); err != nil {
 		if ce, ok := err.(ConfigErrors); ok {
 			errs = append(errs, ce...)

@@ -569,6 +569,12 @@ func (c *coordinator) announced(payload string) {
 		if t.timer != nil {
 			t.timer.Stop()
 		}
+		if t.runner != a.Runner {
+			// Not recorded yet: the announcement beat this agent's own
+			// decision (or named another runner than it expected).
+			c.r.record(t.q.hook, &t.ev, Run{Outcome: OutcomeSkipped, ExitCode: -1, Key: t.key,
+				Reason: "agent " + a.Runner + " ran it (outcome " + string(a.Outcome) + ")"})
+		}
 		c.r.cfg.Logger.Info().Str("hook", a.Hook).Str("key", a.Key).Str("runner", a.Runner).Str("outcome", string(a.Outcome)).
 			Msg("failover ran on another agent")
 	}

@@ -39,20 +39,30 @@ type Server struct {
 	// rr keeps the round-robin position per service for /v1/pick.
 	rr roundRobin
 
+	// tokenSum is the SHA-256 of the API token (WithToken); nil when the
+	// API is open.
+	tokenSum []byte
+	// metrics serves GET /metrics (WithMetrics); nil answers 404.
+	metrics http.Handler
+
 	// done is closed by Shutdown; event streams select on it and end.
 	done     chan struct{}
 	doneOnce sync.Once
 }
 
-// New returns a Server that answers from agent and logs to logger.
-func New(agent Agent, logger zerolog.Logger) *Server {
+// New returns a Server that answers from agent and logs to logger, with
+// the options (WithToken, WithMetrics) applied.
+func New(agent Agent, logger zerolog.Logger, opts ...Option) *Server {
 	s := &Server{
 		agent:     agent,
 		log:       logger,
 		keepalive: defaultKeepalive,
 		done:      make(chan struct{}),
 	}
-	s.handler = s.logRequests(s.recoverPanics(s.routes()))
+	for _, o := range opts {
+		o(s)
+	}
+	s.handler = s.logRequests(s.recoverPanics(s.authorize(s.routes())))
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -103,6 +113,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/health/service/{name}", methods{http.MethodGet: s.handleService})
 	mux.Handle("/v1/pick/{name}", methods{http.MethodGet: s.handlePick})
 	mux.Handle("/v1/maintenance", methods{http.MethodPut: s.handleMaintenance})
+	mux.Handle("/v1/keys", methods{http.MethodGet: s.handleListKeys})
+	mux.Handle("/v1/keys/{action}", methods{http.MethodPost: s.handleKeyAction})
+	mux.Handle("/metrics", methods{http.MethodGet: s.handleMetrics})
 	mux.Handle("/v1/failover", methods{http.MethodGet: s.handleFailover})
 	mux.Handle("/v1/failover/release", methods{http.MethodPost: s.handleRelease})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

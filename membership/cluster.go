@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
 	"github.com/rs/zerolog"
 
@@ -41,6 +42,14 @@ type Config struct {
 	// SnapshotPath, when set, is serf's snapshot file: the member view and
 	// Lamport clocks survive a restart and the agent rejoins from it.
 	SnapshotPath string
+	// Keyring, when set, encrypts gossip: the primary key encrypts, every
+	// key decrypts. Members without a key in common cannot talk. Nil means
+	// plain-text gossip.
+	Keyring *memberlist.Keyring
+	// KeyringFile, when set with Keyring, is where serf saves the keyring
+	// after every change made through the key endpoints, so a restarted
+	// agent keeps the rotated keys.
+	KeyringFile string
 	// Logger receives serf's and memberlist's logs.
 	Logger zerolog.Logger
 }
@@ -52,6 +61,7 @@ type Cluster struct {
 	handler func(events.Event)
 	logger  zerolog.Logger
 	profile Profile
+	keyring *memberlist.Keyring // nil without encryption
 	leaves  leaveTracker
 	stop    chan struct{}
 	drained chan struct{}
@@ -72,6 +82,7 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	ml.AdvertiseAddr = cfg.AdvertiseAddr
 	ml.AdvertisePort = cfg.AdvertisePort
 	ml.Logger = newStdLogger(cfg.Logger, "memberlist")
+	ml.Keyring = cfg.Keyring
 
 	sc := serf.DefaultConfig()
 	sc.NodeName = cfg.NodeName
@@ -80,6 +91,9 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	sc.Logger = newStdLogger(cfg.Logger, "serf")
 	sc.LogOutput = nil
 	sc.SnapshotPath = cfg.SnapshotPath
+	if cfg.Keyring != nil {
+		sc.KeyringFile = cfg.KeyringFile
+	}
 	// Events reach hooks as they happen: vigil does not coalesce member
 	// events (serf agent waits 1-3 s to batch them).
 	sc.CoalescePeriod = 0
@@ -89,6 +103,7 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		handler: handler,
 		logger:  cfg.Logger,
 		profile: cfg.Profile,
+		keyring: cfg.Keyring,
 		stop:    make(chan struct{}),
 		drained: make(chan struct{}),
 	}
@@ -223,6 +238,9 @@ func (c *Cluster) Profile() Profile { return c.profile }
 func (c *Cluster) Join(addrs []string) (int, error) {
 	n, err := c.serf.Join(addrs, true)
 	if err != nil {
+		if hint := encryptionHint(err.Error()); hint != "" {
+			return n, fmt.Errorf("join %v: %w (%s)", addrs, err, hint)
+		}
 		return n, fmt.Errorf("join %v: %w", addrs, err)
 	}
 	return n, nil

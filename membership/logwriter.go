@@ -40,6 +40,15 @@ func (w *logWriter) Write(p []byte) (int, error) {
 			break
 		}
 	}
-	w.logger.WithLevel(level).Msg(string(line))
+	ev := w.logger.WithLevel(level)
+	if hint := encryptionHint(string(line)); hint != "" {
+		// memberlist says only that it could not decrypt; say why, and make
+		// sure it is seen even when memberlist logged it below warn.
+		if level < zerolog.WarnLevel {
+			ev = w.logger.WithLevel(zerolog.WarnLevel)
+		}
+		ev = ev.Str("hint", hint)
+	}
+	ev.Msg(string(line))
 	return len(p), nil
 }

@@ -49,6 +49,7 @@ type check struct {
 	output     string
 	lastRun    time.Time
 	lastChange time.Time
+	lastTook   time.Duration // the last probe's duration
 }
 
 // NewManager validates the definitions and returns a manager for them,
@@ -182,7 +183,9 @@ func (m *Manager) loop(ctx context.Context, c *check) {
 // A run cut short by Stop is dropped.
 func (m *Manager) run(ctx context.Context, c *check) {
 	rctx, cancel := context.WithTimeout(ctx, time.Duration(c.def.Timeout))
+	start := time.Now()
 	res := safeProbe(rctx, c.prober)
+	took := time.Since(start)
 	cancel()
 	if ctx.Err() != nil {
 		return
@@ -192,6 +195,9 @@ func (m *Manager) run(ctx context.Context, c *check) {
 	if c.stopped {
 		return
 	}
+	c.mu.Lock()
+	c.lastTook = took
+	c.mu.Unlock()
 	m.apply(c, res, false)
 }
 
@@ -291,6 +297,7 @@ func (c *check) state() State {
 	s.Output = c.output
 	s.LastRun = c.lastRun
 	s.LastChange = c.lastChange
+	s.LastDurationMS = float64(c.lastTook.Microseconds()) / 1000
 	s.ConsecutiveSuccesses = c.th.successes
 	s.ConsecutiveFailures = c.th.failures
 	return s

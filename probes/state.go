@@ -24,6 +24,9 @@ type State struct {
 	// LastRun is when the last run finished or the last TTL update (or
 	// expiry) came; zero, and left out of JSON, before the first.
 	LastRun time.Time `json:"last_run,omitzero"`
+	// LastDurationMS is how long the last probe took, in milliseconds;
+	// zero, and left out of JSON, for TTL checks and before the first run.
+	LastDurationMS float64 `json:"last_duration_ms,omitempty"`
 	// LastChange is when the status last changed; zero, and left out of
 	// JSON, while it is still the initial status.
 	LastChange time.Time `json:"last_change,omitzero"`

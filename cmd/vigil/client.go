@@ -35,7 +35,9 @@ func clientCommands() []*cli.Command {
 		monitorCommand(),
 	}
 	cmds = append(cmds, healthCommands()...)
-	return append(cmds, versionCommand())
+	cmds = append(cmds, keysCommand(), versionCommand())
+	addAuthFlags(cmds)
+	return cmds
 }
 
 // httpAddrFlag is the -http-addr flag every command that calls the agent
@@ -43,7 +45,7 @@ func clientCommands() []*cli.Command {
 func httpAddrFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name:    "http-addr",
-		Usage:   "`ADDR` (host:port) of the agent's HTTP API",
+		Usage:   "`ADDR` (host:port, or https://host:port for an agent serving TLS) of the agent's HTTP API",
 		EnvVars: []string{"VIGIL_HTTP_ADDR"},
 		Value:   defaultHTTPAddr,
 	}
@@ -87,7 +89,18 @@ func newAPIClient(cCtx *cli.Context) (*apiClient, error) {
 		MaxIdleConns:          2,
 		IdleConnTimeout:       30 * time.Second,
 	}
-	return &apiClient{addr: addr, base: base, hc: &http.Client{Transport: tr}}, nil
+	if strings.HasPrefix(base, "https://") {
+		tc, err := clientTLSConfig(cCtx.String("http-ca"))
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig = tc
+	}
+	var rt http.RoundTripper = tr
+	if token := strings.TrimSpace(cCtx.String("http-token")); token != "" {
+		rt = tokenTransport{base: tr, token: token}
+	}
+	return &apiClient{addr: addr, base: base, hc: &http.Client{Transport: rt}}, nil
 }
 
 // call sends one request with body (if not nil) encoded as JSON and decodes
@@ -148,7 +161,7 @@ func (c *apiClient) transportError(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return cli.Exit(fmt.Sprintf("vigil: agent at %s did not answer within %s", c.addr, requestTimeout), 1)
 	}
-	return cli.Exit(fmt.Sprintf("vigil: request to agent at %s failed: %v", c.addr, err), 1)
+	return cli.Exit(fmt.Sprintf("vigil: request to agent at %s failed: %v%s", c.addr, err, tlsHint(err)), 1)
 }
 
 // statusError turns a non-2xx answer into `vigil: <error>`.
@@ -157,6 +170,9 @@ func (c *apiClient) statusError(resp *http.Response) error {
 	var e vigilhttp.ErrorResponse
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
 		return cli.Exit("vigil: "+e.Error, 1)
+	}
+	if bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
+		return cli.Exit(fmt.Sprintf("vigil: agent at %s serves HTTPS: use -http-addr https://%s", c.addr, c.addr), 1)
 	}
 	return cli.Exit(fmt.Sprintf("vigil: agent at %s answered %s", c.addr, resp.Status), 1)
 }

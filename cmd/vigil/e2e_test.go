@@ -191,7 +191,19 @@ func TestSerfFormatHook(t *testing.T) {
 	a := startAgent(t, "a", "-hook", `member-join,member-leave=cat >> "$OUT/serf.txt"; echo "$SERF_EVENT $SERF_SELF_NAME $SERF_SELF_ROLE $SERF_TAG_ROLE" >> "$OUT/env.txt"`,
 		"-tag", "role=lb")
 	startAgent(t, "b", "-join", a.gossip, "-tag", "role=db\nINJECTED\tline", "-tag", "zone=x=y")
-	want := "a\t127.0.0.1\tlb\trole=lb\n" + "b\t127.0.0.1\tdb\\nINJECTED\\tline\trole=db\\nINJECTED\\tline,zone=x=y\n"
+	bootA, bootB := bootOf(t, a, "a"), ""
+	waitFor(t, 20*time.Second, "b's boot tag", func() bool {
+		var ms []apiMember
+		a.getJSON("/v1/members", &ms)
+		for _, m := range ms {
+			if m.Name == "b" {
+				bootB = m.Tags["boot"]
+			}
+		}
+		return bootB != ""
+	})
+	want := "a\t127.0.0.1\tlb\tboot=" + bootA + ",role=lb\n" +
+		"b\t127.0.0.1\tdb\\nINJECTED\\tline\tboot=" + bootB + ",role=db\\nINJECTED\\tline,zone=x=y\n"
 	path := filepath.Join(a.dir, "out", "serf.txt")
 	waitFor(t, 20*time.Second, "two serf-format runs", func() bool {
 		b, _ := os.ReadFile(path)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -293,4 +294,14 @@ func postJSON(a *testAgent, path, body string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// execVigil runs the vigil binary to completion (bounded by a minute) and
+// returns its combined output.
+func execVigil(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, vigilBinary(t), args...).CombinedOutput()
+	return string(out), err
 }

@@ -24,7 +24,7 @@ func main() {
 		// -hook specs hold commas (member-join,member-failed=...): a
 		// repeatable flag takes each value whole.
 		DisableSliceFlagSeparator: true,
-		Commands:                  append([]*cli.Command{agentCommand()}, clientCommands()...),
+		Commands:                  append([]*cli.Command{agentCommand(), validateCommand(), keygenCommand()}, clientCommands()...),
 	}
 	if err := app.Run(os.Args); err != nil {
 		code := 1

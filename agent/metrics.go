@@ -1,0 +1,84 @@
+package agent
+
+import (
+	"fmt"
+	"sync"
+
+	gometrics "github.com/hashicorp/go-metrics"
+	gmprom "github.com/hashicorp/go-metrics/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-agent/vigil/events"
+	vigilhttp "github.com/vigil-agent/vigil/http"
+)
+
+// serf and memberlist report their own metrics (gossip and probe timings,
+// message counts, member flaps, queue depths) through go-metrics' global
+// sink. vigil installs, once per process, a go-metrics Prometheus sink as
+// that global sink and registers it in each agent's registry, so those
+// metrics appear on /metrics as vigil_serf_* and vigil_memberlist_*. The
+// sink is process-wide because go-metrics' global is: two agents in one
+// process (tests) share it.
+var gossipSink struct {
+	once sync.Once
+	sink *gmprom.PrometheusSink
+	err  error
+}
+
+// gossipMetricsSink returns the process-wide sink, installing it as
+// go-metrics' global sink on first use.
+func gossipMetricsSink() (*gmprom.PrometheusSink, error) {
+	gossipSink.once.Do(func() {
+		// The sink registers itself at creation; it goes into a throwaway
+		// registry here and into each agent's registry later.
+		sink, err := gmprom.NewPrometheusSinkFrom(gmprom.PrometheusOpts{
+			Registerer: prometheus.NewRegistry(),
+			Name:       "vigil_gossip_metrics",
+			// Never expire series: a counter that vanishes after a quiet
+			// minute breaks rate() and alerts. serf's and memberlist's
+			// metric names are a fixed, small set.
+			Expiration: 0,
+		})
+		if err != nil {
+			gossipSink.err = fmt.Errorf("gossip metrics sink: %w", err)
+			return
+		}
+		conf := gometrics.DefaultConfig("vigil")
+		conf.EnableHostname = false       // no host name inside metric names
+		conf.EnableRuntimeMetrics = false // the Go collector reports the runtime
+		if _, err := gometrics.NewGlobal(conf, sink); err != nil {
+			gossipSink.err = fmt.Errorf("gossip metrics: %w", err)
+			return
+		}
+		gossipSink.sink = sink
+	})
+	return gossipSink.sink, gossipSink.err
+}
+
+// newMetrics builds the agent's Prometheus registry: vigil's own metrics,
+// read lazily from the agent at scrape time, plus serf's and memberlist's.
+func (a *Agent) newMetrics() (*vigilhttp.Metrics, error) {
+	sink, err := gossipMetricsSink()
+	if err != nil {
+		return nil, err
+	}
+	return vigilhttp.NewMetrics(a, a.log, sink)
+}
+
+// HookQueueDepths implements vigilhttp.MetricsSource: how many events wait
+// for each hook.
+func (a *Agent) HookQueueDepths() map[string]int { return a.runner.QueueDepth() }
+
+// MetricsRegistry returns the agent's Prometheus registry, served on
+// GET /metrics.
+func (a *Agent) MetricsRegistry() *prometheus.Registry { return a.metrics.Registry() }
+
+func hookNames(hooks []events.Hook) []string {
+	out := make([]string, len(hooks))
+	for i, h := range hooks {
+		out[i] = h.Name
+	}
+	return out
+}
+
+var _ vigilhttp.MetricsSource = (*Agent)(nil)

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-agent/vigil/membership"
+)
+
+// keysList runs `vigil keys list -format json` against an agent.
+func keysList(t *testing.T, a *testAgent) (keys, primary map[string]int) {
+	t.Helper()
+	out, err := runClient(t, "keys", "list", "-format", "json", "-http-addr", a.http)
+	if err != nil {
+		t.Fatalf("keys list on %s: %v", a.name, err)
+	}
+	var resp struct {
+		Keys        map[string]int `json:"keys"`
+		PrimaryKeys map[string]int `json:"primary_keys"`
+	}
+	if err := json.Unmarshal([]byte(out), &resp); err != nil {
+		t.Fatalf("keys list: %v\n%s", err, out)
+	}
+	return resp.Keys, resp.PrimaryKeys
+}
+
+// sawUserEvent reports whether the agent's event ring holds a user event.
+func sawUserEvent(a *testAgent, name string) bool {
+	var evs []struct {
+		Type string `json:"event"`
+		User *struct {
+			Name string `json:"name"`
+		} `json:"user_event"`
+	}
+	if !a.getJSON("/v1/events", &evs) {
+		return false
+	}
+	for _, ev := range evs {
+		if ev.Type == "user" && ev.User != nil && ev.User.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// TestEncryptedClusterKeyRotation: three agents with one key form a
+// cluster; an agent with another key can't join it, and the refusal is
+// logged with the reason; the key is rotated (install, use, remove) while
+// the cluster keeps working; a restarted agent keeps the rotated keyring
+// from its data_dir even though its encrypt setting is the old key.
+func TestEncryptedClusterKeyRotation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end cluster test")
+	}
+	k1, _ := membership.GenerateKey()
+	wrong, _ := membership.GenerateKey()
+	k3, _ := membership.GenerateKey()
+	dirs := map[string]string{}
+	start := func(name, key string, extra ...string) *testAgent {
+		if dirs[name] == "" {
+			dirs[name] = t.TempDir()
+		}
+		return startAgent(t, name, append([]string{"-encrypt", key, "-data-dir", dirs[name]}, extra...)...)
+	}
+	a := start("a", k1)
+	b := start("b", k1, "-join", a.gossip)
+	c := start("c", k1, "-join", a.gossip)
+	three := map[string]string{"a": "alive", "b": "alive", "c": "alive"}
+	allSee(t, 30*time.Second, []*testAgent{a, b, c}, three)
+
+	// An agent with a different key is refused.
+	x := startAgent(t, "x", "-encrypt", wrong)
+	_, err := runClient(t, "join", "-http-addr", x.http, a.gossip)
+	wantExitErr(t, err, "no installed keys could decrypt")
+	wantExitErr(t, err, "gossip encryption mismatch")
+	waitFor(t, 10*time.Second, "a to log why it refused x", func() bool {
+		for _, line := range strings.Split(a.logBuf.String(), "\n") {
+			if strings.Contains(line, `"level":"error"`) && strings.Contains(line, "could decrypt") &&
+				strings.Contains(line, `"hint":"gossip encryption mismatch`) {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(time.Second) // give a wrongly admitted x time to show up
+	for _, s := range []*testAgent{a, b, c} {
+		if got := s.statusOf(); !reflect.DeepEqual(got, three) {
+			t.Errorf("%s sees %v after x tried to join, want %v", s.name, got, three)
+		}
+	}
+	x.kill(t)
+
+	// Rotate, through different agents: every step reaches all three.
+	for _, step := range []struct {
+		via  *testAgent
+		args []string
+		want string
+	}{
+		{a, []string{"install", k3}, "Installed the key on 3/3 members"},
+		{b, []string{"use", k3}, "Now using the key on 3/3 members"},
+		{c, []string{"remove", k1}, "Removed the key on 3/3 members"},
+	} {
+		if step.args[0] == "use" {
+			keys, primary := keysList(t, a)
+			if !reflect.DeepEqual(keys, map[string]int{k1: 3, k3: 3}) || !reflect.DeepEqual(primary, map[string]int{k1: 3}) {
+				t.Errorf("after install: keys %v, primary %v", keys, primary)
+			}
+		}
+		args := append([]string{"keys", step.args[0], "-http-addr", step.via.http}, step.args[1:]...)
+		out, err := runClient(t, args...)
+		if err != nil || !strings.Contains(out, step.want) {
+			t.Fatalf("vigil %s: %q, %v", strings.Join(args, " "), out, err)
+		}
+	}
+	keys, primary := keysList(t, b)
+	if !reflect.DeepEqual(keys, map[string]int{k3: 3}) || !reflect.DeepEqual(primary, map[string]int{k3: 3}) {
+		t.Errorf("after rotation: keys %v, primary %v; want only the new key, primary on all 3", keys, primary)
+	}
+	// Removing the primary key is refused before it reaches the cluster.
+	_, err = runClient(t, "keys", "remove", "-http-addr", a.http, k3)
+	wantExitErr(t, err, "primary key")
+	for name, dir := range dirs {
+		if name == "x" {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "keyring"))
+		var ring []string
+		if err := json.Unmarshal(b, &ring); err != nil || !reflect.DeepEqual(ring, []string{k3}) {
+			t.Errorf("%s's keyring file holds %s, want only the new key", name, b)
+		}
+	}
+
+	// The cluster kept working: a user event reaches everyone, and all
+	// members stay alive.
+	if _, err := runClient(t, "event", "-http-addr", b.http, "rotated"); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*testAgent{a, b, c} {
+		waitFor(t, 10*time.Second, s.name+" to get the user event", func() bool { return sawUserEvent(s, "rotated") })
+	}
+	allSee(t, 5*time.Second, []*testAgent{a, b, c}, three)
+
+	// A restart keeps the rotated keyring: c still says -encrypt k1, which
+	// no member accepts any more, yet it rejoins with the key in data_dir.
+	if err := c.stop(t); err != nil {
+		t.Fatalf("c stopped with %v", err)
+	}
+	c2 := start("c", k1, "-join", a.gossip)
+	allSee(t, 30*time.Second, []*testAgent{a, b, c2}, three)
+	if !strings.Contains(c2.logBuf.String(), "the encrypt key is NOT in it and is ignored") {
+		t.Error("the restarted agent does not say that its keyring wins over encrypt")
+	}
+	if keys, _ := keysList(t, c2); !reflect.DeepEqual(keys, map[string]int{k3: 3}) {
+		t.Errorf("after c's restart: keys %v", keys)
+	}
+}

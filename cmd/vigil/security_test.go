@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/vigil-agent/vigil/agent"
+)
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key.
+func writeCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "vigil client test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(priv)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// TestClientTokenAndTLS runs a real agent in this process with HTTPS and a
+// token, and drives it with the client commands.
+func TestClientTokenAndTLS(t *testing.T) {
+	certFile, keyFile := writeCert(t)
+	const token = "client-test-token-0123456789"
+	cfg := agent.Default()
+	cfg.Name = "tls-agent"
+	cfg.Bind = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg.HTTP = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg.Profile = "local"
+	cfg.HTTPToken, cfg.HTTPTLSCert, cfg.HTTPTLSKey = token, certFile, keyFile
+	a, err := agent.New(cfg, zerolog.Nop(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	waitFor(t, 20*time.Second, "the agent to serve HTTPS", func() bool {
+		resp, err := insecure.Get("https://" + cfg.HTTP + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	https := "https://" + cfg.HTTP
+
+	// Reads need no token.
+	out, err := runClient(t, "members", "-http-addr", https, "-http-ca", certFile)
+	if err != nil || !strings.Contains(out, "tls-agent") {
+		t.Fatalf("members over https: %q, %v", out, err)
+	}
+	// Changes do.
+	_, err = runClient(t, "event", "-http-addr", https, "-http-ca", certFile, "deploy")
+	wantExitErr(t, err, "missing token")
+	_, err = runClient(t, "event", "-http-addr", https, "-http-ca", certFile, "-http-token", "wrong-token-0123456789", "deploy")
+	wantExitErr(t, err, "invalid token")
+	out, err = runClient(t, "event", "-http-addr", https, "-http-ca", certFile, "-http-token", token, "deploy")
+	if err != nil || !strings.Contains(out, `Fired user event "deploy"`) {
+		t.Fatalf("event with -http-token: %q, %v", out, err)
+	}
+	// The environment serves as well, for the agent and the client alike.
+	t.Setenv("VIGIL_HTTP_TOKEN", token)
+	t.Setenv("VIGIL_HTTP_CA", certFile)
+	if out, err = runClient(t, "event", "-http-addr", https, "again"); err != nil {
+		t.Fatalf("event with VIGIL_HTTP_TOKEN and VIGIL_HTTP_CA: %q, %v", out, err)
+	}
+	t.Setenv("VIGIL_HTTP_CA", "")
+
+	// The usual mistakes get a hint.
+	_, err = runClient(t, "members", "-http-addr", https)
+	wantExitErr(t, err, "-http-ca")
+	_, err = runClient(t, "members", "-http-addr", cfg.HTTP)
+	wantExitErr(t, err, "serves HTTPS: use -http-addr https://")
+}
+
+func runValidateCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut clientBuffer
+	app := &cli.App{
+		Name:           "vigil",
+		Commands:       []*cli.Command{validateCommand(), keygenCommand()},
+		Writer:         &out,
+		ErrWriter:      &errOut,
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	err = app.RunContext(t.Context(), append([]string{"vigil"}, args...))
+	return out.String(), errOut.String(), err
+}
+
+func TestValidateCommand(t *testing.T) {
+	good := writeConfig(t, `
+name: db-2
+bind: 10.0.0.6:7946
+service: {name: db, port: 5432}
+checks:
+  - {id: pg, tcp: '127.0.0.1:5432', interval: 2s}
+hooks:
+  - {name: on-failed, on: [member-failed], shell: 'true'}
+`)
+	out, _, err := runValidateCLI(t, "validate", good)
+	if err != nil {
+		t.Fatalf("valid file: %v", err)
+	}
+	for _, want := range []string{"Configuration is valid", "name:     db-2", "bind:     10.0.0.6:7946", "service:  db:5432", "checks:   1 (pg)", "hooks:    1 (on-failed)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Errors of every file: a YAML error in one does not stop the others.
+	syntax := writeConfig(t, "name: [\n")
+	unknown := writeConfig(t, "naem: x\n")
+	invalid := writeConfig(t, "http: 0.0.0.0:7947\nprofile: turbo\nencrypt: short\n")
+	_, stderr, err := runValidateCLI(t, "validate", syntax, unknown, invalid, "/nonexistent/vigil.yaml")
+	var ec cli.ExitCoder
+	if !errors.As(err, &ec) || ec.ExitCode() != 2 {
+		t.Fatalf("invalid files: err %v, want exit status 2", err)
+	}
+	for _, want := range []string{
+		syntax + ":1:",
+		unknown + ":1: naem: unknown key",
+		invalid + ":1: http:",
+		invalid + ":2: profile:",
+		invalid + ":3: encrypt:",
+		"/nonexistent/vigil.yaml: read config",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("errors lack %q:\n%s", want, stderr)
+		}
+	}
+	if !strings.Contains(err.Error(), "6 problems") {
+		t.Errorf("summary line %q, want 6 problems", err.Error())
+	}
+
+	// -env applies VIGIL_* as the agent would.
+	t.Setenv("VIGIL_HTTP_TOKEN", "env-token-0123456789")
+	open := writeConfig(t, "http: 0.0.0.0:7947\n")
+	if _, _, err := runValidateCLI(t, "validate", open); err == nil {
+		t.Error("non-loopback http without a token in the file passed without -env")
+	}
+	if out, _, err := runValidateCLI(t, "validate", "-env", open); err != nil || !strings.Contains(out, "token on") {
+		t.Errorf("with -env and VIGIL_HTTP_TOKEN: %q, %v", out, err)
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	out, _, err := runValidateCLI(t, "keygen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out))
+	if err != nil || len(key) != 32 {
+		t.Fatalf("keygen printed %q: %d bytes, %v", out, len(key), err)
+	}
+}
