@@ -579,3 +579,21 @@ func (c *coordinator) announced(payload string) {
 			Msg("failover ran on another agent")
 	}
 }
+
+// requeue points pending failovers at the hooks' queues after a reload;
+// a failover of a removed hook is dropped.
+func (c *coordinator) requeue(queues map[string]*hookQueue) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, t := range c.tasks {
+		if q, ok := queues[t.q.hook.Name]; ok {
+			t.q = q
+			continue
+		}
+		delete(c.tasks, id)
+		if t.timer != nil {
+			t.timer.Stop()
+		}
+		c.r.record(t.q.hook, &t.ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Key: t.key, Reason: "hook removed by a reload"})
+	}
+}

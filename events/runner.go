@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,7 @@ type RunnerConfig struct {
 // hook that hangs delays only its own later runs. Dispatch never blocks.
 type Runner struct {
 	cfg    RunnerConfig
+	qmu    sync.RWMutex // guards queues (Reload replaces it)
 	queues []*hookQueue
 	coord  *coordinator
 	ctx    context.Context
@@ -78,6 +80,7 @@ type Runner struct {
 
 type hookQueue struct {
 	hook    Hook
+	retired bool        // replaced or removed by a reload: drain, then stop
 	started []time.Time // start times within the budget window
 	mu      sync.Mutex
 	pending []*Event
@@ -104,25 +107,12 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 	if cfg.Env == nil {
 		cfg.Env = os.Environ()
 	}
-	seen := map[string]bool{}
 	r := &Runner{cfg: cfg}
-	for _, h := range hooks {
-		if err := h.Validate(); err != nil {
-			return nil, err
-		}
-		if seen[h.Name] {
-			return nil, fmt.Errorf("hook %q: name used twice", h.Name)
-		}
-		seen[h.Name] = true
-		if h.Timeout == 0 {
-			h.Timeout = cfg.DefaultTimeout
-		}
-		if h.Stdin == "" {
-			h.Stdin = StdinJSON
-		}
-		if len(h.Filters) == 0 {
-			h.Filters = Filters{{Any: true}}
-		}
+	normal, err := r.normalize(hooks)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range normal {
 		r.queues = append(r.queues, &hookQueue{hook: h, wake: make(chan struct{}, 1)})
 	}
 	if cfg.View != nil {
@@ -137,6 +127,39 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 		go r.work(q)
 	}
 	return r, nil
+}
+
+// normalize validates hooks and fills in the runner's defaults.
+func (r *Runner) normalize(hooks []Hook) ([]Hook, error) {
+	seen := map[string]bool{}
+	out := make([]Hook, 0, len(hooks))
+	for _, h := range hooks {
+		if err := h.Validate(); err != nil {
+			return nil, err
+		}
+		if seen[h.Name] {
+			return nil, fmt.Errorf("hook %q: name used twice", h.Name)
+		}
+		seen[h.Name] = true
+		if h.Timeout == 0 {
+			h.Timeout = r.cfg.DefaultTimeout
+		}
+		if h.Stdin == "" {
+			h.Stdin = StdinJSON
+		}
+		if len(h.Filters) == 0 {
+			h.Filters = Filters{{Any: true}}
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// queueList returns the current queues.
+func (r *Runner) queueList() []*hookQueue {
+	r.qmu.RLock()
+	defer r.qmu.RUnlock()
+	return r.queues
 }
 
 // SetHTTPAddr sets the address hooks get as VIGIL_HTTP_ADDR, once the
@@ -155,8 +178,9 @@ func (r *Runner) httpAddr() string {
 
 // Hooks returns the hooks the runner runs, with defaults filled in.
 func (r *Runner) Hooks() []Hook {
-	out := make([]Hook, len(r.queues))
-	for i, q := range r.queues {
+	queues := r.queueList()
+	out := make([]Hook, len(queues))
+	for i, q := range queues {
 		out[i] = q.hook
 	}
 	return out
@@ -169,7 +193,7 @@ func (r *Runner) Dispatch(ev Event) {
 		return
 	}
 	var self string
-	for _, q := range r.queues {
+	for _, q := range r.queueList() {
 		if !q.hook.Filters.Match(&ev) || !q.hook.matchesSubject(&ev) {
 			continue
 		}
@@ -196,6 +220,17 @@ func (r *Runner) enqueue(q *hookQueue, ev Event) {
 		return
 	}
 	q.mu.Lock()
+	if q.retired {
+		// A reload replaced this queue after the caller looked it up: the
+		// event goes to the hook's new queue, or nowhere if it was removed.
+		q.mu.Unlock()
+		for _, nq := range r.queueList() {
+			if nq.hook.Name == q.hook.Name && nq != q {
+				r.enqueue(nq, ev)
+			}
+		}
+		return
+	}
 	if len(q.pending) >= r.cfg.QueueLimit {
 		q.mu.Unlock()
 		r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: fmt.Sprintf("hook queue full (%d events waiting)", r.cfg.QueueLimit)})
@@ -229,8 +264,9 @@ func (r *Runner) FailoverStatus() FailoverStatus {
 
 // QueueDepth returns how many events wait for each hook, by hook name.
 func (r *Runner) QueueDepth() map[string]int {
-	out := make(map[string]int, len(r.queues))
-	for _, q := range r.queues {
+	queues := r.queueList()
+	out := make(map[string]int, len(queues))
+	for _, q := range queues {
 		q.mu.Lock()
 		out[q.hook.Name] = len(q.pending)
 		q.mu.Unlock()
@@ -258,7 +294,7 @@ func (r *Runner) Close(ctx context.Context) {
 	}
 	r.closed = true
 	r.mu.Unlock()
-	for _, q := range r.queues {
+	for _, q := range r.queueList() {
 		select {
 		case q.wake <- struct{}{}:
 		default:
@@ -313,7 +349,7 @@ func (r *Runner) work(q *hookQueue) {
 			}
 			continue
 		}
-		if r.isClosed() {
+		if r.isClosed() || q.isRetired() {
 			return
 		}
 		select {
@@ -443,7 +479,7 @@ func (q *hookQueue) spendBudget(now time.Time) (bool, string) {
 func (r *Runner) Resume(pending []JournalEntry, holds func(ev *Event) (bool, string)) {
 	for _, p := range pending {
 		var q *hookQueue
-		for _, cand := range r.queues {
+		for _, cand := range r.queueList() {
 			if cand.hook.Name == p.Hook {
 				q = cand
 			}
@@ -461,4 +497,90 @@ func (r *Runner) Resume(pending []JournalEntry, holds func(ev *Event) (bool, str
 		r.cfg.Logger.Info().Str("hook", q.hook.Name).Uint64("event_id", ev.ID).Str("key", ev.Key).Msg("resuming a run left unfinished by the last stop")
 		r.enqueue(q, ev)
 	}
+}
+
+func (q *hookQueue) isRetired() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.retired
+}
+
+// ReloadResult says what a reload changed.
+type ReloadResult struct {
+	// Added, Changed and Removed name hooks by what happened to them.
+	Added   []string `json:"added"`
+	Changed []string `json:"changed"`
+	Removed []string `json:"removed"`
+}
+
+// Reload replaces the hooks without losing or repeating a run: a hook whose
+// definition is unchanged keeps its queue; a changed or removed hook's
+// queue finishes what it holds (runs in flight finish) and stops; new and
+// changed hooks get fresh queues that see only events from now on. Nothing
+// is replayed: a reload never fires a hook for a past event.
+func (r *Runner) Reload(hooks []Hook) (ReloadResult, error) {
+	normal, err := r.normalize(hooks)
+	if err != nil {
+		return ReloadResult{}, err
+	}
+	if r.isClosed() {
+		return ReloadResult{}, fmt.Errorf("reload: agent is stopping")
+	}
+	r.qmu.Lock()
+	old := map[string]*hookQueue{}
+	for _, q := range r.queues {
+		old[q.hook.Name] = q
+	}
+	var res ReloadResult
+	var next, started []*hookQueue
+	for _, h := range normal {
+		if q, ok := old[h.Name]; ok && sameHook(q.hook, h) {
+			next = append(next, q)
+			delete(old, h.Name)
+			continue
+		}
+		if _, ok := old[h.Name]; ok {
+			res.Changed = append(res.Changed, h.Name)
+		} else {
+			res.Added = append(res.Added, h.Name)
+		}
+		q := &hookQueue{hook: h, wake: make(chan struct{}, 1)}
+		next = append(next, q)
+		started = append(started, q)
+	}
+	changed := map[string]*hookQueue{}
+	for _, q := range next {
+		changed[q.hook.Name] = q
+	}
+	for name, q := range old {
+		if _, ok := changed[name]; !ok {
+			res.Removed = append(res.Removed, name)
+		}
+		q.mu.Lock()
+		q.retired = true
+		q.mu.Unlock()
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+	r.queues = next
+	for _, q := range started {
+		r.wg.Add(1)
+		go r.work(q)
+	}
+	r.qmu.Unlock()
+	if r.coord != nil {
+		r.coord.requeue(changed)
+	}
+	return res, nil
+}
+
+// sameHook reports whether two normalized hooks are defined alike.
+func sameHook(a, b Hook) bool {
+	if a.Builtin != nil || b.Builtin != nil {
+		return a.Name == b.Name && a.Builtin != nil && b.Builtin != nil
+	}
+	a.Builtin, b.Builtin = nil, nil
+	return reflect.DeepEqual(a, b)
 }

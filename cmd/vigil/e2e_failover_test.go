@@ -178,7 +178,7 @@ func TestFailoverBrake(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end cluster test")
 	}
-	agents := failoverCluster(t, "    settle: 4s\n    quorum: none\n", "")
+	agents := failoverCluster(t, "    settle: 8s\n    quorum: none\n", "")
 	order := chosenOrder(t, agents)
 	// Kill the primary and the two replicas ranked lowest, so the first
 	// choice survives and runs once released.
