@@ -49,6 +49,9 @@ type Agent struct {
 
 	publishMu sync.Mutex // orders ring ids and hook queues alike
 
+	reloadMu sync.Mutex // one reload at a time
+	reloader Reloader
+
 	leaveOnce sync.Once
 	leaveReq  chan struct{}
 }
@@ -224,8 +227,8 @@ func (a *Agent) publish(ev events.Event) {
 
 // stop leaves the cluster, lets hooks finish briefly, and stops HTTP.
 func (a *Agent) stop() {
-	if a.probes != nil {
-		a.probes.Stop()
+	if pm := a.probeManager(); pm != nil {
+		pm.Stop()
 	}
 	if c := a.cluster.Load(); c != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), LeaveTimeout)
@@ -271,11 +274,11 @@ func (a *Agent) Self() vigilhttp.Self {
 		addr = a.ln.Addr().String()
 	}
 	self := vigilhttp.Self{Member: a.selfMember(), Profile: a.cfg.Profile, Version: a.version, HTTPAddr: addr}
+	a.health.mu.Lock()
 	if a.cfg.Service != nil {
-		a.health.mu.Lock()
 		self.Service, self.Health, self.MaintenanceReason = a.cfg.Service.Name, a.health.gossiped, a.health.reason
-		a.health.mu.Unlock()
 	}
+	a.health.mu.Unlock()
 	return self
 }
 

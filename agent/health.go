@@ -41,11 +41,11 @@ func (a *Agent) localHealth() string {
 // refreshHealth gossips the local health when it changed. Only a change of
 // status is gossiped, never check output.
 func (a *Agent) refreshHealth() {
+	a.health.mu.Lock()
+	defer a.health.mu.Unlock()
 	if a.cfg.Service == nil {
 		return
 	}
-	a.health.mu.Lock()
-	defer a.health.mu.Unlock()
 	h := a.localHealth()
 	if h == a.health.gossiped {
 		return
@@ -100,28 +100,39 @@ func (a *Agent) healthEvent(ev *events.Event) *events.Event {
 		Health: &events.HealthChange{Service: m.Tags[events.ServiceTag], Status: h, Previous: prev}}
 }
 
+// probeManager returns the current checks' manager (nil without a
+// service); a reload may replace it.
+func (a *Agent) probeManager() *probes.Manager {
+	a.health.mu.Lock()
+	defer a.health.mu.Unlock()
+	return a.probes
+}
+
 // Checks implements the HTTP API's Agent.
 func (a *Agent) Checks() []probes.State {
-	if a.probes == nil {
+	pm := a.probeManager()
+	if pm == nil {
 		return []probes.State{}
 	}
-	return a.probes.States()
+	return pm.States()
 }
 
 // UpdateTTL implements the HTTP API's Agent.
 func (a *Agent) UpdateTTL(id string, status probes.Status, note string) error {
-	if a.probes == nil {
+	pm := a.probeManager()
+	if pm == nil {
 		return fmt.Errorf("check %q: %w", id, probes.ErrUnknownCheck)
 	}
-	return a.probes.UpdateTTL(id, status, note)
+	return pm.UpdateTTL(id, status, note)
 }
 
 // SetMaintenance implements the HTTP API's Agent.
 func (a *Agent) SetMaintenance(enable bool, reason string) error {
+	a.health.mu.Lock()
 	if a.cfg.Service == nil {
+		a.health.mu.Unlock()
 		return fmt.Errorf("no service is configured on this agent: nothing to drain")
 	}
-	a.health.mu.Lock()
 	a.health.maintenance = enable
 	a.health.reason = reason
 	if !enable {

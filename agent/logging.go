@@ -25,7 +25,9 @@ func NewLogger(c *Config, w io.Writer) zerolog.Logger {
 	if format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Str("node", c.Name).Logger()
+	// The level is global so a reload can change it (SetGlobalLevel).
+	zerolog.SetGlobalLevel(level)
+	return zerolog.New(w).With().Timestamp().Str("node", c.Name).Logger()
 }
 
 func isTerminal(f *os.File) bool {

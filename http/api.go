@@ -67,6 +67,9 @@ type Agent interface {
 	// ReleaseFailover lifts the mass-failure brake; it reports whether the
 	// brake was engaged.
 	ReleaseFailover() bool
+	// Reload re-reads the configuration and applies what it can; its
+	// errors are the configuration's (400).
+	Reload() (ReloadResult, error)
 }
 
 // Instance is one member offering a service, as GET /v1/health/service
@@ -85,4 +88,19 @@ type Instance struct {
 	Health string `json:"health"`
 	// Status is the member's status: alive, leaving, left, failed.
 	Status string `json:"status"`
+}
+
+// ReloadResult answers POST /v1/reload: what the reload changed.
+type ReloadResult struct {
+	// HooksAdded, HooksChanged and HooksRemoved name hooks by change.
+	HooksAdded   []string `json:"hooks_added"`
+	HooksChanged []string `json:"hooks_changed"`
+	HooksRemoved []string `json:"hooks_removed"`
+	// ChecksChanged is true when the checks were restarted.
+	ChecksChanged bool `json:"checks_changed"`
+	// LogLevel is the new log level, when it changed.
+	LogLevel string `json:"log_level,omitempty"`
+	// NeedsRestart names changed settings that take effect only after a
+	// restart.
+	NeedsRestart []string `json:"needs_restart"`
 }

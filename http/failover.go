@@ -15,3 +15,15 @@ func (s *Server) handleFailover(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ReleaseResponse{Released: s.agent.ReleaseFailover()})
 }
+
+func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
+	res, err := s.agent.Reload()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "reload: "+err.Error())
+		return
+	}
+	if res.NeedsRestart == nil {
+		res.NeedsRestart = []string{}
+	}
+	writeJSON(w, http.StatusOK, res)
+}

@@ -33,6 +33,7 @@ type fakeAgent struct {
 	maintenance []string // "true reason" per SetMaintenance
 	maintErr    error
 	brake       bool
+	reloadErr   error
 }
 
 func newFakeAgent() *fakeAgent {
@@ -157,6 +158,15 @@ func (f *fakeAgent) FailoverStatus() events.FailoverStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return events.FailoverStatus{Brake: f.brake, Quorum: true, Damped: map[string]time.Time{}, Pending: []events.PendingFailover{}}
+}
+
+func (f *fakeAgent) Reload() (ReloadResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reloadErr != nil {
+		return ReloadResult{}, f.reloadErr
+	}
+	return ReloadResult{HooksAdded: []string{"new"}}, nil
 }
 
 func (f *fakeAgent) ReleaseFailover() bool {

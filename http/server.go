@@ -118,6 +118,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/metrics", methods{http.MethodGet: s.handleMetrics})
 	mux.Handle("/v1/failover", methods{http.MethodGet: s.handleFailover})
 	mux.Handle("/v1/failover/release", methods{http.MethodPost: s.handleRelease})
+	mux.Handle("/v1/reload", methods{http.MethodPost: s.handleReload})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})

@@ -125,13 +125,15 @@ func runAgent(c *cli.Context) error {
 		logger.Warn().Str("signal", sig.String()).Msg("second signal, exiting now")
 		os.Exit(1)
 	}()
-	// Reload (SIGHUP) is not implemented yet: say so instead of dying
-	// with the default action, which would look like a failure to peers.
+	// SIGHUP reloads the configuration from the same files, environment
+	// and flags; a configuration with errors leaves the running one.
+	a.SetReloader(func() (agent.Config, error) { return loadConfig(c) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			logger.Warn().Msg("SIGHUP received: configuration reload is not supported yet; restart the agent to apply changes")
+			logger.Info().Msg("SIGHUP received: reloading the configuration")
+			_, _ = a.Reload() // Reload logs its outcome
 		}
 	}()
 	if err := a.Run(ctx); err != nil {

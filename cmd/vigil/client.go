@@ -35,7 +35,7 @@ func clientCommands() []*cli.Command {
 		monitorCommand(),
 	}
 	cmds = append(cmds, healthCommands()...)
-	cmds = append(cmds, keysCommand(), versionCommand())
+	cmds = append(cmds, reloadCommand(), keysCommand(), versionCommand())
 	addAuthFlags(cmds)
 	return cmds
 }

@@ -60,6 +60,10 @@ func (f *clientFakeAgent) FailoverStatus() events.FailoverStatus {
 
 func (f *clientFakeAgent) ReleaseFailover() bool { return true }
 
+func (f *clientFakeAgent) Reload() (vigilhttp.ReloadResult, error) {
+	return vigilhttp.ReloadResult{HooksChanged: []string{"promote"}, NeedsRestart: []string{"bind"}}, nil
+}
+
 func (f *clientFakeAgent) SetMaintenance(enable bool, reason string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

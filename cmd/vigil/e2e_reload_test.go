@@ -1,0 +1,85 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestReload: SIGHUP and POST /v1/reload re-read the config: a changed
+// hook takes effect, a new one starts, nothing runs twice or for a past
+// event, and a broken config leaves the running one in place.
+func TestReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	cfgPath := writeConfig(t, `
+hooks:
+  - name: a
+    on: ["user:x"]
+    shell: 'echo "a1 $VIGIL_USER_EVENT" >> "$OUT/log"'
+`)
+	ag := startAgent(t, "a", "-config", cfgPath)
+	fire := func(name string) {
+		t.Helper()
+		if code, err := postJSON(ag, "/v1/event", `{"name": "`+name+`"}`); err != nil || code != 200 {
+			t.Fatalf("fire %s: %v %d", name, err, code)
+		}
+	}
+	logOf := func() string {
+		b, _ := os.ReadFile(filepath.Join(ag.dir, "out", "log"))
+		return string(b)
+	}
+	fire("x")
+	waitFor(t, 10*time.Second, "a1's run", func() bool { return logOf() == "a1 x\n" })
+
+	// Change a, add b, reload by SIGHUP.
+	if err := os.WriteFile(cfgPath, []byte(`
+hooks:
+  - name: a
+    on: ["user:x"]
+    shell: 'echo "a2 $VIGIL_USER_EVENT" >> "$OUT/log"'
+  - name: b
+    on: ["user:x"]
+    shell: 'echo "b $VIGIL_USER_EVENT" >> "$OUT/log"'
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ag.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the reload to be logged", func() bool {
+		return strings.Contains(ag.logBuf.String(), "configuration reloaded")
+	})
+	fire("x")
+	waitFor(t, 10*time.Second, "the runs after the reload", func() bool { return strings.Count(logOf(), "\n") == 3 })
+	lines := strings.Split(strings.TrimSpace(logOf()), "\n")
+	if lines[0] != "a1 x" || !contains(lines[1:], "a2 x") || !contains(lines[1:], "b x") {
+		t.Errorf("runs %q, want a1 before the reload, then a2 and b once each", lines)
+	}
+
+	// A broken config is refused and changes nothing.
+	if err := os.WriteFile(cfgPath, []byte("hooks:\n  - name: a\n    bogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := postJSON(ag, "/v1/reload", ""); code != 400 {
+		t.Errorf("reload of a broken config: status %d, want 400", code)
+	}
+	fire("x")
+	waitFor(t, 10*time.Second, "runs with the kept config", func() bool { return strings.Count(logOf(), "\n") == 5 })
+	if n := len(ag.runs("a")) + len(ag.runs("b")); n != 5 {
+		t.Errorf("%d runs in all, want 5 (no duplicates)", n)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
