@@ -154,6 +154,7 @@ type coordinator struct {
 	failCount  map[string]int         // base key → failures seen
 	brake      bool
 	brakeSince time.Time
+	brakeBy    map[string]bool // the members whose failures engaged the brake
 }
 
 func newCoordinator(r *Runner, view ClusterView, cfg FailoverConfig) *coordinator {
@@ -236,6 +237,7 @@ func (c *coordinator) observe(ev *Event) bool {
 		if m.Status == "alive" && c.failed[m.Name] {
 			delete(c.failed, m.Name)
 			c.flapped(m, now)
+			c.releaseIfAllBack()
 		}
 	case MemberLeave, MemberReap:
 		delete(c.failed, m.Name)
@@ -285,6 +287,10 @@ func (c *coordinator) checkBrake(now time.Time) {
 		return
 	}
 	c.brake, c.brakeSince = true, now
+	c.brakeBy = map[string]bool{}
+	for name := range c.failures {
+		c.brakeBy[name] = true
+	}
 	var failed []Member
 	for _, m := range c.view.Members() {
 		if _, ok := c.failures[m.Name]; ok {
@@ -294,6 +300,23 @@ func (c *coordinator) checkBrake(now time.Time) {
 	c.r.cfg.Logger.Error().Int("failed", len(c.failures)).Int("cluster", size).Dur("window", c.cfg.BrakeWindow).
 		Msg("mass failure: failover hooks are held until released (vigil failover release)")
 	go c.view.Emit(Event{Type: Brake, Members: failed})
+}
+
+// releaseIfAllBack lifts the brake once every member whose failure engaged
+// it is alive again (a healed partition): nothing is left to hold, and a
+// brake left on would hold the next, unrelated failure.
+func (c *coordinator) releaseIfAllBack() {
+	if !c.brake {
+		return
+	}
+	for name := range c.brakeBy {
+		if c.failed[name] {
+			return
+		}
+	}
+	c.brake = false
+	c.failures = map[string]time.Time{}
+	c.r.cfg.Logger.Warn().Msg("mass-failure brake released: every member that engaged it is alive again")
 }
 
 // Release lifts the mass-failure brake; held failovers are examined again.

@@ -186,3 +186,22 @@ func TestFlapDampingAndBrakeEmitEvents(t *testing.T) {
 		t.Error("release did not lift the brake")
 	}
 }
+
+func TestBrakeReleasesWhenEveryoneIsBack(t *testing.T) {
+	v := newMemView("a", "a", "b", "c", "d", "e")
+	r := newCoordRunner(t, v, FailoverConfig{}, Hook{Name: "h", Shell: "true", Filters: Filters{{Type: MemberFailed}}})
+	for _, n := range []string{"c", "d", "e"} {
+		v.set(n, "failed")
+		r.Dispatch(memberEvent(v, MemberFailed, n))
+	}
+	if !r.FailoverStatus().Brake {
+		t.Fatal("brake not engaged by 3 of 5")
+	}
+	for i, n := range []string{"c", "d", "e"} {
+		v.set(n, "alive")
+		r.Dispatch(memberEvent(v, MemberJoin, n))
+		if got, want := r.FailoverStatus().Brake, i < 2; got != want {
+			t.Fatalf("after %s returned: brake %v, want %v", n, got, want)
+		}
+	}
+}

@@ -421,7 +421,11 @@ func (r *Runner) log(run Run) {
 	case OutcomeOK, OutcomeSkipped:
 		e = r.cfg.Logger.Info()
 	case OutcomeDropped, OutcomeError:
-		e = r.cfg.Logger.Error()
+		if run.Error == "" {
+			e = r.cfg.Logger.Info() // a decision (member back, duplicate), not a fault
+		} else {
+			e = r.cfg.Logger.Error()
+		}
 	default:
 		e = r.cfg.Logger.Warn()
 	}
