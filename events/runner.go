@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -568,6 +569,7 @@ func (r *Runner) Reload(hooks []Hook) (ReloadResult, error) {
 		default:
 		}
 	}
+	sort.Strings(res.Removed)
 	r.queues = next
 	for _, q := range started {
 		r.wg.Add(1)
