@@ -22,6 +22,15 @@ func (v clusterView) Announce(payload []byte) error {
 // Emit implements events.ClusterView.
 func (v clusterView) Emit(ev events.Event) { v.a.publish(ev) }
 
+// ConfirmQuorum implements events.ClusterView.
+func (v clusterView) ConfirmQuorum() (int, int) {
+	c := v.a.cluster.Load()
+	if c == nil {
+		return 0, 1
+	}
+	return c.ConfirmQuorum()
+}
+
 // ReleaseFailover lifts the mass-failure brake here and, by a user event,
 // on every agent; it reports whether the brake was engaged here.
 func (a *Agent) ReleaseFailover() bool {

@@ -100,6 +100,13 @@ type ClusterView interface {
 	// Emit publishes a guard event (damped, brake) like any other event.
 	// It is called from its own goroutine.
 	Emit(ev Event)
+	// ConfirmQuorum asks every member this agent believes alive for a
+	// direct acknowledgement and returns how many answered (this agent
+	// included) and how many members count toward quorum. It blocks up to
+	// a short timeout. A view can be stale: in a partition the members of
+	// the other side look alive until they are declared failed one by one,
+	// so a quorum-guarded run is confirmed by acks before it starts.
+	ConfirmQuorum() (acked, total int)
 }
 
 // Announcement is the payload of an AnnounceEvent.
@@ -120,6 +127,7 @@ const (
 	taskSettling taskState = iota
 	taskWaiting
 	taskHeld
+	taskConfirming
 	taskRunning
 )
 
@@ -363,7 +371,8 @@ type PendingFailover struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-var taskStateNames = map[taskState]string{taskSettling: "settling", taskWaiting: "waiting", taskHeld: "held", taskRunning: "running"}
+var taskStateNames = map[taskState]string{taskSettling: "settling", taskWaiting: "waiting", taskHeld: "held",
+	taskConfirming: "confirming quorum", taskRunning: "running"}
 
 func (c *coordinator) status() FailoverStatus {
 	c.mu.Lock()
@@ -503,6 +512,10 @@ func (c *coordinator) evaluate(id string, t *task) {
 	}
 	self := c.view.Self()
 	if h.RunOn != RunOnOne {
+		if h.Quorum {
+			c.confirmThenRun(id, t, t.ev)
+			return
+		}
 		delete(c.tasks, id)
 		c.r.enqueue(t.q, t.ev)
 		return
@@ -529,8 +542,47 @@ func (c *coordinator) evaluate(id string, t *task) {
 	if t.runner != "" && t.runner != self.Name {
 		ev.TakeoverFrom = t.runner
 	}
-	t.state, t.runner, t.reason = taskRunning, self.Name, ""
+	t.runner, t.reason = self.Name, ""
+	if h.Quorum {
+		c.confirmThenRun(id, t, ev)
+		return
+	}
+	t.state = taskRunning
 	c.r.enqueue(t.q, ev)
+}
+
+// confirmRetry is how soon a run whose quorum could not be confirmed is
+// examined again when no membership change comes first.
+const confirmRetry = 2 * time.Second
+
+// confirmThenRun asks the members for acks before a quorum-guarded run;
+// the run starts only when a strict majority of the cluster answered. The
+// lock is held; the question is asked without it.
+func (c *coordinator) confirmThenRun(id string, t *task, ev Event) {
+	t.state = taskConfirming
+	go func() {
+		acked, total := c.view.ConfirmQuorum()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.tasks[id] != t || t.state != taskConfirming {
+			return // decided meanwhile (an announcement, a reload)
+		}
+		if 2*acked > total {
+			if t.q.hook.RunOn != RunOnOne {
+				delete(c.tasks, id)
+			} else {
+				t.state = taskRunning
+			}
+			c.r.enqueue(t.q, ev)
+			return
+		}
+		reason := fmt.Sprintf("no quorum: only %d of %d members answered", acked, total)
+		if t.state != taskHeld || t.reason != reason {
+			c.r.record(t.q.hook, &t.ev, Run{Outcome: OutcomeHeld, ExitCode: -1, Key: t.key, Reason: reason})
+		}
+		t.state, t.reason = taskHeld, reason
+		time.AfterFunc(confirmRetry, c.reevaluate)
+	}()
 }
 
 // holdReason says why a task must wait, or "" when it may go on.

@@ -52,6 +52,21 @@ func (v *memView) Self() Member {
 
 func (v *memView) Announce(p []byte) error { return nil }
 
+// ConfirmQuorum answers for the members the view holds alive: a test
+// view has no network to lose.
+func (v *memView) ConfirmQuorum() (int, int) {
+	alive, total := 0, 0
+	for _, m := range v.Members() {
+		if m.Status == "alive" {
+			alive++
+		}
+		if m.Status != "left" {
+			total++
+		}
+	}
+	return alive, total
+}
+
 func (v *memView) Emit(ev Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

@@ -146,3 +146,44 @@ func (t *leaveTracker) leftAfterAnnounce(name string) bool {
 	defer t.mu.Unlock()
 	return t.reported[name]
 }
+
+// quorumQuery is the serf query a vigil agent sends to confirm quorum
+// before a quorum-guarded failover; the agents only ack it.
+const quorumQuery = "vigil-quorum"
+
+// quorumConfirmTimeout bounds the wait for acks of the quorum query.
+const quorumConfirmTimeout = 2 * time.Second
+
+// ConfirmQuorum asks every member this agent sees alive for a direct ack
+// and returns how many answered, this agent included, and how many
+// members count toward quorum (every one not known to have left).
+func (c *Cluster) ConfirmQuorum() (acked, total int) {
+	self := c.serf.LocalMember().Name
+	pending := map[string]bool{}
+	for _, m := range c.serf.Members() {
+		if m.Status == serf.StatusLeft || (m.Status == serf.StatusFailed && c.leaves.leftAfterAnnounce(m.Name)) {
+			continue
+		}
+		total++
+		if m.Status == serf.StatusAlive && m.Name != self {
+			pending[m.Name] = true
+		}
+	}
+	asked := len(pending)
+	if asked == 0 {
+		return 1, total
+	}
+	names := make([]string, 0, asked)
+	for n := range pending {
+		names = append(names, n)
+	}
+	resp, err := c.serf.Query(quorumQuery, nil, &serf.QueryParam{FilterNodes: names, RequestAck: true, Timeout: quorumConfirmTimeout})
+	if err != nil {
+		c.logger.Warn().Err(err).Msg("could not ask the members to confirm quorum")
+		return 1, total
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), quorumConfirmTimeout)
+	defer cancel()
+	c.collectAcks(ctx, resp, pending)
+	return 1 + asked - len(pending), total
+}
