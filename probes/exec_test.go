@@ -92,26 +92,3 @@ echo ok`)
 	pid := readPID(t, pidFile)
 	waitFor(t, 5*time.Second, "the leftover child "+pid+" to be killed", func() bool { return processGone(pid) })
 }
-
-func TestTailBuffer(t *testing.T) {
-	b := newTailBuffer(8)
-	_, _ = b.Write([]byte("abc"))
-	_, _ = b.Write([]byte("defgh"))
-	if b.String() != "abcdefgh" {
-		t.Errorf("got %q", b.String())
-	}
-	_, _ = b.Write([]byte("ij"))
-	if b.String() != "cdefghij" {
-		t.Errorf("got %q", b.String())
-	}
-	_, _ = b.Write([]byte("0123456789"))
-	if b.String() != "23456789" {
-		t.Errorf("got %q", b.String())
-	}
-	// A cut in the middle of a multi-byte rune drops its remains.
-	u := newTailBuffer(4)
-	_, _ = u.Write([]byte("xé€")) // x, 2 bytes, 3 bytes: the tail starts inside é
-	if u.String() != "€" {
-		t.Errorf("got %q", u.String())
-	}
-}
