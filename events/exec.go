@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/tail"
 )
 
 // pipeDrainDelay is how long the runner waits, after a hook's main process
@@ -52,7 +54,7 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *Event) Run {
 	env = append(env, r.cfg.Env...)
 	cmd.Env = append(env, HookEnv(ev, self, r.httpAddr())...)
 	cmd.Stdin = bytes.NewReader(stdin)
-	out := newTailBuffer(outputTail)
+	out := tail.New(outputTail)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	// Its own process group, so a timeout kills the children it spawned.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/tail"
 )
 
 // execWaitDelay is how long a run waits, once the check's process has
@@ -27,7 +29,7 @@ func (p *execProber) close() {}
 func (p *execProber) probe(ctx context.Context) result {
 	name := p.argv[0]
 	cmd := exec.CommandContext(ctx, name, p.argv[1:]...)
-	out := newTailBuffer(MaxOutput)
+	out := tail.New(MaxOutput)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	// Its own process group, so that killing the group at the timeout also
