@@ -173,6 +173,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("http server: %w", err)
 	}
 	stopJoin()
+	if runErr == nil {
+		// A signal or vigil leave: with drain set, peers stop picking the
+		// service before the agent leaves (drain.go).
+		a.drainBeforeLeave()
+	}
 	a.stop()
 	return runErr
 }
@@ -186,6 +191,7 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 		BindPort: port,
 		Tags:     a.cfg.gossipTags(a.health.gossiped, 0),
 		Profile:  membership.Profile(a.cfg.Profile),
+		Timing:   a.cfg.timingOverrides(),
 		Logger:   a.log,
 	}
 	if a.cfg.Advertise != "" {
@@ -193,6 +199,7 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 	}
 	if a.cfg.DataDir != "" {
 		mc.SnapshotPath = filepath.Join(a.cfg.DataDir, "serf.snapshot")
+		mc.PeersPath = filepath.Join(a.cfg.DataDir, "peers.json")
 	}
 	var err error
 	if mc.Keyring, mc.KeyringFile, err = a.gossipKeyring(); err != nil {

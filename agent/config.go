@@ -90,6 +90,52 @@ type Config struct {
 	// -check-tcp (checks of the file set their own). Default 10s.
 	CheckInterval Duration `yaml:"check_interval"`
 
+	// Timing overrides, applied over the profile's values; zero (unset)
+	// keeps the profile's. All members should agree on them, as on the
+	// profile. See docs/configuration.md#timing-overrides.
+
+	// ProbeInterval is how often this member probes another one. Default:
+	// the profile's (lan 1s). Shorter detects failures sooner, at more
+	// probe traffic; at least 100ms.
+	ProbeInterval Duration `yaml:"probe_interval"`
+	// ProbeTimeout is how long a probe waits for an ack before asking
+	// other members to probe indirectly. Default: the profile's (lan
+	// 500ms). Must be shorter than the probe interval; too short a timeout
+	// on a slow network makes healthy members suspect.
+	ProbeTimeout Duration `yaml:"probe_timeout"`
+	// SuspicionMult scales how long a suspect member has to refute before
+	// it is declared failed. Default: the profile's (lan 4). Lower declares
+	// failures sooner and makes false positives likelier.
+	SuspicionMult int `yaml:"suspicion_mult"`
+	// GossipInterval is how often gossip is sent. Default: the profile's
+	// (lan 200ms). Shorter spreads news sooner, at more packets; at least
+	// 10ms.
+	GossipInterval Duration `yaml:"gossip_interval"`
+	// GossipNodes is how many random members each gossip round reaches.
+	// Default: the profile's (lan 3). More spreads news sooner, at more
+	// packets.
+	GossipNodes int `yaml:"gossip_nodes"`
+	// RetransmitMult scales how many times each message is gossiped again
+	// (RetransmitMult × log10(N+1)). Default: the profile's (lan 4). More
+	// makes delivery likelier on a lossy network, at more packets.
+	RetransmitMult int `yaml:"retransmit_mult"`
+	// ReconnectInterval is how often serf tries to reconnect to a failed
+	// member. Default 30s. Shorter heals a partition sooner, at more
+	// connection attempts to members that are really gone.
+	ReconnectInterval Duration `yaml:"reconnect_interval"`
+	// ReconnectTimeout is how long a failed member is kept, and retried,
+	// before it is reaped from the member list (member-reap). Default 24h.
+	// Shorter forgets dead members sooner; a member that comes back after
+	// it joins again as new.
+	ReconnectTimeout Duration `yaml:"reconnect_timeout"`
+
+	// Drain is how long, on SIGTERM or SIGINT (and on vigil leave), the
+	// instance stays in maintenance, so peers stop picking it, before the
+	// agent leaves the cluster. Default 0: leave at once. Needs a service.
+	// It adds to the shutdown time: keep it within the stop timeout of
+	// systemd or Kubernetes, minus about 20 s for the leave and the hooks.
+	Drain Duration `yaml:"drain"`
+
 	// HookSpecs are serf-style -hook specs ([filter,...=]script), run by
 	// /bin/sh -c with serf's stdin format. Flag and env only.
 	HookSpecs []string `yaml:"-"`

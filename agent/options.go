@@ -75,6 +75,22 @@ var Options = []*Option{
 		}},
 	{Flag: "profile", Key: "profile", Usage: "gossip timing profile: lan, wan, local or fast", Default: DefaultProfile,
 		set: func(c *Config, v string) error { c.Profile = v; return nil }},
+	durationOption("probe-interval", "probe_interval", "how often to probe a member, over the profile's (100ms at least)", "profile's",
+		func(c *Config) *Duration { return &c.ProbeInterval }),
+	durationOption("probe-timeout", "probe_timeout", "how long a probe waits for an ack, over the profile's (shorter than the probe interval)", "profile's",
+		func(c *Config) *Duration { return &c.ProbeTimeout }),
+	intOption("suspicion-mult", "suspicion_mult", "suspicion timeout multiplier, over the profile's", "profile's",
+		func(c *Config) *int { return &c.SuspicionMult }),
+	durationOption("gossip-interval", "gossip_interval", "how often to gossip, over the profile's (10ms at least)", "profile's",
+		func(c *Config) *Duration { return &c.GossipInterval }),
+	intOption("gossip-nodes", "gossip_nodes", "members reached per gossip round, over the profile's", "profile's",
+		func(c *Config) *int { return &c.GossipNodes }),
+	intOption("retransmit-mult", "retransmit_mult", "gossip retransmission multiplier, over the profile's", "profile's",
+		func(c *Config) *int { return &c.RetransmitMult }),
+	durationOption("reconnect-interval", "reconnect_interval", "how often to try reconnecting to failed members", "30s",
+		func(c *Config) *Duration { return &c.ReconnectInterval }),
+	durationOption("reconnect-timeout", "reconnect_timeout", "how long failed members are retried before they are reaped", "24h",
+		func(c *Config) *Duration { return &c.ReconnectTimeout }),
 	{Flag: "data-dir", Key: "data_dir", Usage: "directory for the serf snapshot, so a restart rejoins without -join",
 		set: func(c *Config, v string) error { c.DataDir = v; return nil }},
 	{Flag: "hook", Key: "hooks", Usage: "serf-style hook [FILTER,...=]SCRIPT, run by /bin/sh -c with serf's stdin (repeatable)", Repeatable: true,
@@ -101,6 +117,8 @@ var Options = []*Option{
 			c.Service.Name, c.Service.Port = name, p
 			return nil
 		}},
+	durationOption("drain", "drain", "on SIGTERM, keep the service in maintenance this long before leaving (needs -service)", "0s",
+		func(c *Config) *Duration { return &c.Drain }),
 	{Flag: "check-http", Key: "checks", Usage: "HTTP check of the service: 2xx passing, 429 warning, else critical",
 		set: func(c *Config, v string) error {
 			c.Checks = append(c.Checks, probes.Definition{ID: "http", HTTP: v})

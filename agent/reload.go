@@ -36,6 +36,16 @@ var restartOnly = []struct {
 	{"data_dir", func(c *Config) any { return c.DataDir }},
 	{"log_format", func(c *Config) any { return c.LogFormat }},
 	{"failover", func(c *Config) any { return c.Failover }},
+	// The timing overrides are memberlist's and serf's start-time
+	// configuration (timing.go).
+	{"probe_interval", func(c *Config) any { return c.ProbeInterval }},
+	{"probe_timeout", func(c *Config) any { return c.ProbeTimeout }},
+	{"suspicion_mult", func(c *Config) any { return c.SuspicionMult }},
+	{"gossip_interval", func(c *Config) any { return c.GossipInterval }},
+	{"gossip_nodes", func(c *Config) any { return c.GossipNodes }},
+	{"retransmit_mult", func(c *Config) any { return c.RetransmitMult }},
+	{"reconnect_interval", func(c *Config) any { return c.ReconnectInterval }},
+	{"reconnect_timeout", func(c *Config) any { return c.ReconnectTimeout }},
 }
 
 // Reload re-reads the configuration and applies what a running agent can
@@ -125,6 +135,7 @@ func (a *Agent) reloadService(next *Config) (bool, error) {
 		}
 	}
 	a.cfg.Tags, a.cfg.Service = next.Tags, next.Service
+	a.cfg.Drain = next.Drain // read under health.mu by drainBeforeLeave
 	a.cfg.Checks, a.cfg.flagChecks, a.cfg.CheckInterval = next.Checks, next.flagChecks, next.CheckInterval
 	if changed {
 		a.probes = pm

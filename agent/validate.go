@@ -55,6 +55,8 @@ func (c *Config) Validate() error {
 		add("hook_timeout", "%s: must be positive", c.HookTimeout)
 	}
 	errs = append(errs, c.validateService()...)
+	errs = append(errs, c.validateTiming()...)
+	errs = append(errs, c.validateDrain()...)
 	errs = append(errs, c.validateSecurity()...)
 	if _, err := c.buildHooks(); err != nil {
 		if ce, ok := err.(ConfigErrors); ok {

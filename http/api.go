@@ -70,6 +70,12 @@ type Agent interface {
 	// Reload re-reads the configuration and applies what it can; its
 	// errors are the configuration's (400).
 	Reload() (ReloadResult, error)
+
+	// ForceLeave marks a failed member as left across the cluster (and,
+	// with prune, erases it from the member lists), for a member that will
+	// never come back. Errors wrap ErrUnknownMember (404) or
+	// ErrMemberNotFailed (409); others are answered 500.
+	ForceLeave(name string, prune bool) error
 }
 
 // Instance is one member offering a service, as GET /v1/health/service

@@ -34,6 +34,8 @@ type fakeAgent struct {
 	maintErr    error
 	brake       bool
 	reloadErr   error
+	forceLeaves []string // "name prune" per successful ForceLeave
+	forceErr    error
 }
 
 func newFakeAgent() *fakeAgent {
@@ -175,6 +177,27 @@ func (f *fakeAgent) ReleaseFailover() bool {
 	was := f.brake
 	f.brake = false
 	return was
+}
+
+// ForceLeave refuses unknown and alive members as the agent does, and
+// records the others.
+func (f *fakeAgent) ForceLeave(name string, prune bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.forceErr != nil {
+		return f.forceErr
+	}
+	for _, m := range f.members {
+		if m.Name != name {
+			continue
+		}
+		if m.Status == "alive" || m.Status == "leaving" {
+			return fmt.Errorf("force-leave %q: it is %s: %w", name, m.Status, ErrMemberNotFailed)
+		}
+		f.forceLeaves = append(f.forceLeaves, fmt.Sprintf("%s %v", name, prune))
+		return nil
+	}
+	return fmt.Errorf("force-leave %q: %w", name, ErrUnknownMember)
 }
 
 var errFake = errors.New("fake failure")

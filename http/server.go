@@ -103,6 +103,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/self", methods{http.MethodGet: s.handleSelf})
 	mux.Handle("/v1/join", methods{http.MethodPost: s.handleJoin})
 	mux.Handle("/v1/leave", methods{http.MethodPost: s.handleLeave})
+	mux.Handle("/v1/force-leave", methods{http.MethodPost: s.handleForceLeave})
 	mux.Handle("/v1/event", methods{http.MethodPost: s.handleEvent})
 	mux.Handle("/v1/events", methods{http.MethodGet: s.handleEvents})
 	mux.Handle("/v1/events/stream", methods{http.MethodGet: s.handleStream})

@@ -39,9 +39,17 @@ type Config struct {
 	Tags map[string]string
 	// Profile is the memberlist timing profile.
 	Profile Profile
+	// Timing overrides some of the profile's timings; zero fields keep the
+	// profile's values.
+	Timing Timing
 	// SnapshotPath, when set, is serf's snapshot file: the member view and
-	// Lamport clocks survive a restart and the agent rejoins from it.
+	// Lamport clocks survive a restart and the agent rejoins from it, after
+	// a crash and after a graceful leave alike (serf's RejoinAfterLeave).
 	SnapshotPath string
+	// PeersPath, when set, is vigil's own list of the other members (see
+	// peers.go): rewritten within a second of every member change, and
+	// tried at start, with backoff, until one of them answers.
+	PeersPath string
 	// Keyring, when set, encrypts gossip: the primary key encrypts, every
 	// key decrypts. Members without a key in common cannot talk. Nil means
 	// plain-text gossip.
@@ -62,7 +70,13 @@ type Cluster struct {
 	logger  zerolog.Logger
 	profile Profile
 	keyring *memberlist.Keyring // nil without encryption
+	timing  Timing              // the timings in effect
 	leaves  leaveTracker
+
+	peersPath  string        // "" without a data dir
+	peersDirty chan struct{} // a member changed: rewrite the peers file
+	peersDone  chan struct{} // closed when the peers writer has stopped
+
 	stop    chan struct{}
 	drained chan struct{}
 	once    sync.Once
@@ -83,6 +97,7 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	ml.AdvertisePort = cfg.AdvertisePort
 	ml.Logger = newStdLogger(cfg.Logger, "memberlist")
 	ml.Keyring = cfg.Keyring
+	cfg.Timing.applyMemberlist(ml)
 
 	sc := serf.DefaultConfig()
 	sc.NodeName = cfg.NodeName
@@ -91,6 +106,12 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	sc.Logger = newStdLogger(cfg.Logger, "serf")
 	sc.LogOutput = nil
 	sc.SnapshotPath = cfg.SnapshotPath
+	// With a snapshot, a restart rejoins the members it knew even after a
+	// graceful leave: without RejoinAfterLeave serf forgets them on leave,
+	// and an agent restarted by systemd or Kubernetes (which stop it with
+	// SIGTERM, a graceful leave) would need -join again.
+	sc.RejoinAfterLeave = cfg.SnapshotPath != ""
+	cfg.Timing.applySerf(sc)
 	if cfg.Keyring != nil {
 		sc.KeyringFile = cfg.KeyringFile
 	}
@@ -104,8 +125,21 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		logger:  cfg.Logger,
 		profile: cfg.Profile,
 		keyring: cfg.Keyring,
+		timing:  timingOf(ml, sc),
 		stop:    make(chan struct{}),
 		drained: make(chan struct{}),
+
+		peersPath:  cfg.PeersPath,
+		peersDirty: make(chan struct{}, 1),
+		peersDone:  make(chan struct{}),
+	}
+	var remembered []Peer
+	if cfg.PeersPath != "" {
+		// Read before serf starts: the writer replaces the file soon after.
+		if remembered, err = ReadPeers(cfg.PeersPath); err != nil {
+			c.logger.Warn().Err(err).Msg("ignoring the remembered peers")
+			remembered = nil
+		}
 	}
 	sc.EventCh = c.eventCh
 	go c.drain()
@@ -116,6 +150,20 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		return nil, fmt.Errorf("start gossip on %s: %w", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.BindPort)), err)
 	}
 	c.serf = s
+	if cfg.Timing != (Timing{}) {
+		t := c.timing
+		c.logger.Info().Str("profile", string(cfg.Profile)).Dur("probe_interval", t.ProbeInterval).
+			Dur("probe_timeout", t.ProbeTimeout).Int("suspicion_mult", t.SuspicionMult).
+			Dur("gossip_interval", t.GossipInterval).Int("gossip_nodes", t.GossipNodes).
+			Int("retransmit_mult", t.RetransmitMult).Dur("reconnect_interval", t.ReconnectInterval).
+			Dur("reconnect_timeout", t.ReconnectTimeout).Msg("gossip timings")
+	}
+	if c.peersPath != "" {
+		go c.writePeersLoop()
+		go c.rejoin(remembered)
+	} else {
+		close(c.peersDone)
+	}
 	return c, nil
 }
 
@@ -175,6 +223,7 @@ func (c *Cluster) drain() {
 func (c *Cluster) translate(e serf.Event) {
 	switch ev := e.(type) {
 	case serf.MemberEvent:
+		c.peersChanged()
 		for _, m := range ev.Members {
 			typ, keep := c.leaves.rewrite(events.Type(ev.Type.String()), m.Name, time.Now())
 			if !keep {
@@ -303,6 +352,10 @@ var ErrShutdown = errors.New("gossip is shut down")
 // acks, then runs serf's leave. It returns when the leave has propagated or
 // ctx ends.
 func (c *Cluster) Leave(ctx context.Context) error {
+	if c.peersPath != "" {
+		// Whatever the writer has not written yet: a restart rejoins them.
+		c.savePeers()
+	}
 	acked, asked := c.announceLeave(ctx)
 	if acked < asked {
 		c.logger.Warn().Int("acked", acked).Int("asked", asked).Msg("not every member acknowledged the leave announcement; they may see this member fail")
@@ -332,6 +385,7 @@ func (c *Cluster) Shutdown() error {
 		err = c.serf.Shutdown()
 		close(c.stop)
 		<-c.drained
+		<-c.peersDone
 	})
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

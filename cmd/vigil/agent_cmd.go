@@ -19,6 +19,7 @@ const exitConfig = 2
 func agentCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "config", Usage: "YAML config file (repeatable; later files win)"},
+		&cli.StringFlag{Name: "config-dir", Usage: "`DIR` of YAML config files (*.yaml, *.yml), loaded in name order after the -config files [$VIGIL_CONFIG_DIR]"},
 		&cli.BoolFlag{Name: "dev", Usage: "development mode: one agent on 127.0.0.1, local profile, debug logs, every event logged"},
 	}
 	for _, o := range agent.Options {
@@ -36,9 +37,15 @@ func agentCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "agent",
 		Usage: "run the vigil agent",
-		UsageText: `vigil agent -dev
+		UsageText: `vigil agent [flags]
+
+Flags, VIGIL_* variables and config files set the same keys; see
+docs/configuration.md.
+
+Examples:
+   vigil agent -dev
    vigil agent -name web-1 -bind 10.0.0.5:7946 -join 10.0.0.4:7946 -hook 'member-failed=/etc/vigil/on-failed.sh'
-   vigil agent -config /etc/vigil/vigil.yaml`,
+   vigil agent -config /etc/vigil/vigil.yaml -config-dir /etc/vigil/conf.d`,
 		Flags:  flags,
 		Action: runAgent,
 	}
@@ -72,6 +79,11 @@ func loadConfig(c *cli.Context) (agent.Config, error) {
 			return cfg, err
 		}
 	}
+	if dir := configDir(c); dir != "" {
+		if err := cfg.LoadDir(dir); err != nil {
+			return cfg, err
+		}
+	}
 	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
 		return cfg, err
 	}
@@ -97,6 +109,15 @@ func loadConfig(c *cli.Context) (agent.Config, error) {
 		return cfg, errs
 	}
 	return cfg, cfg.Validate()
+}
+
+// configDir returns -config-dir, or VIGIL_CONFIG_DIR when the flag is not
+// given.
+func configDir(c *cli.Context) string {
+	if c.IsSet("config-dir") {
+		return c.String("config-dir")
+	}
+	return os.Getenv("VIGIL_CONFIG_DIR")
 }
 
 func runAgent(c *cli.Context) error {

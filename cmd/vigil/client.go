@@ -31,6 +31,7 @@ func clientCommands() []*cli.Command {
 		membersCommand(),
 		joinCommand(),
 		leaveCommand(),
+		forceLeaveCommand(),
 		eventCommand(),
 		monitorCommand(),
 	}

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,12 +22,18 @@ func membersCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "members",
 		Usage: "list the cluster's members",
-		UsageText: `vigil members [-status alive|leaving|left|failed] [-format table|json] [-http-addr ADDR]
+		UsageText: `vigil members [-status alive|leaving|left|failed] [-tag KEY=VALUE]... [-format table|json] [-http-addr ADDR]
 
-Example:
-   vigil members -status failed`,
+The table shows each member's service health (the health tag, "-" when
+it offers no service) and its tags, without vigil's internal boot and
+health_seq tags; -format json shows everything.
+
+Examples:
+   vigil members -status failed
+   vigil members -tag role=replica -tag dc=east`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "status", Usage: "only members with this `STATUS` (alive, leaving, left, failed)"},
+			&cli.StringSliceFlag{Name: "tag", Usage: "only members with the tag `KEY=VALUE` (repeatable: all must match)"},
 			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json", Value: "table"},
 			httpAddrFlag(),
 		},
@@ -35,9 +41,12 @@ Example:
 			if cCtx.NArg() > 0 {
 				return usageError("members takes no arguments (got %q); flags go before arguments", cCtx.Args().Slice())
 			}
-			format := cCtx.String("format")
-			if format != "table" && format != "json" {
-				return usageError("-format %q: want table or json", format)
+			if err := checkFormat(cCtx, "table", "json"); err != nil {
+				return err
+			}
+			want, err := parseTagFilters(cCtx.StringSlice("tag"))
+			if err != nil {
+				return err
 			}
 			c, err := newAPIClient(cCtx)
 			if err != nil {
@@ -52,41 +61,73 @@ Example:
 				return err
 			}
 			w := cCtx.App.Writer
-			if format == "json" {
+			if cCtx.String("format") == "json" && len(want) == 0 {
 				return printIndented(w, raw)
 			}
 			var members []events.Member
 			if err := json.Unmarshal(raw, &members); err != nil {
 				return cli.Exit(fmt.Sprintf("vigil: agent at %s sent members vigil can't read: %v", c.addr, err), 1)
 			}
+			members = filterByTags(members, want)
+			if cCtx.String("format") == "json" {
+				return printJSONValue(w, members)
+			}
 			return printMembers(w, members)
 		},
 	}
 }
 
-// printMembers writes members as an aligned table, without the trailing
-// spaces tabwriter leaves before an empty last column.
-func printMembers(w io.Writer, members []events.Member) error {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tADDRESS\tSTATUS\tTAGS")
-	for _, m := range members {
-		addr := net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port)))
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Name, addr, m.Status, formatTags(m.Tags))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	var out strings.Builder
-	for _, line := range strings.SplitAfter(buf.String(), "\n") {
-		if line == "" {
-			continue
+// parseTagFilters parses -tag KEY=VALUE values.
+func parseTagFilters(specs []string) (map[string]string, error) {
+	want := map[string]string{}
+	for _, spec := range specs {
+		k, v, ok := strings.Cut(spec, "=")
+		if !ok || k == "" {
+			return nil, usageError("-tag %q: want KEY=VALUE", spec)
 		}
-		out.WriteString(strings.TrimRight(line, " \n"))
-		out.WriteByte('\n')
+		want[k] = v
 	}
-	_, err := io.WriteString(w, out.String())
-	return err
+	return want, nil
+}
+
+// filterByTags keeps the members that have every tag of want.
+func filterByTags(members []events.Member, want map[string]string) []events.Member {
+	out := make([]events.Member, 0, len(members))
+	for _, m := range members {
+		ok := true
+		for k, v := range want {
+			if got, has := m.Tags[k]; !has || got != v {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// internalTags are vigil's bookkeeping tags, left out of the members
+// table: the start's boot id and the health change counter.
+var internalTags = []string{events.BootTag, events.HealthSeqTag}
+
+// printMembers writes members as an aligned table: NAME ADDRESS STATUS
+// HEALTH TAGS, health "-" for a member without a service.
+func printMembers(w io.Writer, members []events.Member) error {
+	rows := make([][]string, len(members))
+	for i, m := range members {
+		health := m.Tags[events.HealthTag]
+		if health == "" {
+			health = "-"
+		}
+		tags := maps.Clone(m.Tags)
+		for _, k := range internalTags {
+			delete(tags, k)
+		}
+		rows[i] = []string{m.Name, net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port))), m.Status, health, formatTags(tags)}
+	}
+	return writeTable(w, []string{"NAME", "ADDRESS", "STATUS", "HEALTH", "TAGS"}, rows)
 }
 
 // formatTags renders tags as k=v pairs sorted by key, comma-joined.
@@ -119,13 +160,13 @@ func joinCommand() *cli.Command {
 		Name:      "join",
 		Usage:     "join the agent to a cluster through one or more members",
 		ArgsUsage: "ADDR...",
-		UsageText: `vigil join [-http-addr ADDR] HOST:PORT...
+		UsageText: `vigil join [-format text|json] [-http-addr ADDR] HOST:PORT...
 
 Each address is a member's gossip address (its -bind), not its HTTP address.
 
 Example:
    vigil join 10.0.0.5:7946 10.0.0.6:7946`,
-		Flags: []cli.Flag{httpAddrFlag()},
+		Flags: []cli.Flag{textFormatFlag(), httpAddrFlag()},
 		Action: func(cCtx *cli.Context) error {
 			addrs := cCtx.Args().Slice()
 			if len(addrs) == 0 {
@@ -136,16 +177,17 @@ Example:
 					return usageError("join: %q looks like a flag; flags go before the addresses", a)
 				}
 			}
+			if err := checkFormat(cCtx, "text", "json"); err != nil {
+				return err
+			}
 			c, err := newAPIClient(cCtx)
 			if err != nil {
 				return err
 			}
-			var resp vigilhttp.JoinResponse
-			if err := c.call(cCtx.Context, "POST", "/v1/join", nil, vigilhttp.JoinRequest{Addrs: addrs}, &resp); err != nil {
+			return callAndPrint(cCtx, c, "POST", "/v1/join", vigilhttp.JoinRequest{Addrs: addrs}, func(w io.Writer, resp vigilhttp.JoinResponse) error {
+				_, err := fmt.Fprintf(w, "Joined %d %s\n", resp.Joined, plural(resp.Joined, "member", "members"))
 				return err
-			}
-			fmt.Fprintf(cCtx.App.Writer, "Joined %d %s\n", resp.Joined, plural(resp.Joined, "member", "members"))
-			return nil
+			})
 		},
 	}
 }
@@ -161,25 +203,29 @@ func leaveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "leave",
 		Usage: "make the agent leave the cluster gracefully and exit",
-		UsageText: `vigil leave [-http-addr ADDR]
+		UsageText: `vigil leave [-format text|json] [-http-addr ADDR]
+
+With drain set, the agent first keeps its service in maintenance for that
+long.
 
 Example:
    vigil leave -http-addr 127.0.0.1:7947`,
-		Flags: []cli.Flag{httpAddrFlag()},
+		Flags: []cli.Flag{textFormatFlag(), httpAddrFlag()},
 		Action: func(cCtx *cli.Context) error {
 			if cCtx.NArg() > 0 {
 				return usageError("leave takes no arguments (got %q)", cCtx.Args().Slice())
+			}
+			if err := checkFormat(cCtx, "text", "json"); err != nil {
+				return err
 			}
 			c, err := newAPIClient(cCtx)
 			if err != nil {
 				return err
 			}
-			var resp vigilhttp.LeaveResponse
-			if err := c.call(cCtx.Context, "POST", "/v1/leave", nil, nil, &resp); err != nil {
+			return callAndPrint(cCtx, c, "POST", "/v1/leave", nil, func(w io.Writer, _ vigilhttp.LeaveResponse) error {
+				_, err := fmt.Fprintf(w, "Agent at %s is leaving the cluster\n", c.addr)
 				return err
-			}
-			fmt.Fprintf(cCtx.App.Writer, "Agent at %s is leaving the cluster\n", c.addr)
-			return nil
+			})
 		},
 	}
 }
@@ -189,13 +235,13 @@ func eventCommand() *cli.Command {
 		Name:      "event",
 		Usage:     "fire a user event across the cluster",
 		ArgsUsage: "NAME [PAYLOAD]",
-		UsageText: `vigil event [-http-addr ADDR] NAME [PAYLOAD]
+		UsageText: `vigil event [-format text|json] [-http-addr ADDR] NAME [PAYLOAD]
 
 Hooks with the filter user:NAME (or user, or *) run on every member.
 
 Example:
    vigil event deploy v1.4.2`,
-		Flags: []cli.Flag{httpAddrFlag()},
+		Flags: []cli.Flag{textFormatFlag(), httpAddrFlag()},
 		Action: func(cCtx *cli.Context) error {
 			args := cCtx.Args().Slice()
 			if len(args) < 1 || len(args) > 2 {
@@ -208,16 +254,17 @@ Example:
 			if req.Name == "" {
 				return usageError("event name is empty")
 			}
+			if err := checkFormat(cCtx, "text", "json"); err != nil {
+				return err
+			}
 			c, err := newAPIClient(cCtx)
 			if err != nil {
 				return err
 			}
-			var resp vigilhttp.EventResponse
-			if err := c.call(cCtx.Context, "POST", "/v1/event", nil, req, &resp); err != nil {
+			return callAndPrint(cCtx, c, "POST", "/v1/event", req, func(w io.Writer, _ vigilhttp.EventResponse) error {
+				_, err := fmt.Fprintf(w, "Fired user event %q\n", req.Name)
 				return err
-			}
-			fmt.Fprintf(cCtx.App.Writer, "Fired user event %q\n", req.Name)
-			return nil
+			})
 		},
 	}
 }
@@ -226,11 +273,18 @@ func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print vigil's version",
-		UsageText: `vigil version
+		UsageText: `vigil version [-format text|json]
 
 Example:
-   vigil version`,
+   vigil version -format json`,
+		Flags: []cli.Flag{textFormatFlag()},
 		Action: func(cCtx *cli.Context) error {
+			if err := checkFormat(cCtx, "text", "json"); err != nil {
+				return err
+			}
+			if cCtx.String("format") == "json" {
+				return printJSONValue(cCtx.App.Writer, map[string]string{"version": version})
+			}
 			fmt.Fprintf(cCtx.App.Writer, "vigil %s\n", version)
 			return nil
 		},

@@ -14,11 +14,15 @@ func failoverCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "failover",
 		Usage: "show the failover guards, or release the mass-failure brake",
+		UsageText: `vigil failover status|release [flags]
+
+Example:
+   vigil failover status`,
 		Subcommands: []*cli.Command{
 			{
 				Name:      "status",
 				Usage:     "show the brake, damped members, quorum and pending failovers",
-				UsageText: "vigil failover status [-format table|json] [-http-addr ADDR]",
+				UsageText: "vigil failover status [-format table|json] [-http-addr ADDR]\n\nExample:\n   vigil failover status -format json",
 				Flags:     []cli.Flag{formatFlag(), httpAddrFlag()},
 				Action: func(cCtx *cli.Context) error {
 					return getAndPrint(cCtx, "/v1/failover", nil, func(w io.Writer, st events.FailoverStatus) error {
@@ -41,23 +45,24 @@ func failoverCommand() *cli.Command {
 			{
 				Name:      "release",
 				Usage:     "release the mass-failure brake: held failovers run if their failure still holds",
-				UsageText: "vigil failover release [-http-addr ADDR]",
-				Flags:     []cli.Flag{httpAddrFlag()},
+				UsageText: "vigil failover release [-format text|json] [-http-addr ADDR]\n\nExample:\n   vigil failover release",
+				Flags:     []cli.Flag{textFormatFlag(), httpAddrFlag()},
 				Action: func(cCtx *cli.Context) error {
+					if err := checkFormat(cCtx, "text", "json"); err != nil {
+						return err
+					}
 					c, err := newAPIClient(cCtx)
 					if err != nil {
 						return err
 					}
-					var resp vigilhttp.ReleaseResponse
-					if err := c.call(cCtx.Context, "POST", "/v1/failover/release", nil, nil, &resp); err != nil {
+					return callAndPrint(cCtx, c, "POST", "/v1/failover/release", nil, func(w io.Writer, resp vigilhttp.ReleaseResponse) error {
+						msg := "The brake was not engaged; nothing to release."
+						if resp.Released {
+							msg = "Brake released: held failovers are examined again."
+						}
+						_, err := fmt.Fprintln(w, msg)
 						return err
-					}
-					msg := "The brake was not engaged; nothing to release."
-					if resp.Released {
-						msg = "Brake released: held failovers are examined again."
-					}
-					_, err = fmt.Fprintln(cCtx.App.Writer, msg)
-					return err
+					})
 				},
 			},
 		},

@@ -181,15 +181,18 @@ func maintenanceCommand() *cli.Command {
 		Name:      "maintenance",
 		Usage:     "drain this instance (on) so peers stop picking it, or restore it (off)",
 		ArgsUsage: "on|off",
-		UsageText: `vigil maintenance [-reason TEXT] [-http-addr ADDR] on|off
+		UsageText: `vigil maintenance [-reason TEXT] [-format text|json] [-http-addr ADDR] on|off
 
 Example:
    vigil maintenance -reason "kernel upgrade" on`,
-		Flags: []cli.Flag{&cli.StringFlag{Name: "reason", Usage: "why, shown in /v1/self and the logs"}, httpAddrFlag()},
+		Flags: []cli.Flag{&cli.StringFlag{Name: "reason", Usage: "why, shown in /v1/self and the logs"}, textFormatFlag(), httpAddrFlag()},
 		Action: func(cCtx *cli.Context) error {
 			arg := cCtx.Args().First()
 			if cCtx.NArg() != 1 || (arg != "on" && arg != "off") {
 				return usageError("maintenance takes on or off (got %q)", cCtx.Args().Slice())
+			}
+			if err := checkFormat(cCtx, "text", "json"); err != nil {
+				return err
 			}
 			c, err := newAPIClient(cCtx)
 			if err != nil {
@@ -197,15 +200,14 @@ Example:
 			}
 			enable := arg == "on"
 			req := vigilhttp.MaintenanceRequest{Enable: &enable, Reason: cCtx.String("reason")}
-			if err := c.call(cCtx.Context, "PUT", "/v1/maintenance", nil, req, nil); err != nil {
+			return callAndPrint(cCtx, c, "PUT", "/v1/maintenance", req, func(w io.Writer, _ vigilhttp.MaintenanceResponse) error {
+				state := "restored: peers pick it again"
+				if enable {
+					state = "drained: peers see health \"maintenance\" and stop picking it"
+				}
+				_, err := fmt.Fprintln(w, "This instance is "+state)
 				return err
-			}
-			state := "restored: peers pick it again"
-			if enable {
-				state = "drained: peers see health \"maintenance\" and stop picking it"
-			}
-			_, err = fmt.Fprintln(cCtx.App.Writer, "This instance is "+state)
-			return err
+			})
 		},
 	}
 }

@@ -31,6 +31,7 @@ type clientFakeAgent struct {
 	leaves int
 	fired  []events.UserEvent
 	maint  []bool
+	forced []string // "name prune" per ForceLeave that succeeded
 }
 
 func (f *clientFakeAgent) Checks() []probes.State {
@@ -64,6 +65,22 @@ func (f *clientFakeAgent) Reload() (vigilhttp.ReloadResult, error) {
 	return vigilhttp.ReloadResult{HooksChanged: []string{"promote"}, NeedsRestart: []string{"bind"}}, nil
 }
 
+func (f *clientFakeAgent) ForceLeave(name string, prune bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.Members() {
+		if m.Name != name {
+			continue
+		}
+		if m.Status == "alive" {
+			return fmt.Errorf("force-leave %q: it is alive: %w", name, vigilhttp.ErrMemberNotFailed)
+		}
+		f.forced = append(f.forced, fmt.Sprintf("%s %v", name, prune))
+		return nil
+	}
+	return fmt.Errorf("force-leave %q: %w", name, vigilhttp.ErrUnknownMember)
+}
+
 func (f *clientFakeAgent) SetMaintenance(enable bool, reason string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -73,7 +90,8 @@ func (f *clientFakeAgent) SetMaintenance(enable bool, reason string) error {
 
 func (f *clientFakeAgent) Members() []events.Member {
 	return []events.Member{
-		{Name: "alpha", Addr: "10.0.0.1", Port: 7946, Status: "alive", Tags: map[string]string{"role": "web", "dc": "east"}},
+		{Name: "alpha", Addr: "10.0.0.1", Port: 7946, Status: "alive", Tags: map[string]string{"role": "web", "dc": "east",
+			"service": "web", "service_port": "8080", "health": "passing", "boot": "lz3k", "health_seq": "2"}},
 		{Name: "bravo", Addr: "10.0.0.2", Port: 7946, Status: "failed"},
 		{Name: "charlie-long-name", Addr: "fd00::3", Port: 7950, Status: "left", Tags: map[string]string{"zone": "b"}},
 	}
@@ -190,10 +208,10 @@ func TestClientMembersTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "" +
-		"NAME               ADDRESS         STATUS  TAGS\n" +
-		"alpha              10.0.0.1:7946   alive   dc=east,role=web\n" +
-		"bravo              10.0.0.2:7946   failed\n" +
-		"charlie-long-name  [fd00::3]:7950  left    zone=b\n"
+		"NAME               ADDRESS         STATUS  HEALTH   TAGS\n" +
+		"alpha              10.0.0.1:7946   alive   passing  dc=east,health=passing,role=web,service=web,service_port=8080\n" +
+		"bravo              10.0.0.2:7946   failed  -\n" +
+		"charlie-long-name  [fd00::3]:7950  left    -        zone=b\n"
 	if got != want {
 		t.Errorf("members output:\n%s\nwant:\n%s", got, want)
 	}
@@ -207,7 +225,7 @@ func TestClientMembersStatusAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "NAME   ADDRESS        STATUS  TAGS\nbravo  10.0.0.2:7946  failed\n"; got != want {
+	if want := "NAME   ADDRESS        STATUS  HEALTH  TAGS\nbravo  10.0.0.2:7946  failed  -\n"; got != want {
 		t.Errorf("members -status failed:\n%q\nwant\n%q", got, want)
 	}
 
@@ -218,6 +236,9 @@ func TestClientMembersStatusAndJSON(t *testing.T) {
 	var ms []events.Member
 	if err := json.Unmarshal([]byte(got), &ms); err != nil || len(ms) != 1 || ms[0].Name != "alpha" {
 		t.Errorf("members -format json: %v %q", err, got)
+	}
+	if ms[0].Tags["boot"] != "lz3k" || ms[0].Tags["health_seq"] != "2" {
+		t.Errorf("members -format json hides internal tags: %v", ms[0].Tags)
 	}
 
 	_, err = runClient(t, "members", "-status", "dead")

@@ -47,8 +47,8 @@ func keysCommand() *cli.Command {
 			Name:      name,
 			Usage:     usage,
 			ArgsUsage: "KEY",
-			UsageText: fmt.Sprintf("vigil keys %s [-http-addr ADDR] KEY\n\nExample:\n   %s", name, example),
-			Flags:     []cli.Flag{httpAddrFlag()},
+			UsageText: fmt.Sprintf("vigil keys %s [-format text|json] [-http-addr ADDR] KEY\n\nExample:\n   %s", name, example),
+			Flags:     []cli.Flag{textFormatFlag(), httpAddrFlag()},
 			Action: func(cCtx *cli.Context) error {
 				if cCtx.NArg() != 1 {
 					return usageError("keys %s needs exactly one key (usage: vigil keys %s KEY)", name, name)
@@ -57,9 +57,15 @@ func keysCommand() *cli.Command {
 				if strings.HasPrefix(key, "-") {
 					return usageError("keys %s: %q looks like a flag; flags go before the key", name, key)
 				}
-				resp, _, err := keysRequest(cCtx, http.MethodPost, "/v1/keys/"+name, vigilhttp.KeyRequest{Key: key})
+				if err := checkFormat(cCtx, "text", "json"); err != nil {
+					return err
+				}
+				resp, raw, err := keysRequest(cCtx, http.MethodPost, "/v1/keys/"+name, vigilhttp.KeyRequest{Key: key})
 				if err != nil {
 					return err
+				}
+				if cCtx.String("format") == "json" {
+					return printIndented(cCtx.App.Writer, raw)
 				}
 				fmt.Fprintf(cCtx.App.Writer, "%s the key on %d/%d %s\n", past, resp.NumResponses-resp.NumErrors, resp.NumNodes, plural(resp.NumNodes, "member", "members"))
 				return nil
@@ -71,7 +77,7 @@ func keysCommand() *cli.Command {
 		Usage: "list, install, use or remove gossip encryption keys across the cluster",
 		UsageText: `vigil keys list|install|use|remove ...
 
-Each command reaches every member through this agent. To rotate:
+Each command reaches every member through this agent. Example, a rotation:
    NEW=$(vigil keygen)
    vigil keys install "$NEW"   # every member can now decrypt with it
    vigil keys use "$NEW"       # every member now encrypts with it
@@ -80,7 +86,7 @@ Each command reaches every member through this agent. To rotate:
 			{
 				Name:      "list",
 				Usage:     "list the keys installed on the members, and how many have each",
-				UsageText: "vigil keys list [-format table|json] [-http-addr ADDR]",
+				UsageText: "vigil keys list [-format table|json] [-http-addr ADDR]\n\nExample:\n   vigil keys list",
 				Flags:     []cli.Flag{formatFlag(), httpAddrFlag()},
 				Action: func(cCtx *cli.Context) error {
 					if cCtx.NArg() > 0 {

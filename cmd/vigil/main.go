@@ -15,17 +15,7 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
-	app := &cli.App{
-		Name:                   "vigil",
-		Usage:                  "gossip-based cluster membership, health and failover sidecar",
-		Version:                version,
-		HideVersion:            true,
-		UseShortOptionHandling: false,
-		// -hook specs hold commas (member-join,member-failed=...): a
-		// repeatable flag takes each value whole.
-		DisableSliceFlagSeparator: true,
-		Commands:                  append([]*cli.Command{agentCommand(), validateCommand(), keygenCommand()}, clientCommands()...),
-	}
+	app := newApp()
 	if err := app.Run(os.Args); err != nil {
 		code := 1
 		if ec, ok := err.(cli.ExitCoder); ok {
@@ -35,5 +25,35 @@ func main() {
 			fmt.Fprintln(os.Stderr, "vigil:", msg)
 		}
 		os.Exit(code)
+	}
+}
+
+// newApp returns the vigil command line: the agent, its tools and the
+// client commands.
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  "vigil",
+		Usage: "gossip-based cluster membership, health and failover sidecar",
+		UsageText: `vigil COMMAND [flags] [arguments]
+
+Examples:
+   vigil agent -dev                       # a single-node agent to try things out
+   vigil agent -config /etc/vigil/vigil.yaml -join 10.0.0.4:7946
+   vigil members -status alive            # ask the local agent
+   vigil pick web                         # one passing instance of web, as ADDR:PORT
+   source <(vigil completion bash)        # complete commands and flags in bash
+
+"vigil COMMAND -h" shows a command's flags and an example.`,
+		Version:                version,
+		HideVersion:            true,
+		UseShortOptionHandling: false,
+		// Tab completion through --generate-bash-completion; see vigil
+		// completion bash.
+		EnableBashCompletion: true,
+		// -hook specs hold commas (member-join,member-failed=...): a
+		// repeatable flag takes each value whole.
+		DisableSliceFlagSeparator: true,
+		Commands: append([]*cli.Command{agentCommand(), validateCommand(), keygenCommand(), completionCommand()},
+			clientCommands()...),
 	}
 }

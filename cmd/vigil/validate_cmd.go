@@ -17,16 +17,19 @@ func validateCommand() *cli.Command {
 		Name:      "validate",
 		Usage:     "check config files without starting an agent",
 		ArgsUsage: "FILE...",
-		UsageText: `vigil validate [-env] FILE...
+		UsageText: `vigil validate [-env] [-config-dir DIR] FILE...
 
 The files are layered in order, as "vigil agent -config FILE -config FILE"
-would load them, and the result is checked. Every problem in every file is
+would load them, then the *.yaml and *.yml files of -config-dir in name
+order, and the result is checked. Every problem in every file is
 reported; the exit status is 0 when the configuration is valid and 2 when
 it is not.
 
 Example:
-   vigil validate /etc/vigil/vigil.yaml`,
+   vigil validate /etc/vigil/vigil.yaml
+   vigil validate -config-dir /etc/vigil/conf.d /etc/vigil/vigil.yaml`,
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config-dir", Usage: "also check the *.yaml and *.yml files of `DIR`, after the FILEs, as vigil agent -config-dir would load them"},
 			&cli.BoolFlag{Name: "env", Usage: "apply the VIGIL_* environment variables too, as the agent would (a token kept in VIGIL_HTTP_TOKEN, say)"},
 		},
 		Action: runValidate,
@@ -35,12 +38,24 @@ Example:
 
 func runValidate(cCtx *cli.Context) error {
 	files := cCtx.Args().Slice()
-	if len(files) == 0 {
-		return usageError("validate needs at least one config file (usage: vigil validate FILE...)")
+	dir := cCtx.String("config-dir")
+	if len(files) == 0 && dir == "" {
+		return usageError("validate needs at least one config file or -config-dir (usage: vigil validate [-config-dir DIR] FILE...)")
 	}
 	for _, f := range files {
 		if strings.HasPrefix(f, "-") {
 			return usageError("validate: %q looks like a flag; flags go before the files", f)
+		}
+	}
+	if dir != "" {
+		dirFiles, err := agent.ConfigDirFiles(dir)
+		if err != nil {
+			fmt.Fprintf(cCtx.App.ErrWriter, "%s\n", err)
+			return cli.Exit(fmt.Sprintf("vigil: 1 problem in %s", dir), exitConfig)
+		}
+		files = append(files, dirFiles...)
+		if len(dirFiles) == 0 && len(files) == 0 {
+			return usageError("validate: %s has no *.yaml or *.yml file", dir)
 		}
 	}
 	cfg := agent.Default()
