@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -83,3 +84,59 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestReloadChecks: a reload that removes a check stops it, and a check
+// that did not change keeps its status (the service's health does not
+// flip).
+func TestReloadChecks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	svc := startService(t)
+	body := func(withPort bool) string {
+		s := "service: {name: web, port: " + itoa(svc.port) + "}\nchecks:\n  - id: hb\n    ttl: 60s\n"
+		if withPort {
+			s += "  - id: port\n    tcp: 127.0.0.1:" + itoa(svc.port) + "\n    interval: 1s\n"
+		}
+		return s
+	}
+	cfgPath := writeConfig(t, body(true))
+	ag := startAgent(t, "a", "-config", cfgPath)
+	if code := ag.put(t, "/v1/checks/hb/pass", ""); code != 200 {
+		t.Fatalf("ttl pass: %d", code)
+	}
+	checkIDs := func() map[string]string {
+		var cs []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		}
+		ag.getJSON("/v1/checks", &cs)
+		out := map[string]string{}
+		for _, c := range cs {
+			out[c.ID] = c.Status
+		}
+		return out
+	}
+	waitFor(t, 10*time.Second, "both checks passing", func() bool {
+		c := checkIDs()
+		return c["hb"] == "passing" && c["port"] == "passing"
+	})
+	if err := os.WriteFile(cfgPath, []byte(body(false)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := postJSON(ag, "/v1/reload", ""); code != 200 {
+		t.Fatalf("reload: %d", code)
+	}
+	c := checkIDs()
+	if _, ok := c["port"]; ok || c["hb"] != "passing" {
+		t.Errorf("checks after the reload: %v, want only hb, still passing", c)
+	}
+	var self struct {
+		Health string `json:"health"`
+	}
+	if !ag.getJSON("/v1/self", &self) || self.Health != "passing" {
+		t.Errorf("health after the reload %q, want passing", self.Health)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
