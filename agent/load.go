@@ -82,8 +82,8 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 func (d Duration) String() string { return time.Duration(d).String() }
 
 var (
-	yamlUnknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
-	yamlLine         = regexp.MustCompile(`^line (\d+): (.*)$`)
+	yamlUnknownField = regexp.MustCompile(`(?s)^line (\d+): field (.*) not found in type \S+$`)
+	yamlLine         = regexp.MustCompile(`(?s)^line (\d+): (.*)$`)
 )
 
 // LoadFile reads a YAML config file over c: keys the file sets replace
@@ -140,7 +140,11 @@ func yamlError(path string, err error) *ConfigError {
 
 func yamlMessage(path, msg string) *ConfigError {
 	if m := yamlUnknownField.FindStringSubmatch(msg); m != nil {
-		return &ConfigError{Where: path + ":" + m[1], Key: m[2], Msg: "unknown key"}
+		key := m[2]
+		if key == "" {
+			key = `""`
+		}
+		return &ConfigError{Where: path + ":" + m[1], Key: key, Msg: "unknown key"}
 	}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		return &ConfigError{Where: path + ":" + m[1], Msg: m[2]}

@@ -1,12 +1,16 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
+	"time"
+	"unicode/utf8"
 )
 
 // MaxBodyBytes is the largest request body the API reads; a larger one is
@@ -61,29 +65,88 @@ func writeAPIError(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusInternalServerError, err.Error())
 }
 
-// decodeBody reads r's body, at most MaxBodyBytes, as exactly one JSON
-// object into dst, rejecting unknown fields. Its errors are *apiError.
+// bodyReadTimeout bounds reading one request body. The server has no
+// ReadTimeout (the event stream is a response that never ends), so without
+// it a client trickling a body a byte at a time would hold its connection
+// and handler forever. A variable so tests can shorten it.
+var bodyReadTimeout = 10 * time.Second
+
+// readBody reads r's whole body, at most MaxBodyBytes, within
+// bodyReadTimeout. A body that declares or turns out to be larger is a
+// 413 (one that declares it is refused unread), one that takes too long a
+// 408, and one that is not valid UTF-8 a 400: encoding/json would
+// silently turn its bad bytes into U+FFFD. Its errors are *apiError.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, &apiError{status: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes)}
+	}
+	// Writers without deadlines (httptest.ResponseRecorder) answer
+	// ErrNotSupported: nothing to bound there. The deadline is lifted once
+	// the body is in: net/http may already be reading the connection in
+	// the background (always, with no body), and a deadline left set would
+	// cancel the request while the handler works. A failed read leaves it,
+	// so net/http does not wait to discard the rest of the body and closes
+	// the connection after the answer instead.
+	rc := http.NewResponseController(w)
+	deadline := rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) == nil
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	switch {
+	case err == nil:
+		if deadline {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+	case tooLarge(err) != nil:
+		return nil, tooLarge(err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, &apiError{status: http.StatusRequestTimeout,
+			msg: fmt.Sprintf("request body not received within %s", bodyReadTimeout)}
+	default:
+		return nil, badRequest("read request body: %v", err)
+	}
+	if !utf8.Valid(body) {
+		return nil, badRequest("request body is not valid UTF-8 (JSON must be): bad byte at offset %d", invalidUTF8At(body))
+	}
+	return body, nil
+}
+
+// invalidUTF8At returns the offset of the first byte of body that is not
+// valid UTF-8.
+func invalidUTF8At(body []byte) int {
+	for i := 0; i < len(body); {
+		r, n := utf8.DecodeRune(body[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(body)
+}
+
+// decodeBody reads r's body (see readBody) as exactly one JSON object
+// into dst, rejecting unknown fields. Its errors are *apiError.
 func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, dst)
+}
+
+// decodeJSON decodes body as exactly one JSON object into dst, rejecting
+// unknown fields. Its errors are *apiError.
+func decodeJSON(body []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
-	// Anything but whitespace after the object is an error, as is a body
-	// that goes over the limit after the object.
+	// Anything but whitespace after the object is an error.
 	var extra json.RawMessage
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-		return nil
-	case err == nil:
-		return badRequest("request body has data after the JSON object")
-	default:
-		if ae := tooLarge(err); ae != nil {
-			return ae
-		}
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return badRequest("request body has data after the JSON object")
 	}
+	return nil
 }
 
 func tooLarge(err error) *apiError {

@@ -1,10 +1,8 @@
 package http
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -74,19 +72,14 @@ func (s *Server) handleTTL(w http.ResponseWriter, r *http.Request) {
 // decodeOptionalBody decodes a JSON body into dst when there is one; an
 // empty body leaves dst as it is.
 func decodeOptionalBody(w http.ResponseWriter, r *http.Request, dst any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(w, r)
 	if err != nil {
-		if ae := tooLarge(err); ae != nil {
-			return ae
-		}
-		return badRequest("read request body: %v", err)
+		return err
 	}
 	if len(body) == 0 {
 		return nil
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return decodeBody(w, r, dst)
+	return decodeJSON(body, dst)
 }
 
 func (s *Server) handleService(w http.ResponseWriter, r *http.Request) {
