@@ -1,0 +1,253 @@
+// Command vigil-bench measures vigil against serf's own agent on loopback:
+// failure detection to hook, join convergence, footprint idle and under
+// churn, hook dispatch latency, the local HTTP API, and stability at
+// scale. scripts/bench builds both agents and runs it; see
+// docs/benchmarks.md for what each number means.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vigil-agent/vigil/bench"
+)
+
+func main() {
+	var (
+		quick     = flag.Bool("quick", false, "short smoke run of every phase")
+		vigilBin  = flag.String("vigil", "", "vigil binary (required)")
+		serfBin   = flag.String("serf", "", "serf binary (required)")
+		outDir    = flag.String("out", "", "directory for CSV, JSON and PNG output (required)")
+		doc       = flag.String("doc", "", "Markdown report to write (optional)")
+		micro     = flag.String("micro", "", "file with `go test -bench` output to include (optional)")
+		goBench   = flag.String("go-bench", "", "run the microbenchmarks first with this -benchtime (e.g. 1s), from the current directory (the repository root), and include them")
+		scratch   = flag.String("scratch", "", "scratch directory for agent logs (default: a new temp dir, removed at the end)")
+		waitQuiet = flag.Duration("wait-quiet", 0, "before starting, wait up to this long (polling every 30 s) for the 1-minute load to drop below 1.0")
+		command   = flag.String("command", "", "the command line to show in the report")
+		goVersion = flag.String("go-version", runtime.Version(), "Go version to report")
+		trials    = flag.Int("trials", 0, "override detection trials per setup and N")
+		skip      = flag.String("skip", "", "comma-separated phases to skip (hook, pair, fast, http, scale); for debugging the harness")
+		maxTime   = flag.Duration("max-time", 0, "hard limit on the run; everything is killed past it (default 45m, 10m with -quick)")
+		report    = flag.String("report", "", "only rewrite the CSV files, plots and -doc from this results.json (no measurement)")
+		pprofDir  = flag.String("pprof", "", "instead of the benchmark: profile one in-process vigil agent in an idle cluster and write cpu/heap/allocs profiles to this directory")
+		pprofN    = flag.Int("pprof-n", 20, "cluster size for -pprof")
+		pprofWin  = flag.Duration("pprof-window", time.Minute, "CPU profile window for -pprof")
+		pprofProf = flag.String("pprof-profile", "local", "memberlist profile for -pprof")
+	)
+	flag.Parse()
+	if *report != "" {
+		rewrite(*report, *outDir, *doc, *micro)
+		return
+	}
+	if *pprofDir != "" {
+		if *vigilBin == "" {
+			fatal(fmt.Errorf("-pprof needs -vigil"))
+		}
+		dir, err := os.MkdirTemp("", "vigil-pprof-")
+		if err != nil {
+			fatal(err)
+		}
+		env := &bench.Env{VigilBin: abs(*vigilBin), Dir: dir, Logf: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }}
+		err = env.ProfileVigil(*pprofN, *pprofProf, *pprofWin, *pprofDir)
+		env.KillAll()
+		os.RemoveAll(dir)
+		if err != nil {
+			fatal(err)
+		}
+		fmt.Println("profiles in", *pprofDir)
+		return
+	}
+	if *vigilBin == "" || *serfBin == "" || *outDir == "" {
+		fmt.Fprintln(os.Stderr, "usage: vigil-bench -vigil BIN -serf BIN -out DIR [-doc FILE] [-micro FILE] [-quick]")
+		os.Exit(2)
+	}
+	cfg := bench.FullConfig()
+	if *quick {
+		cfg = bench.QuickConfig()
+	}
+	if *trials > 0 {
+		cfg.Trials, cfg.FastTrials = *trials, *trials
+	}
+	if *skip != "" {
+		cfg.Skip = strings.Split(*skip, ",")
+	}
+	limit := *maxTime
+	if limit == 0 {
+		limit = 45 * time.Minute
+		if *quick {
+			limit = 10 * time.Minute
+		}
+	}
+
+	logf := func(format string, args ...any) {
+		fmt.Printf("%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+	dir, tempDir := *scratch, false
+	if dir == "" {
+		d, err := os.MkdirTemp("", "vigil-bench-")
+		if err != nil {
+			fatal(err)
+		}
+		dir, tempDir = d, true
+		defer os.RemoveAll(d)
+	}
+	env := &bench.Env{VigilBin: abs(*vigilBin), SerfBin: abs(*serfBin), Dir: dir, Logf: logf}
+
+	// Whatever happens, no agent outlives the harness: a signal or the hard
+	// limit kills every agent it started (by PID), and each agent also has
+	// SIGKILL as its parent-death signal.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-sigs:
+			logf("got %s: killing every agent", s)
+		case <-time.After(limit):
+			logf("hard limit %s reached: killing every agent", limit)
+		}
+		env.KillAll()
+		if tempDir {
+			os.RemoveAll(dir)
+		}
+		os.Exit(1)
+	}()
+
+	res := &bench.Results{
+		Started: time.Now().UTC().Format(time.RFC3339),
+		Command: *command,
+		Machine: bench.DescribeMachine(*goVersion),
+		Config:  cfg,
+	}
+	res.VigilCommit = strings.TrimSpace(os.Getenv("VIGIL_BENCH_COMMIT"))
+	res.SerfVersion = "v0.11.0"
+
+	res.Quiet, res.QuietWaitS = waitForQuiet(*waitQuiet, logf)
+
+	if *goBench != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			fatal(err)
+		}
+		p := filepath.Join(*outDir, "micro.txt")
+		logf("== microbenchmarks: go test -bench, -benchtime %s (output in %s)", *goBench, p)
+		t0 := time.Now()
+		if err := bench.RunMicro(*goBench, p, 5*time.Minute); err != nil {
+			res.Notes = append(res.Notes, "microbenchmarks: "+err.Error())
+			logf("   microbenchmarks failed: %v", err)
+		}
+		logf("   done in %.0f s", time.Since(t0).Seconds())
+		*micro = p
+	}
+
+	plan := cfg.Plan()
+	total := 0.0
+	logf("budget (estimated):")
+	for _, p := range plan {
+		logf("  %6.0f s  %s", float64(p.PlannedS), p.Phase)
+		total += float64(p.PlannedS)
+	}
+	logf("  %6.0f s  total (%.1f min), hard limit %s", total, total/60, limit)
+
+	r := &bench.Runner{Env: env, Cfg: cfg, Res: res}
+	t0 := time.Now()
+	r.Run()
+	env.KillAll()
+	res.Finished = time.Now().UTC().Format(time.RFC3339)
+	logf("measurements done in %.1f min (planned %.1f)", time.Since(t0).Minutes(), total/60)
+
+	if *micro != "" {
+		if b, err := os.ReadFile(*micro); err == nil {
+			res.Micro = bench.ParseMicro(string(b))
+		} else {
+			res.Notes = append(res.Notes, "microbenchmarks: "+err.Error())
+		}
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		fatal(err)
+	}
+	b, _ := json.MarshalIndent(res, "", "  ")
+	if err := os.WriteFile(filepath.Join(*outDir, "results.json"), append(b, '\n'), 0o644); err != nil {
+		fatal(err)
+	}
+	files, err := bench.WriteOutputs(res, *outDir, *doc)
+	if err != nil {
+		fatal(err)
+	}
+	logf("wrote %s", filepath.Join(*outDir, "results.json"))
+	for _, f := range files {
+		logf("wrote %s", f)
+	}
+}
+
+// rewrite regenerates the outputs from a results.json.
+func rewrite(path, outDir, doc, micro string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fatal(err)
+	}
+	var res bench.Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		fatal(err)
+	}
+	if outDir == "" {
+		outDir = filepath.Dir(path)
+	}
+	if micro != "" {
+		if mb, err := os.ReadFile(micro); err == nil {
+			res.Micro = bench.ParseMicro(string(mb))
+		}
+	}
+	files, err := bench.WriteOutputs(&res, outDir, doc)
+	if err != nil {
+		fatal(err)
+	}
+	for _, f := range files {
+		fmt.Println("wrote", f)
+	}
+}
+
+// waitForQuiet polls the 1-minute load every 30 s until it is below 1.0 or
+// max has passed; it reports whether it got quiet and how long it waited.
+func waitForQuiet(max time.Duration, logf func(string, ...any)) (bool, bench.Num) {
+	t0 := time.Now()
+	for {
+		l, err := bench.LoadAvg()
+		if err != nil {
+			return false, 0
+		}
+		if l[0] < 1.0 {
+			logf("load %.2f %.2f %.2f: quiet enough", l[0], l[1], l[2])
+			return true, bench.Num(time.Since(t0).Seconds())
+		}
+		if time.Since(t0)+30*time.Second > max {
+			if max > 0 {
+				logf("load %.2f %.2f %.2f: still busy after %s; running anyway (numbers taken under load)", l[0], l[1], l[2], time.Since(t0).Round(time.Second))
+			} else {
+				logf("load %.2f %.2f %.2f (not waiting for a quiet machine)", l[0], l[1], l[2])
+			}
+			return false, bench.Num(time.Since(t0).Seconds())
+		}
+		logf("load %.2f %.2f %.2f: waiting for < 1.0 (up to %s more)", l[0], l[1], l[2], (max - time.Since(t0)).Round(time.Second))
+		time.Sleep(30 * time.Second)
+	}
+}
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "vigil-bench:", err)
+	os.Exit(1)
+}
