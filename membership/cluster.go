@@ -60,6 +60,11 @@ type Config struct {
 	KeyringFile string
 	// Logger receives serf's and memberlist's logs.
 	Logger zerolog.Logger
+	// Transport, when set, carries gossip instead of the UDP/TCP transport
+	// memberlist would bind on BindAddr:BindPort; the caller binds it, and
+	// BindAddr and BindPort should name its address. Tests use it to inject
+	// packet loss (see FaultyTransport).
+	Transport memberlist.Transport
 }
 
 // Cluster is the local member of a serf cluster.
@@ -97,6 +102,7 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	ml.AdvertisePort = cfg.AdvertisePort
 	ml.Logger = newStdLogger(cfg.Logger, "memberlist")
 	ml.Keyring = cfg.Keyring
+	ml.Transport = cfg.Transport
 	cfg.Timing.applyMemberlist(ml)
 
 	sc := serf.DefaultConfig()
