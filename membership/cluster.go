@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -80,7 +81,10 @@ type Cluster struct {
 
 	peersPath  string        // "" without a data dir
 	peersDirty chan struct{} // a member changed: rewrite the peers file
-	peersDone  chan struct{} // closed when the peers writer has stopped
+	// peersOnDisk is set once a peers file with at least one peer was
+	// written; until then member changes are written without delay.
+	peersOnDisk atomic.Bool
+	peersDone   chan struct{} // closed when the peers writer has stopped
 
 	stop    chan struct{}
 	drained chan struct{}

@@ -139,7 +139,13 @@ func (c *Cluster) writePeersLoop() {
 		case <-c.stop:
 			return
 		}
-		t := time.NewTimer(peersWriteDelay)
+		// Until a list with peers is on disk, write at once: an agent
+		// killed within a second of its first join must still find them.
+		delay := peersWriteDelay
+		if !c.peersOnDisk.Load() {
+			delay = 0
+		}
+		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
 		case <-c.stop:
@@ -157,8 +163,13 @@ func (c *Cluster) savePeers() {
 		// list written while the member was in the cluster.
 		return
 	}
-	if err := writePeers(c.peersPath, c.currentPeers()); err != nil {
+	peers := c.currentPeers()
+	if err := writePeers(c.peersPath, peers); err != nil {
 		c.logger.Warn().Err(err).Msg("could not save the peers to rejoin after a restart")
+		return
+	}
+	if len(peers) > 0 {
+		c.peersOnDisk.Store(true)
 	}
 }
 
