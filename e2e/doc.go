@@ -1,10 +1,10 @@
-// Package e2e holds vigil's reliability suite: multi-host tests of real
-// `vigil agent` processes, each in its own Linux network namespace, with
-// the network between them partitioned and healed (see
-// internal/clustertest).
+// Package e2e holds vigil's reliability suite: tests of real `vigil agent`
+// processes, either each in its own Linux network namespace, with the
+// network between them partitioned and healed, or on loopback for storms,
+// pauses and crashes (see internal/clustertest).
 //
-// The tests need root to create namespaces; without it they are skipped,
-// except under CI=true, where they fail. Run them with
+// The namespace tests need root; without it they are skipped, except under
+// CI=true, where they fail. Run them with
 //
 //	go test -race ./e2e/
 //
