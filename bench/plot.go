@@ -104,9 +104,19 @@ func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
 			break
 		}
 	}
+	decimals := 0
+	switch {
+	case step == 0.25:
+		decimals = 2
+	case step < 0.1:
+		decimals = 2
+	case step < 1:
+		decimals = 1
+	}
 	var out []plot.Tick
-	for v := math.Ceil(lo/step) * step; v <= hi+step/1e6; v += step {
-		out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(math.Round(v/step)*step, 'f', -1, 64)})
+	for k := math.Ceil(lo / step); k*step <= hi+step/1e6; k++ {
+		v := k * step
+		out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', decimals, 64)})
 	}
 	return out
 }

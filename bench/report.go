@@ -297,6 +297,20 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 		w("> The machine was shared and did not get quiet (1-minute load < 1.0) before the run: the numbers below were taken under load. Absolute latencies and CPU are pessimistic; the vigil/serf comparisons are fair since both ran alternately in the same conditions.\n\n")
 	}
 
+	if len(res.Budget) > 0 {
+		w("| Phase | Planned (s) | Took (s) | 1-min load at its start |\n|---|---|---|---|\n")
+		for _, bu := range res.Budget {
+			load := "–"
+			for _, l := range res.Load {
+				if l.Phase == bu.Phase {
+					load = fmt.Sprintf("%.2f", l.Load1)
+					break
+				}
+			}
+			w("| %s | %s | %s | %s |\n", bu.Phase, bu.PlannedS.Fmt(0), bu.ActualS.Fmt(0), load)
+		}
+		w("\n")
+	}
 	w("## Targets\n\n")
 	w("| Target | Measured | Met |\n|---|---|---|\n")
 	for _, n := range cfg.Ns {
@@ -307,7 +321,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 		}
 		okFirst := v.FirstP50.OK() && s.FirstP50.OK() && v.FirstP50 <= s.FirstP50
 		okLast := v.LastP50.OK() && s.LastP50.OK() && v.LastP50 <= s.LastP50
-		w("| Detection → hook at or below serf agent's, `local`, N=%d | first survivor p50 %s s vs %s s; last survivor p50 %s s vs %s s (p90 %s vs %s) | %s |\n",
+		w("| Detection → hook at or below serf agent's (p50), `local`, N=%d | first survivor p50 %s s vs %s s; last survivor p50 %s s vs %s s (p90 %s vs %s) | %s |\n",
 			n, secs(v.FirstP50), secs(s.FirstP50), secs(v.LastP50), secs(s.LastP50), secs(v.LastP90), secs(s.LastP90), yes(okFirst && okLast))
 	}
 	for _, n := range cfg.ScaleNs {
@@ -315,7 +329,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 		s, ok2 := findSum(sums, "serf-local", n)
 		if ok1 && ok2 {
 			okLast := v.LastP50.OK() && s.LastP50.OK() && v.LastP50 <= s.LastP50 && v.FirstP50 <= s.FirstP50
-			w("| Detection → hook at or below serf agent's, `local`, N=%d (%d trials) | first p50 %s s vs %s s; last p50 %s s vs %s s | %s |\n",
+			w("| Detection → hook at or below serf agent's (p50), `local`, N=%d (%d trials) | first p50 %s s vs %s s; last p50 %s s vs %s s | %s |\n",
 				n, v.Trials, secs(v.FirstP50), secs(s.FirstP50), secs(v.LastP50), secs(s.LastP50), yes(okLast))
 		}
 	}
@@ -355,6 +369,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	w("Latency is from the `kill` to the first and to the last survivor's hook start. vigil runs `-hook member-failed=SCRIPT`, serf `-event-handler member-failed=SCRIPT`. ")
 	w("One cluster per setup and N is reused: after each trial the victim is restarted under the same name and the next trial waits until every agent sees all N alive again (rejoin). ")
 	w("vigil-local and serf-local clusters are up at the same time and their trials alternate (vigil, serf, serf, vigil, ...); vigil-fast runs on its own afterwards. ")
+	w("vigil's failover guards are turned off (`failover: {flap_limit: 1000000, brake_fraction: 1}`): by default they hold `member-failed` hooks of a member that flaps more than 3 times in 10 minutes or when more than half the cluster fails within 30 s, which this kill-and-restart loop does by design; serf agent has no such guards. ")
 	w("*Complete*: trials in which every survivor's hook ran within %s. Percentiles of *last* use complete trials only. ", cfg.DetectTimeout)
 	w("Theory floor: memberlist's ProbeInterval + SuspicionMult × max(1, log10 N) × ProbeInterval.\n\n")
 	w("| Setup | N | Trials | Complete | First p50 (s) | First p90 (s) | Last p50 (s) | Last p90 (s) | Last max (s) | Theory floor (s) | Rejoin p50 (s) |\n")
@@ -404,7 +419,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 			w("\n- %s N=%d %s: %s", f.Setup, f.N, f.Mode, f.Note)
 		}
 	}
-	w("\n![Idle RSS vs N](%s/rss_vs_n.png)\n\n![Idle CPU vs N](%s/cpu_vs_n.png)\n\n", rel, rel)
+	w("\n\n![Idle RSS vs N](%s/rss_vs_n.png)\n\n![Idle CPU vs N](%s/cpu_vs_n.png)\n\n", rel, rel)
 
 	w("## Hook dispatch inside vigil\n\n")
 	w("Measured in-process (`bench.MeasureHookLatency`): a real `events.Runner` with one hook; events are handed to `Runner.Dispatch` one at a time, as the agent does the moment serf reports one, and the time runs until the hook has started. ")
