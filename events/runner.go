@@ -279,8 +279,9 @@ func (r *Runner) QueueDepth() map[string]int {
 func (r *Runner) Runs() []Run {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]Run, len(r.history))
-	copy(out, r.history)
+	kept := r.history[max(0, len(r.history)-r.cfg.History):]
+	out := make([]Run, len(kept))
+	copy(out, kept)
 	return out
 }
 
@@ -409,11 +410,13 @@ func (r *Runner) record(h Hook, ev *Event, run Run) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.history) >= r.cfg.History {
-		copy(r.history, r.history[1:])
-		r.history = r.history[:len(r.history)-1]
-	}
+	// Trimmed in batches: the slice grows to twice the history, then drops
+	// its older half, so recording a run is O(1) amortized instead of
+	// shifting the whole history under the lock Dispatch also takes.
 	r.history = append(r.history, run)
+	if len(r.history) >= 2*r.cfg.History {
+		r.history = append(r.history[:0:0], r.history[len(r.history)-r.cfg.History:]...)
+	}
 }
 
 func (r *Runner) log(run Run) {

@@ -257,3 +257,21 @@ func TestParseBudget(t *testing.T) {
 		}
 	}
 }
+
+func TestRunnerHistoryKeepsTheNewest(t *testing.T) {
+	r, err := NewRunner(RunnerConfig{History: 3, Logger: zerolog.Nop()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Hook{Name: "h"}
+	for i := uint64(1); i <= 10; i++ {
+		r.record(h, &Event{ID: i}, Run{Outcome: OutcomeOK})
+		runs := r.Runs()
+		if want := min(int(i), 3); len(runs) != want || runs[len(runs)-1].EventID != i {
+			t.Fatalf("after %d runs: %d kept, newest %d", i, len(runs), runs[len(runs)-1].EventID)
+		}
+	}
+	if runs := r.Runs(); runs[0].EventID != 8 {
+		t.Errorf("oldest kept %d, want 8", runs[0].EventID)
+	}
+}
