@@ -30,17 +30,25 @@ const (
 	// a slow or overloaded host.
 	ProfileLocal Profile = "local"
 	// ProfileFast is vigil's own profile for a quiet, fast network where a
-	// dead peer must be noticed in under two seconds: 500 ms probes with a
-	// 250 ms timeout, suspicion multiplier 2 (about 1 s of suspicion on
-	// clusters up to 10 and 1.3 s at 20), and gossip retransmitted 4 ×
+	// dead peer must be noticed in under two seconds: 300 ms probes with a
+	// 150 ms timeout and suspicion multiplier 3, so a suspicion lasts 0.9 s
+	// up to 10 members and 1.2 s at 20 once a second member confirms it
+	// (measured at N=20: a killed agent's member-failed hook starts on
+	// every survivor 1.6-2.1 s after the kill, docs/benchmarks.md), and up
+	// to 6 × that when nobody confirms it. Gossip is retransmitted 4 ×
 	// log(N+1) times to 4 peers every 100 ms so news reaches everyone in
 	// small clusters too (memberlist's local profile retransmits only
 	// twice, which in a five-node cluster with a dead member can leave one
-	// peer uninformed until it probes the dead node itself). The price: more
-	// probe and gossip packets, and a host stalled for more than about a
-	// second (GC pause, CPU starvation, a VM migration) is declared failed;
+	// peer uninformed until it probes the dead node itself). Requiring a
+	// confirmation means one slow or cut-off prober cannot get a live member
+	// declared failed in a second on its own word (with multiplier 2, an
+	// earlier version of this profile could: 90 false failures in a
+	// 50-agent join storm on a loaded host, docs/reliability.md). The
+	// price: three probes a second per member, and a host stalled for more
+	// than about a second (a GC pause, a VM migration, SIGSTOP) is declared
+	// failed, because every member that probes it confirms the suspicion;
 	// Lifeguard stretches the timeouts of a host that notices it is slow,
-	// but not of a host that is simply paused. See docs/benchmarks.md.
+	// but not of a host that is simply paused. Use lan where hosts can stall.
 	ProfileFast Profile = "fast"
 )
 
@@ -54,10 +62,10 @@ var profiles = map[Profile]func() *memberlist.Config{
 // fastConfig is ProfileFast's memberlist configuration.
 func fastConfig() *memberlist.Config {
 	c := memberlist.DefaultLANConfig()
-	c.ProbeInterval = 500 * time.Millisecond
-	c.ProbeTimeout = 250 * time.Millisecond
-	c.SuspicionMult = 2
-	c.SuspicionMaxTimeoutMult = 4
+	c.ProbeInterval = 300 * time.Millisecond
+	c.ProbeTimeout = 150 * time.Millisecond
+	c.SuspicionMult = 3
+	c.SuspicionMaxTimeoutMult = 6
 	c.IndirectChecks = 3
 	c.RetransmitMult = 4
 	c.GossipNodes = 4
