@@ -2,7 +2,6 @@ package membership
 
 import (
 	"fmt"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,27 +9,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
-// loopbackPort returns a loopback port free on TCP and UDP.
-func loopbackPort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+// loopbackPort returns a loopback port free on TCP and UDP that stays
+// reusable after its member stops (below the ephemeral range).
+func loopbackPort(t *testing.T) int { return clustertest.FreePort(t) }
 
 func startTestCluster(t *testing.T, name string, mutate func(*Config)) (*Cluster, string) {
 	t.Helper()

@@ -163,9 +163,23 @@ func TestFailoverTakeover(t *testing.T) {
 	}
 	waitFor(t, 40*time.Second, "the takeover run", func() bool { return outcomes(survivors)["ok"] == 1 })
 	lines := promoted(survivors)
-	want := order[1] + " "
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], want) || !strings.HasSuffix(lines[0], " "+order[0]) {
-		t.Fatalf("promote ran %q, want once by %s taking over from %s", lines, order[1], order[0])
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], order[1]+" ") {
+		t.Fatalf("promote ran %q, want once by %s", lines, order[1])
+	}
+	// A takeover names the runner it replaces (VIGIL_TAKEOVER_FROM) when
+	// the new runner had waited for it. On a loaded machine the new runner
+	// can learn of the first failure only after the runner's own death:
+	// then it never chose that runner, runs as the first choice, and has
+	// no one to name.
+	waited := false
+	for _, r := range byName(agents, order[1]).runs("promote") {
+		waited = waited || (r.Outcome == "skipped" && strings.Contains(r.Reason, "agent "+order[0]+" was chosen"))
+	}
+	switch {
+	case waited && !strings.HasSuffix(lines[0], " "+order[0]):
+		t.Fatalf("promote ran %q, want %s taking over from %s, which it had waited for", lines, order[1], order[0])
+	case !waited:
+		t.Logf("%s learned of the failure after %s was gone and ran as the first choice: %q", order[1], order[0], lines)
 	}
 	if n := outcomes(survivors); n["ok"] != 1 {
 		t.Errorf("outcomes %v, want exactly one ok", n)

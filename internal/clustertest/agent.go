@@ -120,7 +120,7 @@ func (h *Host) StartAgent(t testing.TB, name string, args ...string) *Agent {
 // environment and cleanup as Host.StartAgent. It needs no privileges.
 func StartLocal(t testing.TB, name string, args ...string) *Agent {
 	t.Helper()
-	return start(t, nil, name, "127.0.0.1:"+strconv.Itoa(freePort(t)), "127.0.0.1:"+strconv.Itoa(freePort(t)), args)
+	return start(t, nil, name, "127.0.0.1:"+strconv.Itoa(FreePort(t)), "127.0.0.1:"+strconv.Itoa(FreePort(t)), args)
 }
 
 // StartCluster starts one agent on every host, named after the host (h0,
@@ -542,25 +542,4 @@ func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-// freePort returns a 127.0.0.1 port that is free for both TCP and UDP, as
-// gossip needs both.
-func freePort(t testing.TB) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("clustertest: no free port")
-	return 0
 }

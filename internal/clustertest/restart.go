@@ -1,7 +1,6 @@
 package clustertest
 
 import (
-	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -30,7 +29,7 @@ func Restart(t testing.TB, a *Agent, args ...string) *Agent {
 func StartLocalMany(t testing.TB, names []string, args func(i int) []string) []*Agent {
 	t.Helper()
 	Build(t) // once, before the goroutines
-	ports := freePorts(t, 2*len(names))
+	ports := FreePorts(t, 2*len(names))
 	agents := make([]*Agent, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
@@ -48,35 +47,4 @@ func StartLocalMany(t testing.TB, names []string, args func(i int) []string) []*
 		}
 	}
 	return agents
-}
-
-// freePorts returns n distinct 127.0.0.1 ports, each free on TCP and UDP.
-// The listeners are held until all are chosen, so no port is picked twice.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var held []net.Listener
-	defer func() {
-		for _, l := range held {
-			l.Close()
-		}
-	}()
-	var out []int
-	for tries := 0; len(out) < n && tries < 50*n; tries++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, l)
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		u.Close()
-		out = append(out, port)
-	}
-	if len(out) < n {
-		t.Fatalf("clustertest: found %d free ports of %d", len(out), n)
-	}
-	return out
 }

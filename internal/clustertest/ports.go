@@ -1,0 +1,85 @@
+package clustertest
+
+import (
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Ports for agents are picked below the kernel's ephemeral port range
+// (net.ipv4.ip_local_port_range, 32768-60999 by default): a port from that
+// range, free when chosen, can be taken by any outgoing connection on the
+// machine (another test's HTTP client, a DNS lookup) while an agent is down,
+// and an agent restarted on its old address, as crash tests do, then fails
+// with "address already in use". Below the range only an explicit bind can
+// take it.
+const (
+	// portLow is the lowest port handed out.
+	portLow = 10000
+	// portHighDefault bounds the range when the ephemeral range cannot be
+	// read.
+	portHighDefault = 32768
+)
+
+// portHigh is one past the highest port handed out: the start of the
+// ephemeral range.
+func portHigh() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return portHighDefault
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return portHighDefault
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil || lo <= portLow+1000 {
+		return portHighDefault
+	}
+	return lo
+}
+
+// FreePort returns a 127.0.0.1 port, free for both TCP and UDP (gossip
+// needs both), that stays reusable after its agent stops: see FreePorts.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	return FreePorts(t, 1)[0]
+}
+
+// FreePorts returns n distinct 127.0.0.1 ports, each free on TCP and UDP,
+// picked at random below the ephemeral port range so that no outgoing
+// connection takes one while its agent is down. The listeners are held
+// until all are chosen, so no port is picked twice.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	high := portHigh()
+	var out []int
+	for tries := 0; len(out) < n && tries < 100*n; tries++ {
+		port := portLow + rand.IntN(high-portLow)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // in use
+		}
+		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			l.Close()
+			continue
+		}
+		u.Close()
+		held = append(held, l)
+		out = append(out, port)
+	}
+	if len(out) < n {
+		t.Fatalf("clustertest: found %d free ports of %d below %d", len(out), n, high)
+	}
+	return out
+}
