@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -34,8 +36,10 @@ func main() {
 		command   = flag.String("command", "", "the command line to show in the report")
 		goVersion = flag.String("go-version", runtime.Version(), "Go version to report")
 		trials    = flag.Int("trials", 0, "override detection trials per setup and N")
+		ns        = flag.String("ns", "", "override the cluster sizes of the comparison and fast phases, comma-separated (e.g. 20); for targeted runs")
+		fastWin   = flag.Duration("fast-window", 0, "override the quiet window of vigil-fast in which false failures are counted (full run: 10m)")
 		skip      = flag.String("skip", "", "comma-separated phases to skip (hook, pair, fast, http, scale); for debugging the harness")
-		maxTime   = flag.Duration("max-time", 0, "hard limit on the run; everything is killed past it (default 45m, 10m with -quick)")
+		maxTime   = flag.Duration("max-time", 0, "hard limit on the run; everything is killed past it (default 60m, 10m with -quick)")
 		report    = flag.String("report", "", "only rewrite the CSV files, plots and -doc from this results.json (no measurement)")
 		pprofDir  = flag.String("pprof", "", "instead of the benchmark: profile one in-process vigil agent in an idle cluster and write cpu/heap/allocs profiles to this directory")
 		pprofN    = flag.Int("pprof-n", 20, "cluster size for -pprof")
@@ -76,12 +80,29 @@ func main() {
 	if *trials > 0 {
 		cfg.Trials, cfg.FastTrials = *trials, *trials
 	}
+	if *ns != "" {
+		cfg.Ns = nil
+		for _, f := range strings.Split(*ns, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 2 {
+				fmt.Fprintf(os.Stderr, "vigil-bench: -ns %q: want cluster sizes of at least 2\n", *ns)
+				os.Exit(2)
+			}
+			cfg.Ns = append(cfg.Ns, n)
+		}
+		if !slices.Contains(cfg.Ns, cfg.FastLongN) {
+			cfg.FastLongN = cfg.Ns[len(cfg.Ns)-1]
+		}
+	}
+	if *fastWin > 0 {
+		cfg.FastLongWindow = *fastWin
+	}
 	if *skip != "" {
 		cfg.Skip = strings.Split(*skip, ",")
 	}
 	limit := *maxTime
 	if limit == 0 {
-		limit = 45 * time.Minute
+		limit = 60 * time.Minute
 		if *quick {
 			limit = 10 * time.Minute
 		}
