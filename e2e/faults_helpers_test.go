@@ -181,6 +181,55 @@ func countRuns(t *testing.T, d, settle time.Duration, agents []*clustertest.Agen
 	return last
 }
 
+// falseFailures counts what a fault that should have failed nobody made
+// the agents do: member-failed hook runs (ok, or held or dropped by the
+// failover guards), member-join runs beyond the first for a member (a
+// rejoin after a false failure), and suspicions raised in their logs.
+type falseFailures struct {
+	failed, held, rejoins, suspicions int
+}
+
+// countFalseFailures counts falseFailures over agents, whose on-failed
+// and on-join hooks record every member-failed and member-join. With
+// assert, each false failure and rejoin is also a test error, described
+// with what (e.g. "after pauses of 1s").
+func countFalseFailures(t *testing.T, agents []*clustertest.Agent, assert bool, what string) falseFailures {
+	t.Helper()
+	var ff falseFailures
+	for _, a := range agents {
+		c, other, err := hookRuns(a, "on-failed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Runs held (damping, brake) or dropped (alive again) are
+		// member-failed events too: count them apart.
+		ff.held += len(other)
+		for m, k := range c {
+			ff.failed += k
+			if assert {
+				t.Errorf("%s declared %s failed ×%d %s", a.Name, m, k, what)
+			}
+		}
+		if assert && len(other) > 0 {
+			t.Errorf("%s: %s", a.Name, strings.Join(other, "; "))
+		}
+		j, _, err := hookRuns(a, "on-join")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m, k := range j {
+			if k > 1 {
+				ff.rejoins += k - 1
+				if assert {
+					t.Errorf("%s saw %s join %d times %s", a.Name, m, k, what)
+				}
+			}
+		}
+		ff.suspicions += countLines(a.Log(), "memberlist: Suspect ")
+	}
+	return ff
+}
+
 // procUsage is a process's resident memory and CPU time so far.
 type procUsage struct {
 	rssKB int

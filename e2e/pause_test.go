@@ -122,41 +122,8 @@ func TestPauseShorterThanSuspicion(t *testing.T) {
 			// without confirmations, far less with them; a refuted one ends
 			// at once).
 			time.Sleep(6 * time.Second)
-			falseFailed, flaps, held := 0, 0, 0
-			for _, a := range agents {
-				c, other, err := hookRuns(a, "on-failed")
-				if err != nil {
-					t.Fatal(err)
-				}
-				// Runs held (damping, brake) or dropped (alive again) are
-				// member-failed events too: count them apart.
-				held += len(other)
-				for m, k := range c {
-					falseFailed += k
-					if s.assert {
-						t.Errorf("%s declared %s failed ×%d after pauses of %s", a.Name, m, k, s.pause)
-					}
-				}
-				if s.assert && len(other) > 0 {
-					t.Errorf("%s: %s", a.Name, strings.Join(other, "; "))
-				}
-				j, _, err := hookRuns(a, "on-join")
-				if err != nil {
-					t.Fatal(err)
-				}
-				for m, k := range j {
-					if k > 1 {
-						flaps += k - 1
-						if s.assert {
-							t.Errorf("%s saw %s join %d times", a.Name, m, k)
-						}
-					}
-				}
-			}
-			suspicions := 0
-			for _, a := range agents {
-				suspicions += countLines(a.Log(), "memberlist: Suspect ")
-			}
+			ff := countFalseFailures(t, agents, s.assert, fmt.Sprintf("after pauses of %s", s.pause))
+			falseFailed, held, flaps, suspicions := ff.failed, ff.held, ff.rejoins, ff.suspicions
 			kind := "assert"
 			if !s.assert {
 				kind = "measurement"

@@ -87,39 +87,8 @@ func TestCPUStarvedMember(t *testing.T) {
 			// victim runs again.
 			clustertest.AllSee(t, 30*time.Second, agents, clustertest.Expect("alive", agents...))
 			time.Sleep(3 * time.Second)
-			falseFailed, rejoins := 0, 0
-			for _, a := range agents {
-				c, other, err := hookRuns(a, "on-failed")
-				if err != nil {
-					t.Fatal(err)
-				}
-				for m, k := range c {
-					falseFailed += k
-					if s.assert {
-						t.Errorf("%s declared %s failed ×%d (%s, %s)", a.Name, m, k, s.profile, s.mode)
-					}
-				}
-				falseFailed += len(other)
-				if s.assert && len(other) > 0 {
-					t.Errorf("%s: %s", a.Name, strings.Join(other, "; "))
-				}
-				j, _, err := hookRuns(a, "on-join")
-				if err != nil {
-					t.Fatal(err)
-				}
-				for m, k := range j {
-					if k > 1 {
-						rejoins += k - 1
-						if s.assert {
-							t.Errorf("%s saw %s join %d times", a.Name, m, k)
-						}
-					}
-				}
-			}
-			suspicions := 0
-			for _, a := range agents {
-				suspicions += countLines(a.Log(), "memberlist: Suspect ")
-			}
+			ff := countFalseFailures(t, agents, s.assert, fmt.Sprintf("(%s, %s)", s.profile, s.mode))
+			falseFailed, rejoins, suspicions := ff.failed+ff.held, ff.rejoins, ff.suspicions
 			kind := "assert"
 			if !s.assert {
 				kind = "measurement"
