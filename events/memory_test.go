@@ -151,8 +151,9 @@ func TestRingMemoryBounded(t *testing.T) {
 
 // TestRunHistoryMemoryBounded: the run history keeps History runs, each
 // with at most the 64 KiB output tail, so what the runner retains is
-// bounded by History × 64 KiB (64 MiB at the default 1024) however many
-// runs there were and however much they wrote.
+// bounded by History × 64 KiB however many runs there were and however
+// much they wrote; at the default History (1024) MaxHistoryOutput (8 MiB)
+// bounds it first (TestRunHistoryOutputBudget).
 func TestRunHistoryMemoryBounded(t *testing.T) {
 	const history, runs = 16, 48
 	r, err := NewRunner(RunnerConfig{History: history, KillGrace: time.Second, Logger: zerolog.Nop()},

@@ -59,7 +59,9 @@ type Run struct {
 	Key string `json:"key,omitempty"`
 	// Attempt numbers the attempts of a hook with retries, from 1.
 	Attempt int `json:"attempt,omitempty"`
-	// Output is the tail (last 64 KiB) of stdout and stderr, interleaved.
+	// Output is the tail (last 64 KiB) of stdout and stderr, interleaved;
+	// OutputDropped once newer runs have used the history's output budget
+	// (MaxHistoryOutput).
 	Output string `json:"output"`
 	// OutputBytes is how many bytes of output the hook wrote in all.
 	OutputBytes int64 `json:"output_bytes"`

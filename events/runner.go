@@ -28,6 +28,22 @@ const (
 	outputTail = 64 << 10
 )
 
+// MaxHistoryOutput bounds the hook output the run history holds, all runs
+// together: 8 MiB. A run keeps up to 64 KiB of output, so without it the
+// history (1,024 runs, and up to twice as many between two of its batched
+// trims) could hold 128 MiB. When a new run takes the total over, the
+// oldest runs' output is replaced by OutputDropped; their records stay.
+// The trade-off: at least the newest 128 runs keep their output even if
+// every run writes 64 KiB or more, and every run does when runs write
+// 8 KiB or less; a larger budget keeps more old output at the cost of as
+// much memory per agent. The log line of every run has its output too.
+const MaxHistoryOutput = 8 << 20
+
+// OutputDropped is the output of a run in the history whose output was
+// dropped to keep the history within MaxHistoryOutput; its OutputBytes
+// still counts what the hook wrote.
+const OutputDropped = "[output dropped: the run history keeps the output of its newest runs only]"
+
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	// Self returns the local member at the time a hook starts.
@@ -76,7 +92,12 @@ type Runner struct {
 
 	mu      sync.Mutex
 	history []Run
-	closed  bool
+	// Runs before history[outputFrom] had their output dropped (or had
+	// none); outputHeld is the output the others hold. See
+	// MaxHistoryOutput.
+	outputFrom int
+	outputHeld int
+	closed     bool
 }
 
 type hookQueue struct {
@@ -121,6 +142,10 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 	}
 	if len(cfg.PastRuns) > 0 {
 		r.history = append(r.history, cfg.PastRuns[max(0, len(cfg.PastRuns)-cfg.History):]...)
+		for _, run := range r.history {
+			r.outputHeld += len(run.Output)
+		}
+		r.dropOldOutput()
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for _, q := range r.queues {
@@ -237,9 +262,13 @@ func (r *Runner) enqueue(q *hookQueue, ev Event) {
 		r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: fmt.Sprintf("hook queue full (%d events waiting)", r.cfg.QueueLimit)})
 		return
 	}
+	// Journaled before the worker can take it, so the event's queued line
+	// comes before its done line: a done finishes only the queued lines
+	// before it, which is what lets the journal be compacted while it is
+	// appended to.
+	r.cfg.Journal.queued(q.hook.Name, &ev)
 	q.pending = append(q.pending, &ev)
 	q.mu.Unlock()
-	r.cfg.Journal.queued(q.hook.Name, &ev)
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -414,8 +443,31 @@ func (r *Runner) record(h Hook, ev *Event, run Run) {
 	// its older half, so recording a run is O(1) amortized instead of
 	// shifting the whole history under the lock Dispatch also takes.
 	r.history = append(r.history, run)
+	r.outputHeld += len(run.Output)
+	r.dropOldOutput()
 	if len(r.history) >= 2*r.cfg.History {
-		r.history = append(r.history[:0:0], r.history[len(r.history)-r.cfg.History:]...)
+		cut := len(r.history) - r.cfg.History
+		for i := r.outputFrom; i < cut; i++ {
+			r.outputHeld -= len(r.history[i].Output)
+		}
+		r.outputFrom = max(0, r.outputFrom-cut)
+		r.history = append(r.history[:0:0], r.history[cut:]...)
+	}
+}
+
+// dropOldOutput replaces the output of the oldest runs that still have
+// theirs with OutputDropped until the history holds no more than
+// MaxHistoryOutput. O(1) amortized: outputFrom only moves forward. The
+// marker is one constant string, shared by every run it is in. Called
+// with mu held.
+func (r *Runner) dropOldOutput() {
+	for r.outputHeld > MaxHistoryOutput && r.outputFrom < len(r.history) {
+		old := &r.history[r.outputFrom]
+		r.outputFrom++
+		if old.Output != "" {
+			r.outputHeld -= len(old.Output)
+			old.Output = OutputDropped
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -273,5 +274,95 @@ func TestRunnerHistoryKeepsTheNewest(t *testing.T) {
 	}
 	if runs := r.Runs(); runs[0].EventID != 8 {
 		t.Errorf("oldest kept %d, want 8", runs[0].EventID)
+	}
+}
+
+// TestRunHistoryOutputBudget: however many runs there were and however
+// much they wrote, the run history holds at most MaxHistoryOutput of
+// output, the hidden older half of its batched trim included; the newest
+// runs keep their output, older ones keep their records with
+// OutputDropped and their byte count.
+func TestRunHistoryOutputBudget(t *testing.T) {
+	tests := []struct {
+		name     string
+		output   int // bytes of output per run
+		past     int // runs seeded from the journal (4 KiB of output each)
+		runs     int
+		wantKept int // newest runs that keep their output
+	}{
+		{name: "64 KiB each", output: outputTail, runs: 3000, wantKept: MaxHistoryOutput / outputTail},
+		{name: "8 KiB each", output: 8 << 10, runs: 3000, wantKept: DefaultRunHistory},
+		// 100 runs take 6.25 MiB: 448 of the past runs keep their 4 KiB.
+		{name: "after a restart", output: outputTail, past: DefaultRunHistory, runs: 100, wantKept: 100 + (MaxHistoryOutput-100*outputTail)/(4<<10)},
+		{name: "no output", runs: 3000, wantKept: DefaultRunHistory},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var past []Run
+			for i := range tt.past {
+				past = append(past, Run{Hook: "h", EventID: uint64(i + 1), Output: strings.Repeat("p", 4<<10), OutputBytes: 4 << 10})
+			}
+			r, err := NewRunner(RunnerConfig{PastRuns: past, Logger: zerolog.Nop()}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close(t.Context()) })
+			h := Hook{Name: "h"}
+			heldOutput := func() int {
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				held := 0
+				for _, run := range r.history {
+					if run.Output != OutputDropped {
+						held += len(run.Output)
+					}
+				}
+				if held != r.outputHeld {
+					t.Fatalf("the history holds %d bytes of output, it counts %d", held, r.outputHeld)
+				}
+				return held
+			}
+			before, _ := heapNow(true)
+			for i := range tt.runs {
+				id := uint64(tt.past + i + 1)
+				// Each run's own output, so the heap holds what the history does.
+				out := fmt.Sprintf("run %08d\n", id) + strings.Repeat("x", max(0, tt.output-13))
+				r.record(h, &Event{ID: id}, Run{Outcome: OutcomeOK, Output: out[:tt.output], OutputBytes: int64(tt.output) * 10})
+				if held := heldOutput(); held > MaxHistoryOutput {
+					t.Fatalf("after run %d the history holds %d bytes of output, over %d", id, held, MaxHistoryOutput)
+				}
+			}
+			after, _ := heapNow(true)
+			runs := r.Runs()
+			retained := int64(after) - int64(before)
+			t.Logf("%d runs of %d bytes: %.2f MiB of output held, heap %+.2f MiB", tt.runs, tt.output, float64(heldOutput())/mib, float64(retained)/mib)
+			if len(runs) != DefaultRunHistory {
+				t.Fatalf("%d runs kept, want %d", len(runs), DefaultRunHistory)
+			}
+			if retained > MaxHistoryOutput+2*mib {
+				t.Errorf("the history retains %.2f MiB, want <= %.2f", float64(retained)/mib, float64(MaxHistoryOutput+2*mib)/mib)
+			}
+			for i, run := range runs {
+				newest := i >= len(runs)-tt.wantKept
+				if want := uint64(tt.past + tt.runs - len(runs) + i + 1); run.EventID != want {
+					t.Fatalf("run %d is event %d, want %d", i, run.EventID, want)
+				}
+				if run.OutputBytes == 0 {
+					continue
+				}
+				if kept := run.Output != OutputDropped; kept != newest {
+					t.Fatalf("run %d (%d from the newest): output kept %v, want %v", run.EventID, len(runs)-i, kept, newest)
+				}
+				if run.EventID <= uint64(tt.past) {
+					continue
+				}
+				if newest && !strings.HasPrefix(run.Output, fmt.Sprintf("run %08d\n", run.EventID)) {
+					t.Fatalf("run %d has another output: %.40q", run.EventID, run.Output)
+				}
+				if run.OutputBytes != int64(tt.output)*10 {
+					t.Fatalf("run %d: output_bytes %d, want %d", run.EventID, run.OutputBytes, tt.output*10)
+				}
+			}
+		})
 	}
 }
