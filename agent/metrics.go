@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	gometrics "github.com/hashicorp/go-metrics"
-	gmprom "github.com/hashicorp/go-metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-agent/vigil/events"
@@ -14,40 +13,27 @@ import (
 
 // serf and memberlist report their own metrics (gossip and probe timings,
 // message counts, member flaps, queue depths) through go-metrics' global
-// sink. vigil installs, once per process, a go-metrics Prometheus sink as
-// that global sink and registers it in each agent's registry, so those
-// metrics appear on /metrics as vigil_serf_* and vigil_memberlist_*. The
-// sink is process-wide because go-metrics' global is: two agents in one
-// process (tests) share it.
+// sink. vigil installs, once per process, its own lean sink
+// (gossipMetricSink, metrics_sink.go) as that global sink and registers it
+// in each agent's registry, so those metrics appear on /metrics as
+// vigil_serf_* and vigil_memberlist_*. The sink is process-wide because
+// go-metrics' global is: two agents in one process (tests) share it.
 var gossipSink struct {
 	once sync.Once
-	sink *gmprom.PrometheusSink
+	sink *gossipMetricSink
 	err  error
 }
 
 // gossipMetricsSink returns the process-wide sink, installing it as
 // go-metrics' global sink on first use.
-func gossipMetricsSink() (*gmprom.PrometheusSink, error) {
+func gossipMetricsSink() (*gossipMetricSink, error) {
 	gossipSink.once.Do(func() {
-		// The sink registers itself at creation; it goes into a throwaway
-		// registry here and into each agent's registry later.
-		sink, err := gmprom.NewPrometheusSinkFrom(gmprom.PrometheusOpts{
-			Registerer: prometheus.NewRegistry(),
-			Name:       "vigil_gossip_metrics",
-			// Never expire series: a counter that vanishes after a quiet
-			// minute breaks rate() and alerts. serf's and memberlist's
-			// metric names are a fixed, small set.
-			Expiration: 0,
-		})
-		if err != nil {
-			gossipSink.err = fmt.Errorf("gossip metrics sink: %w", err)
-			return
-		}
+		sink := newGossipMetricSink(gossipSampleBuckets)
 		conf := gometrics.DefaultConfig("vigil")
 		conf.EnableHostname = false       // no host name inside metric names
 		conf.EnableRuntimeMetrics = false // the Go collector reports the runtime
 		if _, err := gometrics.NewGlobal(conf, sink); err != nil {
-			gossipSink.err = fmt.Errorf("gossip metrics: %w", err)
+			gossipSink.err = fmt.Errorf("gossip metrics: install the go-metrics sink: %w", err)
 			return
 		}
 		gossipSink.sink = sink

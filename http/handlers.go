@@ -59,30 +59,24 @@ func normalize(m events.Member) events.Member {
 	return m
 }
 
+// handleMembers answers GET /v1/members[?status=S] from s.members:
+// the body is encoded again only when the agent's member list changed
+// (members_cache.go).
 func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 	status := r.URL.Query().Get("status")
-	if status != "" && !validStatus(status) {
+	filter, ok := membersFilter(status)
+	if !ok {
 		writeError(w, http.StatusBadRequest,
 			fmt.Sprintf("invalid status %q: want one of alive, leaving, left, failed", status))
 		return
 	}
-	all := s.agent.Members()
-	out := make([]events.Member, 0, len(all))
-	for _, m := range all {
-		if status == "" || m.Status == status {
-			out = append(out, normalize(m))
-		}
+	body, err := s.members.body(s.agent.Members(), status, filter)
+	if err != nil {
+		// Only a bug can get here: members are plain strings and maps.
+		writeError(w, http.StatusInternalServerError, "members: "+err.Error())
+		return
 	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func validStatus(s string) bool {
-	for _, v := range MemberStatuses {
-		if s == v {
-			return true
-		}
-	}
-	return false
+	writeJSONBody(w, http.StatusOK, body)
 }
 
 func (s *Server) handleSelf(w http.ResponseWriter, r *http.Request) {

@@ -38,6 +38,9 @@ type Server struct {
 
 	// rr keeps the round-robin position per service for /v1/pick.
 	rr roundRobin
+	// members keeps the encoded GET /v1/members bodies of the last member
+	// view served (members_cache.go).
+	members membersCache
 
 	// tokenSum is the SHA-256 of the API token (WithToken); nil when the
 	// API is open.

@@ -1,0 +1,117 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/membership"
+)
+
+// TestIdleHeapProfile is a measurement, not a check: it runs a small idle
+// cluster of in-process agents and writes a heap profile of what they keep
+// live, for `go tool pprof -sample_index=inuse_space`. It runs only when
+// VIGIL_HEAP_PROFILE names the profile file to write:
+//
+//	VIGIL_HEAP_PROFILE=/tmp/idle.heap go test -run TestIdleHeapProfile -v ./agent/
+//
+// VIGIL_HEAP_AGENTS (default 3) sets the cluster size and VIGIL_HEAP_IDLE
+// (default 20s) how long it idles before the profile is taken. The agents
+// log nowhere, so log buffers do not show in the profile.
+func TestIdleHeapProfile(t *testing.T) {
+	path := os.Getenv("VIGIL_HEAP_PROFILE")
+	if path == "" {
+		t.Skip("set VIGIL_HEAP_PROFILE to a file name to take an idle heap profile")
+	}
+	n := 3
+	if v := os.Getenv("VIGIL_HEAP_AGENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			t.Fatalf("VIGIL_HEAP_AGENTS=%q: want a positive number", v)
+		}
+	}
+	idle := 20 * time.Second
+	if v := os.Getenv("VIGIL_HEAP_IDLE"); v != "" {
+		var err error
+		if idle, err = time.ParseDuration(v); err != nil {
+			t.Fatalf("VIGIL_HEAP_IDLE=%q: %v", v, err)
+		}
+	}
+
+	// Sample every allocation: the agents' live heap is a few MiB, too
+	// little for the default one-in-512-KiB sampling to attribute well.
+	runtime.MemProfileRate = 1
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	var first string
+	for i := range n {
+		cfg := Default()
+		cfg.Name = fmt.Sprintf("heap-%d", i)
+		cfg.Bind = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg.HTTP = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg.Profile = string(membership.ProfileLocal)
+		cfg.Service = &ServiceConfig{Name: "web", Port: 8080}
+		if first == "" {
+			first = cfg.Bind
+		} else {
+			cfg.Join = []string{first}
+		}
+		a, err := New(cfg, zerolog.Nop(), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Errorf("agent %s did not stop", cfg.Name)
+			}
+		})
+		waitUntil(t, 20*time.Second, cfg.Name+" to serve HTTP", func() bool {
+			resp, err := http.Get("http://" + cfg.HTTP + "/healthz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+		if i == n-1 {
+			waitUntil(t, 30*time.Second, "every agent to see the others", func() bool {
+				return len(a.Members()) == n
+			})
+		}
+	}
+	time.Sleep(idle)
+
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	grown := mib(after.HeapInuse) - mib(before.HeapInuse)
+	t.Logf("%d agents idle for %s: HeapInuse %.2f MiB -> %.2f MiB (%+.2f MiB, %.2f MiB per agent), HeapObjects %d -> %d",
+		n, idle, mib(before.HeapInuse), mib(after.HeapInuse), grown, grown/float64(n), before.HeapObjects, after.HeapObjects)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatalf("heap profile: %v", err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		t.Fatalf("heap profile %s: %v", path, err)
+	}
+}
+
+// mib converts bytes to MiB.
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }

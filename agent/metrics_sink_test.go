@@ -1,0 +1,264 @@
+package agent
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	gometrics "github.com/hashicorp/go-metrics"
+	gmprom "github.com/hashicorp/go-metrics/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// gather collects reg and indexes its families by name.
+func gather(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	out := make(map[string]*dto.MetricFamily, len(fams))
+	for _, f := range fams {
+		out[f.GetName()] = f
+	}
+	return out
+}
+
+// TestGossipMetricSink feeds the sink as go-metrics does and checks what
+// Prometheus gathers: names as go-metrics' Prometheus sink made them,
+// gauges, counters, and samples as histograms over gossipSampleBuckets.
+func TestGossipMetricSink(t *testing.T) {
+	s := newGossipMetricSink(gossipSampleBuckets)
+	reg, reg2 := prometheus.NewRegistry(), prometheus.NewRegistry()
+	if err := reg.Register(s); err != nil {
+		t.Fatal(err)
+	}
+	// A second registry (a second agent in the process) takes it too.
+	if err := reg2.Register(s); err != nil {
+		t.Fatalf("second registry: %v", err)
+	}
+
+	s.SetGauge([]string{"vigil", "memberlist", "health", "score"}, 2)
+	s.SetGauge([]string{"vigil", "memberlist", "health", "score"}, 1)
+	s.SetPrecisionGauge([]string{"vigil", "serf", "precise"}, 1e9+0.5)
+	s.SetGaugeWithLabels([]string{"vigil", "memberlist", "node", "instances"}, 3, []gometrics.Label{{Name: "node_state", Value: "alive"}})
+	s.SetGaugeWithLabels([]string{"vigil", "memberlist", "node", "instances"}, 1, []gometrics.Label{{Name: "node_state", Value: "dead"}})
+	s.IncrCounter([]string{"vigil", "serf", "member", "join"}, 1)
+	s.IncrCounter([]string{"vigil", "serf", "member", "join"}, 2)
+	s.IncrCounter([]string{"vigil", "serf", "member", "join"}, -5)                             // dropped
+	s.IncrCounter([]string{"vigil", "serf", "member", "join"}, float32(math.NaN()))            // dropped
+	s.IncrCounter([]string{"vigil", "serf", "queries", "vigil-leave"}, 1)                      // "-" becomes "_"
+	s.IncrCounter([]string{"vigil", "serf", "events", "a.b c=d/e"}, 1)                         // so do ". =/"
+	s.AddSample([]string{"vigil", "serf", "coordinate", "adjustment-ms"}, float32(math.NaN())) // dropped
+	for _, v := range []float32{0.05, 0.25, 0.3, 7, 7, 120, 99999} {
+		s.AddSample([]string{"vigil", "memberlist", "gossip"}, v)
+	}
+	s.EmitKey([]string{"vigil", "ignored"}, 1)
+
+	for _, r := range []*prometheus.Registry{reg, reg2} {
+		fams := gather(t, r)
+		gauge := func(name string, labels ...string) float64 {
+			t.Helper()
+			v, ok := value(fams, name, labels...)
+			if !ok {
+				t.Fatalf("no series %s%v", name, labels)
+			}
+			return v
+		}
+		for _, c := range []struct {
+			name   string
+			labels []string
+			typ    dto.MetricType
+			want   float64
+		}{
+			{"vigil_memberlist_health_score", nil, dto.MetricType_GAUGE, 1},
+			{"vigil_serf_precise", nil, dto.MetricType_GAUGE, 1e9 + 0.5},
+			{"vigil_memberlist_node_instances", []string{"node_state", "alive"}, dto.MetricType_GAUGE, 3},
+			{"vigil_memberlist_node_instances", []string{"node_state", "dead"}, dto.MetricType_GAUGE, 1},
+			{"vigil_serf_member_join", nil, dto.MetricType_COUNTER, 3},
+			{"vigil_serf_queries_vigil_leave", nil, dto.MetricType_COUNTER, 1},
+			{"vigil_serf_events_a_b_c_d_e", nil, dto.MetricType_COUNTER, 1},
+			{"vigil_memberlist_gossip", nil, dto.MetricType_HISTOGRAM, 7}, // the sample count
+		} {
+			if got := gauge(c.name, c.labels...); got != c.want {
+				t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+			}
+			if typ := fams[c.name].GetType(); typ != c.typ {
+				t.Errorf("%s is a %v, want a %v", c.name, typ, c.typ)
+			}
+		}
+		if _, ok := fams["vigil_serf_coordinate_adjustment_ms"]; ok {
+			t.Error("a NaN sample made a series")
+		}
+		if _, ok := fams["vigil_ignored"]; ok {
+			t.Error("EmitKey made a series")
+		}
+		h := fams["vigil_memberlist_gossip"].GetMetric()[0].GetHistogram()
+		if got, want := h.GetSampleSum(), float64(float32(0.05))+0.25+float64(float32(0.3))+7+7+120+99999; math.Abs(got-want) > 1e-6 {
+			t.Errorf("gossip sum = %v, want %v", got, want)
+		}
+		wantCum := map[float64]uint64{0.1: 1, 0.5: 3, 1: 3, 5: 3, 10: 5, 50: 5, 100: 5, 500: 6, 1000: 6, 5000: 6, 10000: 6, 50000: 6}
+		if len(h.GetBucket()) != len(gossipSampleBuckets) {
+			t.Errorf("%d buckets, want %d", len(h.GetBucket()), len(gossipSampleBuckets))
+		}
+		for _, b := range h.GetBucket() {
+			if want, ok := wantCum[b.GetUpperBound()]; !ok || b.GetCumulativeCount() != want {
+				t.Errorf("bucket le=%v holds %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want)
+			}
+		}
+		if help := fams["vigil_memberlist_gossip"].GetHelp(); !strings.Contains(help, "milliseconds") {
+			t.Errorf("gossip help %q", help)
+		}
+	}
+}
+
+// TestGossipMetricSinkConcurrent reports from many goroutines while
+// scraping (run with -race): no update is lost.
+func TestGossipMetricSinkConcurrent(t *testing.T) {
+	s := newGossipMetricSink(gossipSampleBuckets)
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(s); err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 8, 500
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				s.IncrCounter([]string{"vigil", "memberlist", "msg", "alive"}, 1)
+				s.AddSample([]string{"vigil", "memberlist", "probeNode"}, float32(i%7))
+				s.SetGaugeWithLabels([]string{"vigil", "g"}, float32(i), []gometrics.Label{{Name: "w", Value: string(rune('a' + w))}})
+			}
+		})
+	}
+	for range 20 {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	fams := gather(t, reg)
+	if v, _ := value(fams, "vigil_memberlist_msg_alive"); v != workers*each {
+		t.Errorf("counter = %v, want %d", v, workers*each)
+	}
+	if v, _ := value(fams, "vigil_memberlist_probeNode"); v != workers*each {
+		t.Errorf("sample count = %v, want %d", v, workers*each)
+	}
+	if n := len(fams["vigil_g"].GetMetric()); n != workers {
+		t.Errorf("%d gauge series, want %d", n, workers)
+	}
+}
+
+// feedIdleGossip reports to sink what serf and memberlist report in an
+// idle 20-member cluster with the local profile over the given number of
+// seconds (the keys and rates of memberlist v0.7 and serf v0.11, with the
+// "vigil" prefix go-metrics adds): a gossip round every 200 ms, a probe
+// and its ping-complete coordinate update every second, queue checks, a
+// push/pull every 30 s, and the message counters that go with them.
+func feedIdleGossip(sink gometrics.MetricSink, seconds int, rng *rand.Rand) {
+	ms := func(mean float64) float32 { return float32(rng.ExpFloat64() * mean) }
+	states := []string{"alive", "suspect", "dead", "left"}
+	for sec := range seconds {
+		for range 5 {
+			sink.AddSample([]string{"vigil", "memberlist", "gossip"}, ms(0.05))
+			sink.IncrCounter([]string{"vigil", "memberlist", "udp", "sent"}, float32(200+rng.IntN(1200)))
+			sink.IncrCounter([]string{"vigil", "memberlist", "udp", "received"}, float32(200+rng.IntN(1200)))
+		}
+		sink.AddSample([]string{"vigil", "memberlist", "probeNode"}, ms(0.8))
+		sink.AddSample([]string{"vigil", "serf", "coordinate", "adjustment-ms"}, ms(0.1))
+		sink.IncrCounter([]string{"vigil", "memberlist", "msg", "alive"}, 1)
+		sink.AddSample([]string{"vigil", "serf", "msgs", "sent"}, float32(60+rng.IntN(200)))
+		sink.AddSample([]string{"vigil", "serf", "msgs", "received"}, float32(60+rng.IntN(200)))
+		sink.AddSample([]string{"vigil", "memberlist", "queue", "broadcasts"}, float32(rng.IntN(2)))
+		for _, q := range []string{"Intent", "Event", "Query"} {
+			sink.AddSample([]string{"vigil", "serf", "queue", q}, float32(rng.IntN(2)))
+		}
+		sink.SetGauge([]string{"vigil", "memberlist", "health", "score"}, 0)
+		if sec%30 == 0 {
+			sink.AddSample([]string{"vigil", "memberlist", "pushPullNode"}, ms(2))
+			sink.AddSample([]string{"vigil", "memberlist", "size", "remote"}, float32(1500+rng.IntN(500)))
+			sink.SetGauge([]string{"vigil", "memberlist", "size", "local"}, float32(1500+rng.IntN(500)))
+			sink.IncrCounter([]string{"vigil", "memberlist", "tcp", "connect"}, 1)
+			sink.IncrCounter([]string{"vigil", "memberlist", "tcp", "accept"}, 1)
+			sink.IncrCounter([]string{"vigil", "memberlist", "tcp", "sent"}, float32(1500+rng.IntN(500)))
+			for i, st := range states {
+				sink.SetGaugeWithLabels([]string{"vigil", "memberlist", "node", "instances"}, float32(20*(1-min(i, 1))),
+					[]gometrics.Label{{Name: "node_state", Value: st}})
+			}
+		}
+	}
+}
+
+// liveHeap returns the live heap after a full collection: HeapAlloc (the
+// bytes of live objects) and HeapInuse (the spans holding them).
+func liveHeap() (alloc, inuse uint64) {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc, m.HeapInuse
+}
+
+// countingSink counts the reports made to the sink it wraps.
+type countingSink struct {
+	gometrics.MetricSink
+	n int
+}
+
+// SetGauge counts, then reports to the wrapped sink.
+func (c *countingSink) SetGauge(k []string, v float32) { c.n++; c.MetricSink.SetGauge(k, v) }
+
+// IncrCounter counts, then reports to the wrapped sink.
+func (c *countingSink) IncrCounter(k []string, v float32) { c.n++; c.MetricSink.IncrCounter(k, v) }
+
+// AddSample counts, then reports to the wrapped sink.
+func (c *countingSink) AddSample(k []string, v float32) { c.n++; c.MetricSink.AddSample(k, v) }
+
+// SetGaugeWithLabels counts, then reports to the wrapped sink.
+func (c *countingSink) SetGaugeWithLabels(k []string, v float32, l []gometrics.Label) {
+	c.n++
+	c.MetricSink.SetGaugeWithLabels(k, v, l)
+}
+
+// TestGossipSinkHeap measures what each sink keeps live after serf's and
+// memberlist's reports of an idle minute and of an idle hour: go-metrics'
+// Prometheus sink as vigil used it (a Summary per sample series, never
+// expired) against gossipMetricSink. The reports arrive at once, so the
+// old sink's summaries see the hour in one 10 s window and keep more than
+// they would in real time; the minute is close to its steady state. The
+// numbers are logged (go test -v); the check only wants the new sink to
+// keep less than a quarter of the old one's heap.
+func TestGossipSinkHeap(t *testing.T) {
+	measure := func(name string, seconds int, build func() gometrics.MetricSink) uint64 {
+		alloc0, inuse0 := liveHeap()
+		sink := &countingSink{MetricSink: build()}
+		feedIdleGossip(sink, seconds, rand.New(rand.NewPCG(1, 2)))
+		alloc1, inuse1 := liveHeap()
+		runtime.KeepAlive(sink)
+		grownAlloc := int64(alloc1) - int64(alloc0)
+		t.Logf("%-26s %5d s, %6d reports: live heap %+8.1f KiB (HeapAlloc), %+8.1f KiB (HeapInuse)",
+			name, seconds, sink.n, float64(grownAlloc)/1024, float64(int64(inuse1)-int64(inuse0))/1024)
+		return uint64(max(grownAlloc, 0))
+	}
+	for _, seconds := range []int{60, 3600} {
+		old := measure("go-metrics Prometheus sink", seconds, func() gometrics.MetricSink {
+			s, err := gmprom.NewPrometheusSinkFrom(gmprom.PrometheusOpts{
+				Registerer: prometheus.NewRegistry(), Name: "vigil_gossip_metrics", Expiration: 0,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+		lean := measure("gossipMetricSink", seconds, func() gometrics.MetricSink {
+			return newGossipMetricSink(gossipSampleBuckets)
+		})
+		if lean*4 > old {
+			t.Errorf("%d s: gossipMetricSink keeps %d bytes live, the go-metrics Prometheus sink %d: want under a quarter", seconds, lean, old)
+		}
+	}
+}
