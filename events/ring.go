@@ -18,8 +18,9 @@ const subscriberBuffer = 256
 // and fans them out to live subscribers without ever blocking the publisher.
 type Ring struct {
 	mu     sync.Mutex
-	buf    []Event
-	start  int // index of the oldest event in buf once full
+	buf    []Event // grows by append up to size, then wraps
+	size   int     // how many events are kept
+	start  int     // index of the oldest event in buf once full
 	nextID uint64
 	subs   map[*Subscription]struct{}
 	now    func() time.Time
@@ -42,7 +43,11 @@ func NewRingFrom(size int, first uint64) *Ring {
 	if first == 0 {
 		first = 1
 	}
-	return &Ring{buf: make([]Event, 0, size), nextID: first, subs: map[*Subscription]struct{}{}, now: time.Now}
+	// buf grows as events come (append doubles it) instead of being
+	// allocated whole: a full default ring is about 512 KiB, which an idle
+	// agent would carry from its first second, raising its heap and with
+	// it the garbage collector's target.
+	return &Ring{size: size, nextID: first, subs: map[*Subscription]struct{}{}, now: time.Now}
 }
 
 // Publish stamps ev with the next id and the current time, keeps it, and
@@ -56,7 +61,7 @@ func (r *Ring) Publish(ev Event) Event {
 	if ev.Time.IsZero() {
 		ev.Time = r.now().UTC()
 	}
-	if len(r.buf) < cap(r.buf) {
+	if len(r.buf) < r.size {
 		r.buf = append(r.buf, ev)
 	} else {
 		r.buf[r.start] = ev
