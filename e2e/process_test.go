@@ -66,10 +66,12 @@ func TestProcessKillRestart(t *testing.T) {
 		agents[i] = clustertest.StartLocal(t, names[i], append(join, argsOf(i)...)...)
 	}
 	clustertest.AllSee(t, 30*time.Second, agents, clustertest.Expect("alive", agents...))
-	// The peers file is written within a second of a member change; an
-	// agent killed before its first write has nothing to rejoin from (it
-	// comes back only when a peer's serf reconnects to it, up to 30 s
-	// later: see docs/reliability-faults.md). Start the trials after it.
+	// The peers file is written at once until it holds a peer, then within
+	// a second of each member change. Before that fix an agent killed
+	// before its first write had nothing to rejoin from (it came back only
+	// when a peer's serf reconnected to it, up to 30 s later: see
+	// docs/reliability.md#limits-and-findings, item 5). Start the trials
+	// once every agent's peers file lists the other four.
 	clustertest.Eventually(t, 10*time.Second, "every agent's peers file to list the other four", func() error {
 		for i, d := range dirs {
 			b, err := os.ReadFile(filepath.Join(d, "peers.json"))
