@@ -26,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	vigilhttp "github.com/vigil-agent/vigil/http"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 	"github.com/vigil-agent/vigil/membership"
 )
 
@@ -126,25 +127,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// freePort returns a loopback port free on TCP and UDP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+// freePort returns a loopback port free on TCP and UDP, below the
+// ephemeral range so no outgoing connection takes it before the agent
+// binds it (clustertest.FreePort).
+func freePort(t *testing.T) int { return clustertest.FreePort(t) }
 
 // startTestAgent runs an agent on free loopback ports with the local
 // profile, after mutate changed its configuration, and stops it at the end

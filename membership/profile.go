@@ -35,7 +35,11 @@ const (
 	// up to 10 members and 1.2 s at 20 once a second member confirms it
 	// (measured at N=20: a killed agent's member-failed hook starts on
 	// every survivor 1.6-2.1 s after the kill, docs/benchmarks.md), and up
-	// to 6 × that when nobody confirms it. Gossip is retransmitted 4 ×
+	// to 3 × that when nobody confirms it (a longer maximum would protect a
+	// member suspected by one slow prober longer, but leaves the suspicions
+	// of a member that is cut off pending longer too, and one still
+	// pending when the cut heals ends in a false failure: see "Limits" in
+	// docs/reliability.md). Gossip is retransmitted 4 ×
 	// log(N+1) times to 4 peers every 100 ms so news reaches everyone in
 	// small clusters too (memberlist's local profile retransmits only
 	// twice, which in a five-node cluster with a dead member can leave one
@@ -65,7 +69,7 @@ func fastConfig() *memberlist.Config {
 	c.ProbeInterval = 300 * time.Millisecond
 	c.ProbeTimeout = 150 * time.Millisecond
 	c.SuspicionMult = 3
-	c.SuspicionMaxTimeoutMult = 6
+	c.SuspicionMaxTimeoutMult = 3
 	c.IndirectChecks = 3
 	c.RetransmitMult = 4
 	c.GossipNodes = 4

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	nethttp "net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // This file is the harness for end-to-end tests: it builds the vigil binary
@@ -48,26 +49,10 @@ func vigilBinary(t *testing.T) string {
 	return binPath
 }
 
-// freePort returns a loopback port free on both TCP and UDP, as gossip
-// needs both.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+// freePort returns a loopback port free on TCP and UDP, below the
+// ephemeral range so no outgoing connection takes it before the agent
+// binds it (clustertest.FreePort).
+func freePort(t *testing.T) int { return clustertest.FreePort(t) }
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
