@@ -64,7 +64,8 @@ func (c Config) fastTrials(n int) int {
 	return c.FastTrials
 }
 
-// FullConfig is the default full run (about 35 minutes on 2 cores, 10 of them the fast profile's quiet window).
+// FullConfig is the default full run (about 55 minutes on 2 cores: the
+// fast profile's 10-minute quiet window and 5 minutes at N = 100 and 200).
 func FullConfig() Config {
 	return Config{
 		Ns: []int{5, 20, 50}, Trials: 10, FastTrials: 6,
@@ -72,7 +73,7 @@ func FullConfig() Config {
 		IdleWindow: 15 * time.Second, ChurnWindow: 15 * time.Second, ChurnPeriod: 5 * time.Second,
 		FastLongN: 20, FastLongWindow: 10 * time.Minute,
 		HTTPN: 50, HTTPConc: 4, HTTPDuration: 5 * time.Second,
-		ScaleNs: []int{100}, ScaleWindow: 60 * time.Second, ScaleTrials: 3,
+		ScaleNs: []int{100, 200}, ScaleWindow: 5 * time.Minute, ScaleTrials: 3,
 		HookSamples: 500,
 	}
 }

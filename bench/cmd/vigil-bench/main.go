@@ -39,7 +39,7 @@ func main() {
 		ns        = flag.String("ns", "", "override the cluster sizes of the comparison and fast phases, comma-separated (e.g. 20); for targeted runs")
 		fastWin   = flag.Duration("fast-window", 0, "override the quiet window of vigil-fast in which false failures are counted (full run: 10m)")
 		skip      = flag.String("skip", "", "comma-separated phases to skip (hook, pair, fast, http, scale); for debugging the harness")
-		maxTime   = flag.Duration("max-time", 0, "hard limit on the run; everything is killed past it (default 60m, 10m with -quick)")
+		maxTime   = flag.Duration("max-time", 0, "hard limit on the run; everything is killed past it (default 90m, 10m with -quick)")
 		report    = flag.String("report", "", "only rewrite the CSV files, plots and -doc from this results.json (no measurement)")
 		pprofDir  = flag.String("pprof", "", "instead of the benchmark: profile one in-process vigil agent in an idle cluster and write cpu/heap/allocs profiles to this directory")
 		pprofN    = flag.Int("pprof-n", 20, "cluster size for -pprof")
@@ -102,7 +102,7 @@ func main() {
 	}
 	limit := *maxTime
 	if limit == 0 {
-		limit = 60 * time.Minute
+		limit = 90 * time.Minute
 		if *quick {
 			limit = 10 * time.Minute
 		}
