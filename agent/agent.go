@@ -78,6 +78,9 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 			a.lock.Close()
 			return nil, err
 		}
+		a.journal.OnError(func(err error) {
+			logger.Error().Err(err).Msg("hook journal: runs may be resumed twice or not at all after a crash")
+		})
 	}
 	if a.metrics, err = a.newMetrics(); err != nil {
 		return nil, err

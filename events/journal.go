@@ -69,6 +69,12 @@ type Journal struct {
 	size   int64 // bytes in the file
 	torn   bool  // a write failed part-way: the next line starts on a new one
 	closed bool
+	// failing is set while appends fail, so that a full disk is reported
+	// once when it starts, not once per line.
+	failing bool
+	// onError, when set (OnError), hears of failed appends and
+	// compactions.
+	onError func(error)
 
 	// Compaction, under mu.
 	compactLines int64         // start one once this many lines were appended (journalCompactLines)
@@ -379,6 +385,20 @@ func eachLine(r io.Reader, fn func([]byte) error) error {
 	}
 }
 
+// OnError sets f to hear of the journal's failures: an append that could
+// not be written (reported when appends start failing, and again after one
+// succeeded), and a compaction that failed (it is retried once as much
+// more was appended). f is called with the journal's lock held: it must
+// not call back into the journal. The agent logs them.
+func (j *Journal) OnError(f func(error)) {
+	if j == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.onError = f
+}
+
 func (j *Journal) append(e JournalEntry) {
 	if j == nil {
 		return
@@ -403,6 +423,10 @@ func (j *Journal) append(e JournalEntry) {
 	if n > 0 {
 		j.torn = err != nil
 	}
+	if err != nil && !j.failing && j.onError != nil {
+		j.onError(fmt.Errorf("append to journal %s: %w", j.path, err))
+	}
+	j.failing = err != nil
 	j.size += int64(n)
 	j.lines++
 	j.bytes += int64(n)
@@ -426,6 +450,9 @@ func (j *Journal) startCompaction() {
 		defer j.mu.Unlock()
 		j.compacting = false
 		j.compactErr = err
+		if err != nil && j.onError != nil {
+			j.onError(err)
+		}
 		if err != nil {
 			// Tried again once as much more was appended.
 			j.lines, j.bytes = 0, 0

@@ -487,3 +487,47 @@ func TestJournalCompactionRacesAppends(t *testing.T) {
 		last[w] = r.EventID
 	}
 }
+
+// TestJournalReportsFailedAppends: an append that cannot be written is
+// reported through OnError once when appends start failing, not once per
+// line, and again after an append succeeded in between.
+func TestJournalReportsFailedAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hooks.journal")
+	j := openTestJournal(t, path)
+	var errs []error
+	j.OnError(func(err error) { errs = append(errs, err) })
+	ev := &Event{ID: 1, Type: MemberFailed}
+	j.queued("h", ev)
+	if len(errs) != 0 {
+		t.Fatalf("a good append reported %v", errs)
+	}
+	good := j.f
+	bad, err := os.Open(path) // read-only: every write fails
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bad.Close() })
+	j.mu.Lock()
+	j.f = bad
+	j.mu.Unlock()
+	for range 3 {
+		j.done("h", ev)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "append to journal "+path) {
+		t.Fatalf("3 failed appends reported %v, want one error naming the journal", errs)
+	}
+	j.mu.Lock()
+	j.f = good
+	j.mu.Unlock()
+	j.queued("h", ev)
+	j.mu.Lock()
+	j.f = bad
+	j.mu.Unlock()
+	j.done("h", ev)
+	j.mu.Lock()
+	j.f = good
+	j.mu.Unlock()
+	if len(errs) != 2 {
+		t.Fatalf("failing again after a good append: %d errors reported, want 2", len(errs))
+	}
+}
