@@ -242,6 +242,14 @@ func yes(ok bool) string {
 	return "**no**"
 }
 
+// yesno is yes without the emphasis, for a secondary verdict.
+func yesno(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
+
 func secs(ms Num) string {
 	if !ms.OK() {
 		return "–"
@@ -335,9 +343,11 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 		}
 	}
 	if f, ok := findSum(sums, "vigil-fast", cfg.FastLongN); ok {
-		w("| `fast` detects a killed agent in under 2 s at N=%d | last survivor p50 %s s, p90 %s s, max %s s (%d/%d trials complete) | %s |\n",
-			cfg.FastLongN, secs(f.LastP50), secs(f.LastP90), secs(f.LastMax), f.Complete, f.Trials,
-			yes(f.LastP90.OK() && f.LastP90 < 2000 && f.Complete == f.Trials))
+		// Judged on the median, with p90 beside it: the issue asks for
+		// "under 2 s" without a percentile; the other targets are medians.
+		w("| `fast` detects a killed agent in under 2 s at N=%d (median; p90 shown) | first survivor p50 %s s, p90 %s s; last survivor (every survivor's hook started) p50 %s s, p90 %s s, max %s s (%d/%d trials complete) | %s (p90: %s) |\n",
+			cfg.FastLongN, secs(f.FirstP50), secs(f.FirstP90), secs(f.LastP50), secs(f.LastP90), secs(f.LastMax), f.Complete, f.Trials,
+			yes(f.LastP50.OK() && f.LastP50 < 2000 && f.Complete == f.Trials), yesno(f.LastP90.OK() && f.LastP90 < 2000))
 	}
 	for _, st := range res.Stability {
 		if st.Setup == "vigil-fast" && st.N == cfg.FastLongN {
@@ -449,7 +459,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	w("Every cluster counts, over its whole life, the `member-failed` hooks that no kill explains (a report about an agent that was neither killed in a trial nor leaving): *false failures*. ")
 	w("The scale phase (N = %s) runs vigil-local and serf-local side by side, like the comparison phases: convergence, %s idle, a quiet window of %s for both, then %d alternating detection trials each. ", joinInts(cfg.ScaleNs), cfg.IdleWindow, cfg.ScaleWindow, cfg.ScaleTrials)
 	if cfg.ScaleWindow >= 5*time.Minute && cfg.FastLongWindow >= 10*time.Minute {
-		w("The issue asks for 5 minutes at scale and 10 minutes of `fast`: the quiet windows here are %s and %s. The largest N tried is the largest in the table; a larger one may run too.\n\n", cfg.ScaleWindow, cfg.FastLongWindow)
+		w("The issue asks for 5 minutes at scale and 10 minutes of `fast`: the quiet windows here are %s and %s. A size is stable when its cluster shows no false failure.\n\n", cfg.ScaleWindow, cfg.FastLongWindow)
 	} else {
 		w("The issue asks for 5 minutes at scale and 10 minutes of `fast`; the windows here (%s and %s) are shorter.\n\n", cfg.ScaleWindow, cfg.FastLongWindow)
 	}
