@@ -34,7 +34,8 @@ const (
 	// 150 ms timeout and suspicion multiplier 3, so a suspicion lasts 0.9 s
 	// up to 10 members and 1.2 s at 20 once a second member confirms it
 	// (measured at N=20: a killed agent's member-failed hook starts on
-	// every survivor 1.6-2.1 s after the kill, docs/benchmarks.md), and up
+	// every survivor 1.8 s after the kill at the median, 2.1 s at p90,
+	// docs/benchmarks.md), and up
 	// to 3 × that when nobody confirms it (a longer maximum would protect a
 	// member suspected by one slow prober longer, but leaves the suspicions
 	// of a member that is cut off pending longer too, and one still
