@@ -74,7 +74,11 @@ func (p *grpcProber) probe(ctx context.Context) result {
 
 	st, err := p.check(ctx)
 	if err != nil {
-		if timedOut(ctx, err) {
+		// A DeadlineExceeded status is the server enforcing the
+		// grpc-timeout this check sent, which is its own timeout: it
+		// reads the same whichever side gave up first.
+		var se *grpcStatusError
+		if timedOut(ctx, err) || (errors.As(err, &se) && se.code == grpcCodeDeadlineExceeded) {
 			return result{Critical, fmt.Sprintf("%s: timed out after %s", prefix, p.timeout)}
 		}
 		return result{Critical, fmt.Sprintf("%s: %v", prefix, err)}

@@ -97,6 +97,9 @@ func TestGRPCResponses(t *testing.T) {
 		{"percent-encoded message", fakeHealth(t, nil, "13", "caf%C3%A9 50%zz%"), Critical,
 			"rpc error: code = Internal desc = café 50%zz%"},
 		{"unknown code", fakeHealth(t, nil, "42", ""), Critical, "rpc error: code = Code(42) desc = "},
+		// The server enforcing the grpc-timeout the check sent: the
+		// check's own timeout, reported as such.
+		{"deadline exceeded by the server", fakeHealth(t, nil, "4", "context deadline exceeded"), Critical, "/svc: timed out after "},
 		{"bad code", fakeHealth(t, nil, "ok", ""), Critical, `grpc-status "ok": not a status code`},
 		{"no status", fakeHealth(t, serving, "", ""), Critical, "response without grpc-status"},
 		{"no message", fakeHealth(t, nil, "0", ""), Critical, "health response: no response message"},

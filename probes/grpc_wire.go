@@ -194,6 +194,9 @@ func grpcCodeName(c uint32) string {
 	return "Code(" + strconv.FormatUint(uint64(c), 10) + ")"
 }
 
+// grpcCodeDeadlineExceeded is gRPC's status code 4, DEADLINE_EXCEEDED.
+const grpcCodeDeadlineExceeded = 4
+
 // grpcStatusError is a non-OK grpc-status a server answered with.
 type grpcStatusError struct {
 	code uint32
