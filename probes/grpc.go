@@ -15,6 +15,12 @@ import (
 	"time"
 )
 
+// deadlineSlack: an error this close to the check's deadline is reported
+// as its timeout. The server learns the deadline from grpc-timeout and may
+// give up (cancel the stream, answer DeadlineExceeded) a moment before the
+// client's own context expires.
+const deadlineSlack = 50 * time.Millisecond
+
 // grpcProber runs a grpc.health.v1 check over plaintext: SERVING passing,
 // anything else critical. It speaks gRPC over the standard library's
 // HTTP/2 client, cleartext with prior knowledge (h2c), as grpc-go does
@@ -77,8 +83,12 @@ func (p *grpcProber) probe(ctx context.Context) result {
 		// A DeadlineExceeded status is the server enforcing the
 		// grpc-timeout this check sent, which is its own timeout: it
 		// reads the same whichever side gave up first.
+		// So is a stream the server cancelled as that deadline came: an
+		// error within deadlineSlack of it.
 		var se *grpcStatusError
-		if timedOut(ctx, err) || (errors.As(err, &se) && se.code == grpcCodeDeadlineExceeded) {
+		dl, hasDL := ctx.Deadline()
+		if timedOut(ctx, err) || (errors.As(err, &se) && se.code == grpcCodeDeadlineExceeded) ||
+			(hasDL && time.Until(dl) < deadlineSlack) {
 			return result{Critical, fmt.Sprintf("%s: timed out after %s", prefix, p.timeout)}
 		}
 		return result{Critical, fmt.Sprintf("%s: %v", prefix, err)}

@@ -102,6 +102,8 @@ func TestTTLExpiry(t *testing.T) {
 		{ID: "beat", Previous: Critical, Status: Passing, Output: "ok"},
 		{ID: "beat", Previous: Passing, Status: Critical, Output: "TTL expired (no update in 1s)"},
 	}
+	// The change is reported just after the status is set.
+	waitFor(t, 5*time.Second, "the expiry to be reported", func() bool { return len(log.list()) >= len(want) })
 	if got := log.list(); !slices.Equal(got, want) {
 		t.Errorf("changes\n got %+v\nwant %+v", got, want)
 	}
@@ -141,6 +143,8 @@ func TestTTLExpiresWithoutAnyUpdate(t *testing.T) {
 	m, log := newTestManager(t, Definition{ID: "beat", TTL: Duration(time.Second), InitialStatus: Passing})
 	m.Start()
 	waitFor(t, 5*time.Second, "the TTL to expire", func() bool { return m.Status() == Critical })
+	// The change is reported just after the status is set.
+	waitFor(t, 5*time.Second, "the expiry to be reported", func() bool { return len(log.list()) >= 1 })
 	if got := log.list(); len(got) != 1 || got[0].Output != "TTL expired (no update in 1s)" {
 		t.Errorf("changes %+v", got)
 	}
