@@ -86,6 +86,16 @@ type Cluster struct {
 	peersOnDisk atomic.Bool
 	peersDone   chan struct{} // closed when the peers writer has stopped
 
+	// tagsMu serialises the calls that re-advertise the local member
+	// (SetTags and reannounce): serf's SetTags writes the tags that
+	// memberlist's UpdateNode reads, unsynchronised.
+	tagsMu sync.Mutex
+	// refuted is signalled by memberlist's logger at each refutation;
+	// reannounceLoop answers it (reannounce.go).
+	refuted        chan struct{}
+	reannounced    atomic.Uint64 // re-announcements sent, for tests
+	reannounceDone chan struct{}
+
 	stop    chan struct{}
 	drained chan struct{}
 	once    sync.Once
@@ -104,7 +114,13 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	ml.BindPort = cfg.BindPort
 	ml.AdvertiseAddr = cfg.AdvertiseAddr
 	ml.AdvertisePort = cfg.AdvertisePort
-	ml.Logger = newStdLogger(cfg.Logger, "memberlist")
+	refuted := make(chan struct{}, 1)
+	ml.Logger = newMemberlistLogger(cfg.Logger, func() {
+		select {
+		case refuted <- struct{}{}:
+		default: // a round is already due
+		}
+	})
 	ml.Keyring = cfg.Keyring
 	ml.Transport = cfg.Transport
 	cfg.Timing.applyMemberlist(ml)
@@ -139,6 +155,9 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		stop:    make(chan struct{}),
 		drained: make(chan struct{}),
 
+		refuted:        refuted,
+		reannounceDone: make(chan struct{}),
+
 		peersPath:  cfg.PeersPath,
 		peersDirty: make(chan struct{}, 1),
 		peersDone:  make(chan struct{}),
@@ -160,6 +179,7 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		return nil, fmt.Errorf("start gossip on %s: %w", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.BindPort)), err)
 	}
 	c.serf = s
+	go c.reannounceLoop()
 	if cfg.Timing != (Timing{}) {
 		t := c.timing
 		c.logger.Info().Str("profile", string(cfg.Profile)).Dur("probe_interval", t.ProbeInterval).
@@ -348,6 +368,8 @@ func (c *Cluster) UserEvent(name string, payload []byte) error {
 
 // SetTags replaces the local member's tags and gossips them.
 func (c *Cluster) SetTags(tags map[string]string) error {
+	c.tagsMu.Lock()
+	defer c.tagsMu.Unlock()
 	if err := c.serf.SetTags(tags); err != nil {
 		return fmt.Errorf("set tags: %w", err)
 	}
@@ -396,6 +418,7 @@ func (c *Cluster) Shutdown() error {
 		close(c.stop)
 		<-c.drained
 		<-c.peersDone
+		<-c.reannounceDone
 	})
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

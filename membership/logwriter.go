@@ -11,10 +11,20 @@ import (
 // ("[WARN] memberlist: ...") into zerolog at the matching level.
 type logWriter struct {
 	logger zerolog.Logger
+	// onRefute, when set, is called for every line that reports a
+	// refutation (see reannounce.go), whatever the log level. It runs on
+	// memberlist's goroutine with memberlist's locks held.
+	onRefute func()
 }
 
 func newStdLogger(l zerolog.Logger, component string) *log.Logger {
 	return log.New(&logWriter{logger: l.With().Str("component", component).Logger()}, "", 0)
+}
+
+// newMemberlistLogger is newStdLogger for memberlist, calling onRefute for
+// each refutation it logs.
+func newMemberlistLogger(l zerolog.Logger, onRefute func()) *log.Logger {
+	return log.New(&logWriter{logger: l.With().Str("component", "memberlist").Logger(), onRefute: onRefute}, "", 0)
 }
 
 var levelPrefixes = []struct {
@@ -32,6 +42,9 @@ var levelPrefixes = []struct {
 // Write implements io.Writer, one log line per call as package log does.
 func (w *logWriter) Write(p []byte) (int, error) {
 	line := bytes.TrimSpace(p)
+	if w.onRefute != nil && isRefutation(line) {
+		w.onRefute()
+	}
 	level := zerolog.InfoLevel
 	for _, lp := range levelPrefixes {
 		if bytes.HasPrefix(line, lp.prefix) {
