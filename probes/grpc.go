@@ -15,11 +15,12 @@ import (
 	"time"
 )
 
-// deadlineSlack: an error this close to the check's deadline is reported
-// as its timeout. The server learns the deadline from grpc-timeout and may
-// give up (cancel the stream, answer DeadlineExceeded) a moment before the
-// client's own context expires.
-const deadlineSlack = 50 * time.Millisecond
+// grpcTimeoutMargin is added to the deadline the check tells the server
+// (grpc-timeout), so that the check itself gives up first and reports its
+// own timeout; a server enforcing exactly the check's deadline could
+// cancel the stream a moment before the check's context expires, and the
+// check would report a reset stream instead of "timed out".
+const grpcTimeoutMargin = 100 * time.Millisecond
 
 // grpcProber runs a grpc.health.v1 check over plaintext: SERVING passing,
 // anything else critical. It speaks gRPC over the standard library's
@@ -80,15 +81,11 @@ func (p *grpcProber) probe(ctx context.Context) result {
 
 	st, err := p.check(ctx)
 	if err != nil {
-		// A DeadlineExceeded status is the server enforcing the
-		// grpc-timeout this check sent, which is its own timeout: it
-		// reads the same whichever side gave up first.
-		// So is a stream the server cancelled as that deadline came: an
-		// error within deadlineSlack of it.
+		// A DeadlineExceeded status is the server enforcing a deadline:
+		// the grpc-timeout this check sent or a limit of its own. Either
+		// way the service did not answer in time.
 		var se *grpcStatusError
-		dl, hasDL := ctx.Deadline()
-		if timedOut(ctx, err) || (errors.As(err, &se) && se.code == grpcCodeDeadlineExceeded) ||
-			(hasDL && time.Until(dl) < deadlineSlack) {
+		if timedOut(ctx, err) || (errors.As(err, &se) && se.code == grpcCodeDeadlineExceeded) {
 			return result{Critical, fmt.Sprintf("%s: timed out after %s", prefix, p.timeout)}
 		}
 		return result{Critical, fmt.Sprintf("%s: %v", prefix, err)}
@@ -112,7 +109,7 @@ func (p *grpcProber) check(ctx context.Context) (int32, error) {
 	req.Header.Set("Te", "trailers")
 	req.Header.Set("User-Agent", "vigil-health-check")
 	if dl, ok := ctx.Deadline(); ok {
-		req.Header.Set("Grpc-Timeout", encodeGRPCTimeout(time.Until(dl)))
+		req.Header.Set("Grpc-Timeout", encodeGRPCTimeout(time.Until(dl)+grpcTimeoutMargin))
 	}
 
 	resp, err := p.client.Do(req)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -198,5 +199,30 @@ func TestGRPCCloseUnused(t *testing.T) {
 	p.close()
 	if p.client != nil {
 		t.Error("close built a client")
+	}
+}
+
+// TestGRPCTimeoutOutlastsTheCheck: the deadline the check gives the server
+// (grpc-timeout) is later than its own, so a server enforcing it never
+// cuts the call before the check reports its own timeout.
+func TestGRPCTimeoutOutlastsTheCheck(t *testing.T) {
+	sent := make(chan string, 1)
+	addr := h2cServer(t, func(w http.ResponseWriter, r *http.Request) {
+		sent <- r.Header.Get("Grpc-Timeout")
+		fakeHealth(t, grpcMsg(0x08, 0x01), "0", "")(w, r)
+	}, nil, nil)
+	const timeout = 300 * time.Millisecond
+	if res := runProbe(t, Definition{ID: "g", GRPC: addr, GRPCService: "svc", Timeout: Duration(timeout)}); res.status != Passing {
+		t.Fatalf("check: %v %q", res.status, res.output)
+	}
+	v := <-sent
+	units := map[byte]time.Duration{'H': time.Hour, 'M': time.Minute, 'S': time.Second, 'm': time.Millisecond, 'u': time.Microsecond, 'n': time.Nanosecond}
+	unit, ok := units[v[len(v)-1]]
+	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+	if !ok || err != nil {
+		t.Fatalf("grpc-timeout %q: not a gRPC timeout", v)
+	}
+	if got := time.Duration(n) * unit; got <= timeout {
+		t.Errorf("grpc-timeout %q (%s) does not outlast the check's own %s timeout", v, got, timeout)
 	}
 }
