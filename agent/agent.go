@@ -159,7 +159,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	runCtx, stopJoin := context.WithCancel(context.Background())
 	defer stopJoin()
-	cluster.JoinRetry(runCtx, a.cfg.Join)
+	cluster.JoinRetry(runCtx, a.cfg.Join, time.Duration(a.cfg.JoinInterval))
 	go a.resumeJournal(runCtx, a.pending)
 
 	a.http = vigilhttp.New(a, a.log, a.httpOptions()...)

@@ -57,6 +57,15 @@ type Config struct {
 	// the background with backoff (1 s doubling to 30 s) until one answers,
 	// serving HTTP meanwhile. Flags and env add to the file's list.
 	Join []string `yaml:"join"`
+	// JoinInterval is how often, once joined, the agent resolves the join
+	// addresses again and joins every one that is not a live member's.
+	// Default 30s; 0 joins only at start, as serf agent and Consul do.
+	// It merges clusters that formed apart: agents started at the same
+	// moment behind one DNS name that each found only themselves. Shorter
+	// merges them sooner, at a DNS lookup per join address per interval
+	// (and a join attempt per address of a member that is gone). At least
+	// 1s.
+	JoinInterval Duration `yaml:"join_interval"`
 	// Tags are gossiped with this member (serf tags; 512 bytes encoded at
 	// most). Flags and env override the file per key.
 	Tags map[string]string `yaml:"tags"`
@@ -243,6 +252,13 @@ const (
 	DevBind        = "127.0.0.1:7946"
 )
 
+// DefaultJoinInterval is join_interval's default, and MinJoinInterval its
+// smallest value but 0.
+const (
+	DefaultJoinInterval = 30 * time.Second
+	MinJoinInterval     = time.Second
+)
+
 // Default returns the configuration before any file, env or flag.
 func Default() Config {
 	name, _ := os.Hostname()
@@ -254,6 +270,7 @@ func Default() Config {
 		Profile:       DefaultProfile,
 		LogLevel:      "info",
 		HookTimeout:   Duration(events.DefaultHookTimeout),
+		JoinInterval:  Duration(DefaultJoinInterval),
 		Tags:          map[string]string{},
 		CheckInterval: Duration(10 * time.Second),
 	}

@@ -193,3 +193,32 @@ func TestListsAddUpAcrossFiles(t *testing.T) {
 		t.Errorf("error %v, want it at %s:4 hooks[2].on", err, second)
 	}
 }
+
+func TestValidateJoinInterval(t *testing.T) {
+	tests := []struct {
+		body string
+		want string // "" when valid
+	}{
+		{"", ""}, // the default, 30s
+		{"join_interval: 0s\n", ""},
+		{"join_interval: 5s\n", ""},
+		{"join_interval: 500ms\n", "vigil.yaml:1: join_interval: 500ms: must be 0 (join only at start) or at least 1s"},
+		{"join_interval: -1s\n", "join_interval: -1s: must be 0"},
+	}
+	for _, tt := range tests {
+		cfg := Default()
+		if err := cfg.LoadFile(writeFile(t, tt.body)); err != nil {
+			t.Fatal(err)
+		}
+		err := cfg.Validate()
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%q: %v", tt.body, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%q: error %v, want it to contain %q", tt.body, err, tt.want)
+		}
+	}
+	if got := Default().JoinInterval; got != Duration(DefaultJoinInterval) {
+		t.Errorf("default join_interval %s, want %s", got, DefaultJoinInterval)
+	}
+}

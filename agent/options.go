@@ -61,6 +61,8 @@ var Options = []*Option{
 			}
 			return nil
 		}},
+	durationOption("join-interval", "join_interval", "how often the join addresses are resolved again and any that is not a member joined (0: only at start)", "30s",
+		func(c *Config) *Duration { return &c.JoinInterval }),
 	{Flag: "tag", Key: "tags", Usage: "tag KEY=VALUE gossiped with this member (repeatable)", Repeatable: true,
 		set: func(c *Config, v string) error {
 			k, val, ok := strings.Cut(strings.TrimSpace(v), "=")

@@ -34,6 +34,7 @@ var restartOnly = []struct {
 	{"http", func(c *Config) any { return c.HTTP }},
 	{"profile", func(c *Config) any { return c.Profile }},
 	{"data_dir", func(c *Config) any { return c.DataDir }},
+	{"join_interval", func(c *Config) any { return c.JoinInterval }},
 	{"log_format", func(c *Config) any { return c.LogFormat }},
 	{"failover", func(c *Config) any { return c.Failover }},
 	// The timing overrides are memberlist's and serf's start-time

@@ -54,6 +54,9 @@ func (c *Config) Validate() error {
 	if c.HookTimeout <= 0 {
 		add("hook_timeout", "%s: must be positive", c.HookTimeout)
 	}
+	if d := time.Duration(c.JoinInterval); d < 0 || (d > 0 && d < MinJoinInterval) {
+		add("join_interval", "%s: must be 0 (join only at start) or at least %s", c.JoinInterval, MinJoinInterval)
+	}
 	errs = append(errs, c.validateService()...)
 	errs = append(errs, c.validateTiming()...)
 	errs = append(errs, c.validateDrain()...)

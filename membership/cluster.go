@@ -332,8 +332,10 @@ const (
 )
 
 // JoinRetry tries Join in the background, backing off from 1 s to 30 s
-// between attempts, until one attempt reaches a member or ctx ends.
-func (c *Cluster) JoinRetry(ctx context.Context, addrs []string) {
+// between attempts, until one attempt reaches a member or ctx ends. Then,
+// with recheck > 0, it keeps the addresses joined (joinkeeper.go): every
+// recheck it resolves them again and joins those that are not members.
+func (c *Cluster) JoinRetry(ctx context.Context, addrs []string, recheck time.Duration) {
 	if len(addrs) == 0 {
 		return
 	}
@@ -343,7 +345,7 @@ func (c *Cluster) JoinRetry(ctx context.Context, addrs []string) {
 			n, err := c.Join(addrs)
 			if err == nil || n > 0 {
 				c.logger.Info().Strs("addrs", addrs).Int("joined", n).Int("attempt", attempt).Msg("joined cluster")
-				return
+				break
 			}
 			c.logger.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", backoff).Msg("join failed, retrying")
 			t := time.NewTimer(backoff)
@@ -354,6 +356,9 @@ func (c *Cluster) JoinRetry(ctx context.Context, addrs []string) {
 			case <-t.C:
 			}
 			backoff = min(backoff*2, joinBackoffMax)
+		}
+		if recheck > 0 {
+			c.keepJoined(ctx, addrs, recheck)
 		}
 	}()
 }
