@@ -49,6 +49,7 @@ type gossipMetricSink struct {
 
 	mu     sync.RWMutex
 	series map[string]*gossipSeries // by kind, name and labels (seriesKey)
+	named  int                      // per-name serf series in series
 }
 
 // gossipSeries is one exported series. mu guards the numbers.
@@ -92,7 +93,13 @@ func (s *gossipMetricSink) SetPrecisionGauge(key []string, val float64) {
 // SetPrecisionGaugeWithLabels implements go-metrics'
 // PrecisionGaugeMetricSink.
 func (s *gossipMetricSink) SetPrecisionGaugeWithLabels(key []string, val float64, labels []gometrics.Label) {
+	if isMemberlistSizeLocal(key) {
+		return
+	}
 	g := s.get(gossipGauge, key, labels)
+	if g == nil {
+		return
+	}
 	g.mu.Lock()
 	g.value = val
 	g.mu.Unlock()
@@ -114,6 +121,9 @@ func (s *gossipMetricSink) IncrCounterWithLabels(key []string, val float32, labe
 		return
 	}
 	c := s.get(gossipCounter, key, labels)
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	c.value += float64(val)
 	c.mu.Unlock()
@@ -132,6 +142,9 @@ func (s *gossipMetricSink) AddSampleWithLabels(key []string, val float32, labels
 	}
 	v := float64(val)
 	h := s.get(gossipSample, key, labels)
+	if h == nil {
+		return
+	}
 	i := sort.SearchFloat64s(s.buckets, v) // the first bound >= v
 	h.mu.Lock()
 	h.count++
@@ -142,8 +155,31 @@ func (s *gossipMetricSink) AddSampleWithLabels(key []string, val float32, labels
 	h.mu.Unlock()
 }
 
+// maxNamedSeries bounds the series serf makes per user event and per query
+// name (serf.events.NAME, serf.queries.NAME). The names are whatever users
+// fire, and a series never expires: without a bound, events with ever new
+// names (a timestamp, a request ID) would grow the sink, and every scrape,
+// without end. Events with names beyond the first maxNamedSeries are still
+// counted in vigil_serf_events and vigil_serf_queries, the totals.
+const maxNamedSeries = 64
+
+// isNamedSerfSeries reports whether key (go-metrics' service name first)
+// is one of serf's per-name counters.
+func isNamedSerfSeries(key []string) bool {
+	return len(key) == 4 && key[1] == "serf" && (key[2] == "events" || key[2] == "queries")
+}
+
+// isMemberlistSizeLocal reports whether key is memberlist's
+// memberlist.size.local gauge, which memberlist v0.7.0 fills with four
+// bytes of the push/pull message's header rather than its size (values
+// around 2e9 for a 1 KB message): it is not exported.
+func isMemberlistSizeLocal(key []string) bool {
+	return len(key) == 4 && key[1] == "memberlist" && key[2] == "size" && key[3] == "local"
+}
+
 // get returns the series of kind for key and labels, creating it on first
-// use. The lookup itself does not allocate.
+// use, or nil for a per-name serf series past maxNamedSeries. The lookup
+// itself does not allocate.
 func (s *gossipMetricSink) get(kind gossipKind, key []string, labels []gometrics.Label) *gossipSeries {
 	var buf [128]byte
 	k, nameLen := seriesKey(buf[:0], kind, key, labels)
@@ -157,6 +193,12 @@ func (s *gossipMetricSink) get(kind gossipKind, key []string, labels []gometrics
 	defer s.mu.Unlock()
 	if ser = s.series[string(k)]; ser != nil {
 		return ser
+	}
+	if isNamedSerfSeries(key) {
+		if s.named >= maxNamedSeries {
+			return nil
+		}
+		s.named++
 	}
 	name := string(k[1 : 1+nameLen])
 	var constLabels prometheus.Labels

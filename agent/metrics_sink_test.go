@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -260,5 +261,49 @@ func TestGossipSinkHeap(t *testing.T) {
 		if lean*4 > old {
 			t.Errorf("%d s: gossipMetricSink keeps %d bytes live, the go-metrics Prometheus sink %d: want under a quarter", seconds, lean, old)
 		}
+	}
+}
+
+// TestGossipMetricSinkBoundsUserNamedSeries: serf counts each user event
+// and query name in a series of its own; names are user input, so only
+// the first maxNamedSeries get one, while the totals go on counting. And
+// memberlist's garbled size.local gauge is not exported.
+func TestGossipMetricSinkBoundsUserNamedSeries(t *testing.T) {
+	s := newGossipMetricSink(gossipSampleBuckets)
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(s); err != nil {
+		t.Fatal(err)
+	}
+	const fired = 3 * maxNamedSeries
+	for i := range fired {
+		s.IncrCounter([]string{"vigil", "serf", "events"}, 1)
+		s.IncrCounter([]string{"vigil", "serf", "events", fmt.Sprintf("deploy-%d", i)}, 1)
+		s.IncrCounter([]string{"vigil", "serf", "queries", fmt.Sprintf("q-%d", i)}, 1)
+	}
+	s.IncrCounter([]string{"vigil", "serf", "events", "deploy-0"}, 1) // an existing series still counts
+	s.SetGauge([]string{"vigil", "memberlist", "size", "local"}, 2.2e9)
+	s.SetGauge([]string{"vigil", "memberlist", "size", "remote"}, 1024) // a sample in memberlist, a gauge here
+
+	fams := gather(t, reg)
+	named := 0
+	for name := range fams {
+		if strings.HasPrefix(name, "vigil_serf_events_") || strings.HasPrefix(name, "vigil_serf_queries_") {
+			named++
+		}
+	}
+	if named != maxNamedSeries {
+		t.Errorf("%d per-name series after %d names, want %d", named, 2*fired, maxNamedSeries)
+	}
+	if v, ok := value(fams, "vigil_serf_events"); !ok || v != fired {
+		t.Errorf("vigil_serf_events = %v (present %v), want %d", v, ok, fired)
+	}
+	if v, ok := value(fams, "vigil_serf_events_deploy_0"); !ok || v != 2 {
+		t.Errorf("vigil_serf_events_deploy_0 = %v (present %v), want 2", v, ok)
+	}
+	if _, ok := fams["vigil_memberlist_size_local"]; ok {
+		t.Error("memberlist's size.local gauge was exported")
+	}
+	if _, ok := fams["vigil_memberlist_size_remote"]; !ok {
+		t.Error("another memberlist gauge was dropped")
 	}
 }
