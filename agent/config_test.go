@@ -20,6 +20,23 @@ func writeFile(t *testing.T, body string) string {
 	return p
 }
 
+// checkValidate loads body as a config file and validates it: want is
+// part of the error expected, or "" for a valid config.
+func checkValidate(t *testing.T, body, want string) {
+	t.Helper()
+	cfg := Default()
+	if err := cfg.LoadFile(writeFile(t, body)); err != nil {
+		t.Fatal(err)
+	}
+	err := cfg.Validate()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("valid config refused: %v", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("error %v, want one containing %q", err, want)
+	}
+}
+
 func TestLoadFileErrorsNameKeyAndLine(t *testing.T) {
 	tests := []struct {
 		name string
@@ -206,17 +223,7 @@ func TestValidateJoinInterval(t *testing.T) {
 		{"join_interval: -1s\n", "join_interval: -1s: must be 0"},
 	}
 	for _, tt := range tests {
-		cfg := Default()
-		if err := cfg.LoadFile(writeFile(t, tt.body)); err != nil {
-			t.Fatal(err)
-		}
-		err := cfg.Validate()
-		switch {
-		case tt.want == "" && err != nil:
-			t.Errorf("%q: %v", tt.body, err)
-		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-			t.Errorf("%q: error %v, want it to contain %q", tt.body, err, tt.want)
-		}
+		t.Run(tt.body, func(t *testing.T) { checkValidate(t, tt.body, tt.want) })
 	}
 	if got := Default().JoinInterval; got != Duration(DefaultJoinInterval) {
 		t.Errorf("default join_interval %s, want %s", got, DefaultJoinInterval)

@@ -24,17 +24,7 @@ func TestServiceValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Default()
-			if err := cfg.LoadFile(writeFile(t, tt.body)); err != nil {
-				t.Fatal(err)
-			}
-			err := cfg.Validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("valid config refused: %v", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("error %v, want one containing %q", err, tt.want)
-			}
+			checkValidate(t, tt.body, tt.want)
 		})
 	}
 }
