@@ -86,13 +86,14 @@ func (c *Cluster) reannounceLoop() {
 			case <-c.refuted:
 			default:
 			}
-			c.reannounce(interval)
+			c.reannounce(min(interval, time.Second))
 		}
 	}
 }
 
 // reannounce gossips a fresh alive message for the local member, unless it
-// is leaving or gone. timeout bounds the wait for the broadcast to go out.
+// is leaving or gone. timeout bounds the wait for the broadcast to go out
+// (SetTags and Shutdown wait behind it).
 func (c *Cluster) reannounce(timeout time.Duration) {
 	c.tagsMu.Lock()
 	defer c.tagsMu.Unlock()
