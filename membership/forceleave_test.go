@@ -1,15 +1,60 @@
 package membership
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
+// syncBuffer collects the logs of several members for a failure report.
+type syncBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	last string
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// note adds a line unless it repeats the previous note.
+func (b *syncBuffer) note(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s != b.last {
+		b.last = s
+		fmt.Fprintf(&b.buf, "%s test: %s\n", time.Now().Format(time.RFC3339Nano), s)
+	}
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func TestForceLeaveRefusesAndRemoves(t *testing.T) {
-	a, aAddr := startTestCluster(t, "a", nil)
-	b, _ := startTestCluster(t, "b", nil)
-	c, _ := startTestCluster(t, "c", nil)
+	logs := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	})
+	logTo := func(name string) func(*Config) {
+		return func(c *Config) {
+			c.Logger = zerolog.New(logs).With().Timestamp().Str("node", name).Logger().Level(zerolog.DebugLevel)
+		}
+	}
+	a, aAddr := startTestCluster(t, "a", logTo("a"))
+	b, _ := startTestCluster(t, "b", logTo("b"))
+	c, _ := startTestCluster(t, "c", logTo("c"))
 	for _, m := range []*Cluster{b, c} {
 		if _, err := m.Join([]string{aAddr}); err != nil {
 			t.Fatal(err)
@@ -40,5 +85,11 @@ func TestForceLeaveRefusesAndRemoves(t *testing.T) {
 	if err := b.ForceLeave("c", true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "a and b to forget c", func() bool { return statusIn(a, "c") == "" && statusIn(b, "c") == "" })
+	eventually(t, 10*time.Second, "a and b to forget c", func() bool {
+		if statusIn(a, "c") == "" && statusIn(b, "c") == "" {
+			return true
+		}
+		logs.note(fmt.Sprintf("a sees c %q, b sees c %q", statusIn(a, "c"), statusIn(b, "c")))
+		return false
+	})
 }
