@@ -3,6 +3,7 @@ package membership
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/serf/serf"
 )
@@ -53,5 +54,48 @@ func (c *Cluster) ForceLeave(name string, prune bool) error {
 		return fmt.Errorf("force-leave %q: %w", name, err)
 	}
 	c.logger.Info().Str("member", name).Bool("prune", prune).Str("was", status.String()).Msg("forced a failed member to leave")
+	if prune {
+		go c.repeatPrune(name)
+	}
 	return nil
+}
+
+// pruneRepeats are the delays after a pruning force-leave at which it is
+// gossiped again.
+//
+// serf gossips the prune once, RetransmitMult × log10(N+1) times (twice
+// with the local profile below ten members), some copies to the dead
+// member itself while memberlist still gossips to it. A member that gets
+// no copy keeps the member as left until serf's tombstone timeout (24 h):
+// push/pull does not carry prunes, and the members that did prune no
+// longer know the member at all. Repeating the prune (a newer Lamport
+// time, a full retransmit budget) makes one lost packet harmless; members
+// that already pruned just note the intent. A member that came back
+// meanwhile is left alone.
+var pruneRepeats = []time.Duration{time.Second, 3 * time.Second}
+
+// repeatPrune gossips the prune of name again at pruneRepeats, unless the
+// member is back or gossip stops.
+func (c *Cluster) repeatPrune(name string) {
+	start := time.Now()
+	for _, d := range pruneRepeats {
+		t := time.NewTimer(time.Until(start.Add(d)))
+		select {
+		case <-c.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if c.serf.State() != serf.SerfAlive {
+			return
+		}
+		for _, m := range c.serf.Members() {
+			if m.Name == name && m.Status == serf.StatusAlive {
+				return // it came back
+			}
+		}
+		if err := c.serf.RemoveFailedNodePrune(name); err != nil {
+			c.logger.Debug().Err(err).Str("member", name).Msg("repeating a force-leave prune")
+		}
+	}
 }

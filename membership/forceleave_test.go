@@ -93,3 +93,35 @@ func TestForceLeaveRefusesAndRemoves(t *testing.T) {
 		return false
 	})
 }
+
+// TestForceLeavePruneSurvivesALostBroadcast: every copy of a prune's
+// gossip to one member is lost. serf sends it once; vigil repeats it, so
+// that member forgets the dead member too.
+func TestForceLeavePruneSurvivesALostBroadcast(t *testing.T) {
+	lc := startLossCluster(t, 3, ProfileFast, Timing{}, 11)
+	a, b, dead := lc.members[0], lc.members[1], lc.members[2]
+	if err := dead.c.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	lc.waitAll(t, 15*time.Second, "a and b to see the dead member failed", func(m *lossMember) map[string]string {
+		if m == dead {
+			return nil
+		}
+		return map[string]string{dead.name: "failed"}
+	})
+	// Nothing b sends reaches a while b prunes (ForceLeave returns once
+	// serf has sent every copy).
+	lc.faults.SetLink(b.addr, a.addr, LinkFaults{Loss: 1})
+	err := b.c.ForceLeave(dead.name, true)
+	lc.faults.Clear()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := statusIn(b.c, dead.name); s != "" {
+		t.Fatalf("b still sees the pruned member %s", s)
+	}
+	if s := statusIn(a.c, dead.name); s != "failed" {
+		t.Fatalf("a sees the dead member %q before the repeat: the cut let the prune through", s)
+	}
+	eventually(t, 10*time.Second, "a to forget the dead member", func() bool { return statusIn(a.c, dead.name) == "" })
+}
