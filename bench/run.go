@@ -154,14 +154,25 @@ func (c Config) Plan() []Budget {
 		add(fmt.Sprintf("N=%d vigil-fast", n), s)
 	}
 	add(fmt.Sprintf("HTTP API load, N=%d", c.HTTPN), startSeconds(vigilFast, c.HTTPN)+2*c.HTTPDuration.Seconds()+3)
-	for _, n := range c.ScaleNs {
-		add(fmt.Sprintf("scale N=%d vigil-local vs serf-local", n), startSeconds(vigilLocal, n)+startSeconds(serfLocal, n)+
-			c.IdleWindow.Seconds()+c.ScaleWindow.Seconds()+4+
-			float64(c.ScaleTrials)*(c.trialSeconds(vigilLocal, n)+c.trialSeconds(serfLocal, n)))
-		if c.ScaleFast {
-			add(fmt.Sprintf("scale N=%d vigil-fast", n), startSeconds(vigilFast, n)+c.IdleWindow.Seconds()+c.ScaleWindow.Seconds()+
-				float64(c.ScaleTrials)*c.trialSeconds(vigilFast, n))
+	for si, n := range c.ScaleNs {
+		order := c.scaleSetups()
+		if si%2 == 1 {
+			slices.Reverse(order)
 		}
+		for _, s := range order {
+			add(fmt.Sprintf("scale N=%d %s", n, s.Name()), startSeconds(s, n)+c.IdleWindow.Seconds()+c.ScaleWindow.Seconds()+2+
+				float64(c.ScaleTrials)*c.trialSeconds(s, n))
+		}
+	}
+	return out
+}
+
+// scaleSetups are the setups the scale phase runs at each size, one after
+// the other (Run alternates their order between sizes).
+func (c Config) scaleSetups() []Setup {
+	out := []Setup{serfLocal, vigilLocal}
+	if c.ScaleFast {
+		out = append(out, vigilFast)
 	}
 	return out
 }
@@ -466,50 +477,26 @@ func (r *Runner) Run() {
 	})
 
 	for si, n := range r.Cfg.ScaleNs {
-		// vigil-local and serf-local side by side, as in the comparison
-		// phases: one quiet window for both, trials alternating.
-		phase(r.name(plan[i].Phase, "scale"), func() {
-			order := []Setup{serfLocal, vigilLocal}
-			if si%2 == 1 {
-				order = []Setup{vigilLocal, serfLocal}
-			}
-			var cs []*Cluster
-			for _, s := range order {
-				if c := r.start(ClusterOptions{Setup: s, N: n}); c != nil {
-					cs = append(cs, c)
-				}
-			}
-			defer func() {
-				for _, c := range cs {
-					r.stop(c, r.Cfg.ScaleWindow)
-				}
-			}()
-			time.Sleep(2 * time.Second)
-			r.footprint(parallel(cs, func(c *Cluster) Footprint { return c.Idle(r.Cfg.IdleWindow) })...)
-			r.Env.logf("    quiet window %s: counting false failures", r.Cfg.ScaleWindow)
-			r.sampleLoad()
-			time.Sleep(r.Cfg.ScaleWindow)
-			r.sampleLoad()
-			for t := range r.Cfg.ScaleTrials {
-				for k := range cs {
-					c := cs[k]
-					if t%2 == 1 {
-						c = cs[len(cs)-1-k]
-					}
-					r.detect(c, t)
-				}
-			}
-		})
-		if r.Cfg.ScaleFast {
+		// One setup at a time: at N = 200, serf agent's and vigil's
+		// clusters side by side overloaded 2 cores (load ~1400) and each
+		// other's results. The order alternates between sizes.
+		order := r.Cfg.scaleSetups()
+		if si%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, s := range order {
 			phase(r.name(plan[i].Phase, "scale"), func() {
-				c := r.start(ClusterOptions{Setup: vigilFast, N: n})
+				c := r.start(ClusterOptions{Setup: s, N: n})
 				if c == nil {
 					return
 				}
 				defer func() { r.stop(c, r.Cfg.ScaleWindow) }()
 				time.Sleep(2 * time.Second)
 				r.footprint(c.Idle(r.Cfg.IdleWindow))
+				r.Env.logf("    quiet window %s: counting false failures", r.Cfg.ScaleWindow)
+				r.sampleLoad()
 				time.Sleep(r.Cfg.ScaleWindow)
+				r.sampleLoad()
 				for t := range r.Cfg.ScaleTrials {
 					r.detect(c, t)
 				}
