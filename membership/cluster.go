@@ -414,6 +414,19 @@ func (c *Cluster) Leave(ctx context.Context) error {
 	return err
 }
 
+// sleepUntil waits until at, or until gossip stops: it reports whether at
+// came first.
+func (c *Cluster) sleepUntil(at time.Time) bool {
+	t := time.NewTimer(time.Until(at))
+	defer t.Stop()
+	select {
+	case <-c.stop:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // Shutdown stops gossip at once, without telling peers (they will see the
 // member fail).
 func (c *Cluster) Shutdown() error {

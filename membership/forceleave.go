@@ -79,12 +79,8 @@ var pruneRepeats = []time.Duration{time.Second, 3 * time.Second}
 func (c *Cluster) repeatPrune(name string) {
 	start := time.Now()
 	for _, d := range pruneRepeats {
-		t := time.NewTimer(time.Until(start.Add(d)))
-		select {
-		case <-c.stop:
-			t.Stop()
+		if !c.sleepUntil(start.Add(d)) {
 			return
-		case <-t.C:
 		}
 		if c.serf.State() != serf.SerfAlive {
 			return

@@ -73,13 +73,8 @@ func (c *Cluster) reannounceLoop() {
 		}
 		start := time.Now()
 		for _, d := range reannounceDelays {
-			wait := time.Until(start.Add(time.Duration(d * float64(interval))))
-			t := time.NewTimer(wait)
-			select {
-			case <-c.stop:
-				t.Stop()
+			if !c.sleepUntil(start.Add(time.Duration(d * float64(interval)))) {
 				return
-			case <-t.C:
 			}
 			// Refutations since the round began are covered by this round.
 			select {
