@@ -1,0 +1,109 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// TaskID names one failover task the same way on every agent: the hook
+// and the failure's cluster-wide key.
+type TaskID struct {
+	// Hook is the hook's name.
+	Hook string `json:"hook"`
+	// Key is the failure's cluster-wide key (VIGIL_EVENT_ID).
+	Key string `json:"key"`
+}
+
+func (t TaskID) String() string { return t.Hook + "/" + t.Key }
+
+// Lock grants the right to run a task to one agent at a time.
+type Lock interface {
+	// Acquire claims task for this agent. It returns a Lease, or one of
+	// *DoneError (the task was completed), *HeldError (another agent
+	// holds a live lease), *NoMajorityError (too few granted) or
+	// *UnavailableError (the lock's store cannot be reached).
+	Acquire(ctx context.Context, task TaskID) (Lease, error)
+}
+
+// Lease is the right to run one task, granted with a fence.
+type Lease interface {
+	// Fence is the fencing token: every grant of the task gets a larger
+	// one than every earlier grant.
+	Fence() uint64
+	// Lost is closed when the lease could not be renewed in time: the
+	// run must be stopped at once, since another agent may take over as
+	// soon as the lease expires.
+	Lost() <-chan struct{}
+	// Complete records that the run ended, so no one runs the task again,
+	// and stops renewing. A completion with a stale fence is refused.
+	Complete(ctx context.Context, outcome string) error
+	// Release gives the task up unfinished, so another agent may take it
+	// over at once, and stops renewing.
+	Release(ctx context.Context)
+}
+
+// DoneError says the task was completed already.
+type DoneError struct {
+	// Runner is the agent that completed it.
+	Runner string
+	// Fence is the completed run's fence.
+	Fence uint64
+	// Outcome is how the run ended (ok, failed, timeout, error).
+	Outcome string
+}
+
+func (e *DoneError) Error() string {
+	return fmt.Sprintf("already run by %s (fence %d, outcome %s)", e.Runner, e.Fence, e.Outcome)
+}
+
+// HeldError says another agent holds a live lease on the task.
+type HeldError struct {
+	// Holder is the agent that holds it.
+	Holder string
+	// Fence is the holder's fence.
+	Fence uint64
+	// Left is how long its lease has left at most, from the refusal.
+	Left time.Duration
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("claimed by %s (fence %d) for up to %s more", e.Holder, e.Fence, e.Left.Round(time.Millisecond))
+}
+
+// NoMajorityError says too few members granted the claim.
+type NoMajorityError struct {
+	// Granted counts the grants, this agent's own included.
+	Granted int
+	// Answered counts the members that answered at all.
+	Answered int
+	// Needed is the strict majority of Members.
+	Needed int
+	// Members counts the members that have not left.
+	Members int
+}
+
+func (e *NoMajorityError) Error() string {
+	return fmt.Sprintf("no quorum: %d of %d members granted the claim (%d answered), %d needed", e.Granted, e.Members, e.Answered, e.Needed)
+}
+
+// UnavailableError says the lock's store could not be reached.
+type UnavailableError struct {
+	// Err is the cause.
+	Err error
+}
+
+func (e *UnavailableError) Error() string { return "lock store unavailable: " + e.Err.Error() }
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// StaleError says a completion was refused: a newer claim (a larger
+// fence) replaced the run's while it ran.
+type StaleError struct {
+	// Fence is the refused run's fence; Newer the newer claim's.
+	Fence, Newer uint64
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("completion refused: fence %d was replaced by a newer claim (fence %d)", e.Fence, e.Newer)
+}

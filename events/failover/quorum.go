@@ -1,0 +1,319 @@
+package failover
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Transport carries the claim protocol's requests to other members (a
+// serf query in the agent) and brings their answers back.
+type Transport interface {
+	// Ask sends payload to each named member and returns the answers
+	// that arrived within timeout or before ctx ended, by member name.
+	Ask(ctx context.Context, to []string, payload []byte, timeout time.Duration) map[string][]byte
+}
+
+// Member is a member as the claim protocol sees it.
+type Member struct {
+	// Name is the member's name.
+	Name string
+	// Boot is its boot tag: a new value at each start of the agent.
+	Boot string
+}
+
+// Defaults of QuorumConfig.
+const (
+	// DefaultLease is how long a grant lasts without a renewal. A runner
+	// renews every third of it; a runner that cannot renew kills its hook
+	// before it ends; another member may take over only after it ended.
+	// Longer: a paused or cut-off runner delays a takeover longer. Shorter:
+	// more claim traffic while a hook runs, and a runner whose renewals
+	// are slow (a loaded host) loses its lease sooner.
+	DefaultLease = 10 * time.Second
+	// DefaultClaimTimeout bounds one claim (or completion) round trip to
+	// every member, resends included.
+	DefaultClaimTimeout = 2 * time.Second
+	// claimResend is how long one send waits before it is sent again to
+	// the members that have not answered.
+	claimResend = 500 * time.Millisecond
+)
+
+// QuorumConfig configures a Quorum lock.
+type QuorumConfig struct {
+	// Grants are this agent's own grants; it answers its own claims.
+	Grants *Grants
+	// Transport reaches the other members.
+	Transport Transport
+	// Peers returns this agent and every member that has not left
+	// (alive or failed, this agent included): a claim needs grants from a
+	// strict majority of them.
+	Peers func() (self Member, members []Member)
+	// Lease is the lease's length (DefaultLease when zero).
+	Lease time.Duration
+	// ClaimTimeout bounds a claim round (DefaultClaimTimeout when zero).
+	ClaimTimeout time.Duration
+	// Logger receives lease losses and refused completions.
+	Logger zerolog.Logger
+}
+
+// Quorum is the gossip Lock: a claim is granted by a strict majority of
+// the members, each granting at most one live claim per task and only to
+// a higher term than any before. A run therefore gets a fence (its term)
+// larger than every earlier grant's, and no two agents hold a live lease
+// on one task in the same majority. It cannot stop a runner that was
+// paused past its lease and whose hook kept running: the fence is what
+// makes that run harmless.
+type Quorum struct {
+	cfg QuorumConfig
+	now func() time.Time
+}
+
+// NewQuorum returns a gossip lock.
+func NewQuorum(cfg QuorumConfig) *Quorum {
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.ClaimTimeout <= 0 {
+		cfg.ClaimTimeout = DefaultClaimTimeout
+	}
+	return &Quorum{cfg: cfg, now: time.Now}
+}
+
+// Grants returns the lock's own grants.
+func (q *Quorum) Grants() *Grants { return q.cfg.Grants }
+
+// roundResult sums the answers to one request.
+type roundResult struct {
+	granted  int
+	answered int
+	done     *answer
+	held     *answer
+	maxTerm  uint64
+	prev     string
+	grantees []string // the other members that granted
+}
+
+// ask sends m to every member, this agent first, and sums the answers.
+// With stopAt > 0 it stops once that many granted.
+func (q *Quorum) ask(ctx context.Context, m message, self Member, members []Member, stopAt int) roundResult {
+	var r roundResult
+	add := func(from string, a answer) {
+		r.answered++
+		if a.Term > r.maxTerm {
+			r.maxTerm = a.Term
+		}
+		switch {
+		case a.Done && m.Op != opDone:
+			r.done = &a
+		case a.Granted || a.Done:
+			r.granted++
+			if a.Prev != "" {
+				r.prev = a.Prev
+			}
+			if from != self.Name {
+				r.grantees = append(r.grantees, from)
+			}
+		case a.Holder != "":
+			if r.held == nil || a.LeftMS > r.held.LeftMS {
+				r.held = &a
+			}
+		}
+	}
+	add(self.Name, q.cfg.Grants.handle(&m))
+	pending := map[string]bool{}
+	for _, p := range members {
+		if p.Name != self.Name {
+			pending[p.Name] = true
+		}
+	}
+	payload, _ := json.Marshal(m)
+	deadline := q.now().Add(q.cfg.ClaimTimeout)
+	for len(pending) > 0 && r.done == nil && (stopAt <= 0 || r.granted < stopAt) && ctx.Err() == nil {
+		left := deadline.Sub(q.now())
+		if left <= 0 {
+			break
+		}
+		to := make([]string, 0, len(pending))
+		for n := range pending {
+			to = append(to, n)
+		}
+		for from, raw := range q.cfg.Transport.Ask(ctx, to, payload, min(claimResend, left)) {
+			if !pending[from] {
+				continue
+			}
+			var a answer
+			if json.Unmarshal(raw, &a) != nil {
+				continue
+			}
+			delete(pending, from)
+			add(from, a)
+		}
+	}
+	return r
+}
+
+// Acquire implements Lock.
+func (q *Quorum) Acquire(ctx context.Context, task TaskID) (Lease, error) {
+	self, members := q.cfg.Peers()
+	need := len(members)/2 + 1
+	term := max(q.cfg.Grants.maxTerm(task)+1, uint64(q.now().UnixMilli()))
+	for attempt := 0; ; attempt++ {
+		m := message{Op: opClaim, Hook: task.Hook, Key: task.Key, Name: self.Name, Boot: self.Boot, Term: term, LeaseMS: q.cfg.Lease.Milliseconds()}
+		sent := q.now()
+		r := q.ask(ctx, m, self, members, need)
+		if r.done != nil {
+			q.cfg.Grants.handle(&message{Op: opDone, Hook: task.Hook, Key: task.Key, Name: r.done.Holder, Term: r.done.Term, Outcome: r.done.Outcome})
+			return nil, &DoneError{Runner: r.done.Holder, Fence: r.done.Term, Outcome: r.done.Outcome}
+		}
+		if r.granted >= need {
+			l := &quorumLease{q: q, task: task, self: self, term: term, prev: r.prev,
+				deadline: sent.Add(q.cfg.Lease * 9 / 10), lost: make(chan struct{}), stop: make(chan struct{})}
+			go l.renew()
+			return l, nil
+		}
+		// Not granted: give back the grants this claim got, so that it
+		// does not block another claimant until the lease ends.
+		q.release(context.WithoutCancel(ctx), task, self, r.grantees, term)
+		if r.held != nil {
+			return nil, &HeldError{Holder: r.held.Holder, Fence: r.held.Term, Left: time.Duration(r.held.LeftMS) * time.Millisecond}
+		}
+		if r.maxTerm >= term && attempt < 2 && ctx.Err() == nil {
+			term = r.maxTerm + 1 // a stale term: try once more above it
+			continue
+		}
+		return nil, &NoMajorityError{Granted: r.granted, Answered: r.answered, Needed: need, Members: len(members)}
+	}
+}
+
+// release tells this agent and the given members that self gives term up.
+func (q *Quorum) release(ctx context.Context, task TaskID, self Member, to []string, term uint64) {
+	m := message{Op: opRelease, Hook: task.Hook, Key: task.Key, Name: self.Name, Boot: self.Boot, Term: term}
+	q.cfg.Grants.handle(&m)
+	if len(to) == 0 {
+		return
+	}
+	payload, _ := json.Marshal(m)
+	q.cfg.Transport.Ask(ctx, to, payload, claimResend)
+}
+
+// quorumLease is a live claim, renewed every third of the lease.
+type quorumLease struct {
+	q    *Quorum
+	task TaskID
+	self Member
+	term uint64
+	prev string
+
+	mu       sync.Mutex
+	deadline time.Time // the lease may have ended at the granters after it
+	ended    bool
+	lost     chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	lostOnce sync.Once
+}
+
+// Fence implements Lease.
+func (l *quorumLease) Fence() uint64 { return l.term }
+
+// Lost implements Lease.
+func (l *quorumLease) Lost() <-chan struct{} { return l.lost }
+
+// Previous names the agent whose ended lease this one replaced, if any.
+func (l *quorumLease) Previous() string { return l.prev }
+
+func (l *quorumLease) markLost(why string) {
+	l.lostOnce.Do(func() {
+		l.q.cfg.Logger.Warn().Str("hook", l.task.Hook).Str("key", l.task.Key).Uint64("fence", l.term).Str("reason", why).
+			Msg("failover lease lost: stopping the run")
+		close(l.lost)
+	})
+}
+
+// renew renews the lease until it is completed or released, and marks it
+// lost when the deadline passes without a renewal granted by a majority.
+func (l *quorumLease) renew() {
+	every := l.q.cfg.Lease / 3
+	t := time.NewTimer(every)
+	defer t.Stop()
+	for {
+		l.mu.Lock()
+		deadline := l.deadline
+		l.mu.Unlock()
+		wait := min(every, time.Until(deadline))
+		if wait <= 0 {
+			l.markLost("could not renew the lease from a majority in time")
+			return
+		}
+		t.Reset(wait)
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		if !l.q.now().Before(deadline) {
+			l.markLost("could not renew the lease from a majority in time")
+			return
+		}
+		self, members := l.q.cfg.Peers()
+		need := len(members)/2 + 1
+		m := message{Op: opClaim, Hook: l.task.Hook, Key: l.task.Key, Name: l.self.Name, Boot: l.self.Boot, Term: l.term, LeaseMS: l.q.cfg.Lease.Milliseconds()}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		sent := l.q.now()
+		r := l.q.ask(ctx, m, self, members, need)
+		cancel()
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		switch {
+		case r.done != nil:
+			l.markLost("the task was completed by " + r.done.Holder)
+			return
+		case r.granted >= need:
+			l.mu.Lock()
+			l.deadline = sent.Add(l.q.cfg.Lease * 9 / 10)
+			l.mu.Unlock()
+		}
+	}
+}
+
+func (l *quorumLease) end() bool {
+	first := false
+	l.stopOnce.Do(func() { close(l.stop); first = true })
+	return first
+}
+
+// Complete implements Lease: the completion is sent to every member (and
+// kept by this agent), so a member that missed it learns it from any
+// granter. It is refused when a newer claim replaced this one.
+func (l *quorumLease) Complete(ctx context.Context, outcome string) error {
+	l.end()
+	self, members := l.q.cfg.Peers()
+	m := message{Op: opDone, Hook: l.task.Hook, Key: l.task.Key, Name: l.self.Name, Boot: l.self.Boot, Term: l.term, Outcome: outcome}
+	r := l.q.ask(ctx, m, self, members, 0)
+	if r.maxTerm > l.term && r.granted < len(members)/2+1 {
+		return &StaleError{Fence: l.term, Newer: r.maxTerm}
+	}
+	return nil
+}
+
+// Release implements Lease.
+func (l *quorumLease) Release(ctx context.Context) {
+	if !l.end() {
+		return
+	}
+	_, members := l.q.cfg.Peers()
+	to := make([]string, 0, len(members))
+	for _, m := range members {
+		if m.Name != l.self.Name {
+			to = append(to, m.Name)
+		}
+	}
+	l.q.release(ctx, l.task, l.self, to, l.term)
+}
