@@ -382,6 +382,9 @@ func (a *Agent) Do(method, path string, body, v any) error {
 	if err != nil {
 		return err
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
@@ -517,6 +520,17 @@ func (a *Agent) exitState() string {
 		return "exited 0"
 	}
 	return a.exitErr.Error()
+}
+
+// Signal sends sig to the agent's process, and only to it, without
+// waiting: Signal(syscall.SIGTERM) starts a graceful stop (a rolling
+// restart) that Wait then bounds. It returns an error if the agent has
+// already exited.
+func (a *Agent) Signal(sig os.Signal) error {
+	if a.Exited() {
+		return fmt.Errorf("agent %s has exited", a.Name)
+	}
+	return a.cmd.Process.Signal(sig)
 }
 
 // Pause stops the agent with SIGSTOP: it neither gossips nor answers, like

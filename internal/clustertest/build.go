@@ -19,6 +19,7 @@ var (
 	buildOnce sync.Once
 	buildPath string
 	buildErr  error
+	prebuilt  string // VIGIL_TEST_BINARY, when set
 )
 
 // Build compiles ./cmd/vigil once per test binary and returns the path of
@@ -28,9 +29,26 @@ var (
 // The binary goes to $TMPDIR/vigil-clustertest/PID.START/vigil, named after
 // this test binary's PID and start time; directories of test binaries that
 // are no longer running are removed on the way.
+//
+// With VIGIL_TEST_BINARY=PATH nothing is built: the agents run the binary
+// at PATH (an absolute path), e.g. an older build to compare with, and it
+// is left in place.
 func Build(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if p := os.Getenv("VIGIL_TEST_BINARY"); p != "" {
+			if !filepath.IsAbs(p) {
+				buildErr = fmt.Errorf("VIGIL_TEST_BINARY=%s: want an absolute path", p)
+				return
+			}
+			if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+				buildErr = fmt.Errorf("VIGIL_TEST_BINARY=%s: not an executable file (%v)", p, err)
+				return
+			}
+			prebuilt = p
+			t.Logf("clustertest: agents run VIGIL_TEST_BINARY=%s", p)
+			return
+		}
 		root := filepath.Join(os.TempDir(), "vigil-clustertest")
 		sweepBuildDirs(root)
 		dir := filepath.Join(root, ownerID())
@@ -54,6 +72,9 @@ func Build(t testing.TB) string {
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
+	}
+	if prebuilt != "" {
+		return prebuilt
 	}
 	return buildPath
 }
