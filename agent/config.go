@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-agent/vigil/events"
+	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/membership"
 	"github.com/vigil-agent/vigil/probes"
 )
@@ -36,8 +37,27 @@ type Config struct {
 	// keyring endpoints; reads stay open. Default: empty, no token, and
 	// then http must be a loopback address. At least 16 characters; keep
 	// it out of flags (ps shows them): use the file (mode 0600) or
-	// VIGIL_HTTP_TOKEN. Hooks get it as VIGIL_HTTP_TOKEN.
+	// VIGIL_HTTP_TOKEN. Hooks get it as VIGIL_HTTP_TOKEN only with
+	// hook_http_token. A reload does not change it: it is listed in
+	// needs_restart.
 	HTTPToken string `yaml:"http_token"`
+	// HTTPAllowedHosts are names (or addresses) the API answers as Host,
+	// besides localhost, loopback addresses and the address a connection
+	// arrived on; a page's Origin may name them too. Default: none. A
+	// request with any other Host is a 403: a web page on a name that an
+	// attacker resolves to this host (DNS rebinding) can't read the API.
+	// Add the name clients use when they reach the API by a DNS name.
+	HTTPAllowedHosts []string `yaml:"http_allowed_hosts"`
+	// HTTPMaxConnections caps the API's open connections. Default 256.
+	// One more is answered 503 and closed, so a flood of connections
+	// can't take the file descriptors that gossip, joins and hooks need.
+	// Must be larger than HTTPMaxStreams.
+	HTTPMaxConnections int `yaml:"http_max_connections"`
+	// HTTPMaxStreams caps the open event streams (GET /v1/events/stream,
+	// vigil monitor). Default 64. One more is answered 429. Each stream
+	// holds a connection, a goroutine and a subscription to the event
+	// ring.
+	HTTPMaxStreams int `yaml:"http_max_streams"`
 	// HTTPTLSCert and HTTPTLSKey are PEM files of the API's certificate
 	// and private key: set both to serve HTTPS, neither for plain HTTP
 	// (default). TLS keeps the token and the answers from being read or
@@ -81,6 +101,10 @@ type Config struct {
 	// LogFormat is json or console. Default: console when stderr is a
 	// terminal, json otherwise.
 	LogFormat string `yaml:"log_format"`
+	// HookHTTPToken gives hooks the API token as VIGIL_HTTP_TOKEN, so a
+	// hook can call vigil commands that change something. Default false:
+	// a hook's environment is readable by everything it starts.
+	HookHTTPToken bool `yaml:"hook_http_token"`
 	// HookTimeout applies to hooks without their own timeout. Default 60s.
 	// At the timeout a hook's process group gets SIGTERM, then SIGKILL 5 s
 	// later.
@@ -273,6 +297,9 @@ func Default() Config {
 		JoinInterval:  Duration(DefaultJoinInterval),
 		Tags:          map[string]string{},
 		CheckInterval: Duration(10 * time.Second),
+
+		HTTPMaxConnections: vigilhttp.DefaultMaxConnections,
+		HTTPMaxStreams:     vigilhttp.DefaultMaxStreams,
 	}
 }
 

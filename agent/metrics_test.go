@@ -84,6 +84,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	post := func(method, path, body string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, "http://"+a.http+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/probes"
 )
 
@@ -48,6 +49,17 @@ var Options = []*Option{
 		set: func(c *Config, v string) error { c.HTTP = v; return nil }},
 	{Flag: "http-token", Key: "http_token", Usage: "token required as \"Authorization: Bearer TOKEN\" on the HTTP API's POST and PUT requests (needed to bind -http off loopback; prefer the env var: ps shows flags)",
 		set: func(c *Config, v string) error { c.HTTPToken = v; return nil }},
+	{Flag: "http-allowed-host", Key: "http_allowed_hosts", Usage: "a name the HTTP API answers as Host (and a page's Origin may carry), besides loopback and its listen address (repeatable)", Repeatable: true,
+		set: func(c *Config, v string) error {
+			if v = strings.TrimSpace(v); v != "" {
+				c.HTTPAllowedHosts = append(c.HTTPAllowedHosts, v)
+			}
+			return nil
+		}},
+	intOption("http-max-connections", "http_max_connections", "open HTTP API connections at most; one more is answered 503", strconv.Itoa(vigilhttp.DefaultMaxConnections),
+		func(c *Config) *int { return &c.HTTPMaxConnections }),
+	intOption("http-max-streams", "http_max_streams", "open event streams (vigil monitor) at most; one more is answered 429", strconv.Itoa(vigilhttp.DefaultMaxStreams),
+		func(c *Config) *int { return &c.HTTPMaxStreams }),
 	{Flag: "http-tls-cert", Key: "http_tls_cert", Usage: "PEM certificate file: serve the HTTP API over HTTPS (with -http-tls-key)",
 		set: func(c *Config, v string) error { c.HTTPTLSCert = v; return nil }},
 	{Flag: "http-tls-key", Key: "http_tls_key", Usage: "PEM private key file of -http-tls-cert",
@@ -97,6 +109,12 @@ var Options = []*Option{
 		set: func(c *Config, v string) error { c.DataDir = v; return nil }},
 	{Flag: "hook", Key: "hooks", Usage: "serf-style hook [FILTER,...=]SCRIPT, run by /bin/sh -c with serf's stdin (repeatable)", Repeatable: true,
 		set: func(c *Config, v string) error { c.HookSpecs = append(c.HookSpecs, v); return nil }},
+	{Flag: "hook-http-token", Key: "hook_http_token", Usage: "give hooks the HTTP API token as VIGIL_HTTP_TOKEN", Bool: true, Default: "false",
+		set: func(c *Config, v string) error {
+			b, err := ParseBool(v)
+			c.HookHTTPToken = b
+			return err
+		}},
 	{Flag: "hook-timeout", Key: "hook_timeout", Usage: "timeout of hooks without their own", Default: "60s",
 		set: func(c *Config, v string) error {
 			d, err := time.ParseDuration(v)

@@ -32,6 +32,15 @@ var restartOnly = []struct {
 	{"bind", func(c *Config) any { return c.Bind }},
 	{"advertise", func(c *Config) any { return c.Advertise }},
 	{"http", func(c *Config) any { return c.HTTP }},
+	// The API's token, names and caps are its server's and listener's;
+	// hooks' base environment (hook_http_token) is their runner's.
+	{"http_token", func(c *Config) any { return c.HTTPToken }},
+	{"http_tls_cert", func(c *Config) any { return c.HTTPTLSCert }},
+	{"http_tls_key", func(c *Config) any { return c.HTTPTLSKey }},
+	{"http_allowed_hosts", func(c *Config) any { return c.HTTPAllowedHosts }},
+	{"http_max_connections", func(c *Config) any { return c.HTTPMaxConnections }},
+	{"http_max_streams", func(c *Config) any { return c.HTTPMaxStreams }},
+	{"hook_http_token", func(c *Config) any { return c.HookHTTPToken }},
 	{"profile", func(c *Config) any { return c.Profile }},
 	{"data_dir", func(c *Config) any { return c.DataDir }},
 	{"join_interval", func(c *Config) any { return c.JoinInterval }},

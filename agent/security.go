@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +57,24 @@ func (c *Config) validateSecurity() ConfigErrors {
 	if host, _, err := splitHostPort(c.HTTP); err == nil && c.HTTPToken == "" && !isLoopbackHost(host) {
 		add("http", "%q is not a loopback address, and without http_token anyone who reaches it can make the agent join, leave, fire events, drain the service and change gossip keys: set http_token (and http_tls_cert/http_tls_key off the host), or bind 127.0.0.1", c.HTTP)
 	}
+	for i, h := range c.HTTPAllowedHosts {
+		if msg := allowedHostProblem(h); msg != "" {
+			key := "http_allowed_hosts[" + strconv.Itoa(i) + "]"
+			where := c.where(key)
+			if where == "" {
+				where = c.where("http_allowed_hosts")
+			}
+			errs = append(errs, &ConfigError{Where: where, Key: key, Msg: fmt.Sprintf("%q: %s", h, msg)})
+		}
+	}
+	switch {
+	case c.HTTPMaxConnections < 1:
+		add("http_max_connections", "%d: must be at least 1", c.HTTPMaxConnections)
+	case c.HTTPMaxStreams < 1:
+		add("http_max_streams", "%d: must be at least 1", c.HTTPMaxStreams)
+	case c.HTTPMaxStreams >= c.HTTPMaxConnections:
+		add("http_max_streams", "%d: must be smaller than http_max_connections (%d), so that open streams leave connections for other requests", c.HTTPMaxStreams, c.HTTPMaxConnections)
+	}
 	// A missing half is reported where the other half was set.
 	missing := func(key, other string) {
 		errs = append(errs, &ConfigError{Where: c.where(other), Key: key, Msg: "missing: " + other + " is set; set both or neither"})
@@ -71,6 +90,31 @@ func (c *Config) validateSecurity() ConfigErrors {
 		}
 	}
 	return errs
+}
+
+// allowedHostProblem says what is wrong with an http_allowed_hosts entry,
+// or "" when it is a host name or an IP address (IPv6 in brackets or
+// not), without a scheme, port, path or wildcard.
+func allowedHostProblem(h string) string {
+	switch {
+	case strings.TrimSpace(h) == "":
+		return "empty name"
+	case strings.Contains(h, "://") || strings.Contains(h, "/"):
+		return "want a host name or address, without a scheme or path"
+	case strings.ContainsAny(h, "* \t"):
+		return "wildcards and spaces are not supported: list each name"
+	}
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return "want a host name or address without a port: any port is accepted"
+	}
+	bare := strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if net.ParseIP(bare) != nil {
+		return ""
+	}
+	if strings.ContainsAny(h, ":[]") {
+		return "want a host name or address without a port: any port is accepted"
+	}
+	return ""
 }
 
 // isLoopbackHost reports whether an address host is loopback only:
@@ -152,21 +196,23 @@ func (a *Agent) logKeyringFile(file string, keys [][]byte) {
 	ev.Str("keyring", file).Int("keys", len(keys)).Str("primary_key_id", membership.KeyID(keys[0])).Msg(msg)
 }
 
-// listenHTTP opens the API's listener, serving TLS when configured.
+// listenHTTP opens the API's listener, capped at http_max_connections,
+// serving TLS when configured.
 func (a *Agent) listenHTTP() (net.Listener, error) {
 	ln, err := net.Listen("tcp", a.cfg.HTTP)
 	if err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", a.cfg.HTTP, err)
 	}
 	if a.cfg.HTTPTLSCert == "" {
-		return ln, nil
+		return vigilhttp.LimitListener(ln, a.cfg.HTTPMaxConnections, nil), nil
 	}
 	cr, err := newCertReloader(a.cfg.HTTPTLSCert, a.cfg.HTTPTLSKey, a.log)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	return tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cr.get}), nil
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cr.get}
+	return tls.NewListener(vigilhttp.LimitListener(ln, a.cfg.HTTPMaxConnections, tc), tc), nil
 }
 
 // apiAddr is the API's address as clients and hooks take it: HOST:PORT,
@@ -180,22 +226,31 @@ func (a *Agent) apiAddr(ln net.Listener) string {
 
 // httpOptions are the API server's options from the configuration.
 func (a *Agent) httpOptions() []vigilhttp.Option {
-	opts := []vigilhttp.Option{vigilhttp.WithToken(a.cfg.HTTPToken)}
+	opts := []vigilhttp.Option{
+		vigilhttp.WithToken(a.cfg.HTTPToken),
+		vigilhttp.WithAllowedHosts(a.cfg.HTTPAllowedHosts...),
+		vigilhttp.WithMaxStreams(a.cfg.HTTPMaxStreams),
+	}
 	if a.metrics != nil {
 		opts = append(opts, vigilhttp.WithMetrics(a.metrics.Handler()))
 	}
 	return opts
 }
 
-// hookEnv is the base environment of hooks: the agent's, plus the token
-// and the certificate the vigil commands need to call this agent back.
-// nil means the agent's environment unchanged.
+// hookEnv is the base environment of hooks: the agent's, without
+// VIGIL_HTTP_TOKEN, plus the certificate the vigil commands need to call
+// this agent back and, with hook_http_token, the token. The agent's own
+// VIGIL_HTTP_TOKEN (how its token is often set) is dropped unless
+// hook_http_token asks for the token: a hook's environment is readable by
+// every process it starts.
 func hookEnv(cfg *Config) []string {
-	if cfg.HTTPToken == "" && cfg.HTTPTLSCert == "" {
-		return nil
+	env := make([]string, 0, len(os.Environ())+2)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "VIGIL_HTTP_TOKEN=") {
+			env = append(env, kv)
+		}
 	}
-	env := os.Environ()
-	if cfg.HTTPToken != "" {
+	if cfg.HTTPToken != "" && cfg.HookHTTPToken {
 		env = append(env, "VIGIL_HTTP_TOKEN="+cfg.HTTPToken)
 	}
 	if cfg.HTTPTLSCert != "" {

@@ -53,6 +53,15 @@ func TestSecurityValidation(t *testing.T) {
 		{name: "tls pair", body: fmt.Sprintf("http_tls_cert: %s\nhttp_tls_key: %s\n", certFile, keyFile)},
 		{name: "tls cert alone", body: "http_tls_cert: " + certFile + "\n", want: "vigil.yaml:1: http_tls_key: missing: http_tls_cert is set"},
 		{name: "tls key alone", body: "http_tls_key: " + keyFile + "\n", want: "http_tls_cert: missing"},
+		{name: "allowed hosts", body: "http_allowed_hosts: [vigil.internal, 10.0.0.5, '[fd00::1]', 'fd00::2']\n"},
+		{name: "allowed host with port", body: "http_allowed_hosts: [vigil.internal, 'vigil.internal:7947']\n", want: `vigil.yaml:1: http_allowed_hosts[1]: "vigil.internal:7947": want a host name or address without a port`},
+		{name: "allowed host url", body: "http_allowed_hosts: ['http://vigil.internal']\n", want: "without a scheme or path"},
+		{name: "allowed host wildcard", body: "http_allowed_hosts: ['*.internal']\n", want: "wildcards and spaces are not supported"},
+		{name: "allowed host empty", body: "http_allowed_hosts: ['']\n", want: "http_allowed_hosts[0]: \"\": empty name"},
+		{name: "caps", body: "http_max_connections: 10\nhttp_max_streams: 9\n"},
+		{name: "no connections", body: "http_max_connections: 0\n", want: "vigil.yaml:1: http_max_connections: 0: must be at least 1"},
+		{name: "no streams", body: "http_max_streams: 0\n", want: "http_max_streams: 0: must be at least 1"},
+		{name: "streams take every connection", body: "http_max_connections: 10\nhttp_max_streams: 10\n", want: "vigil.yaml:2: http_max_streams: 10: must be smaller than http_max_connections (10)"},
 		{name: "tls files swapped", body: fmt.Sprintf("http_tls_cert: %s\nhttp_tls_key: %s\n", keyFile, certFile), want: "http_tls_cert: load certificate"},
 	}
 	for _, tt := range tests {
@@ -220,7 +229,7 @@ func writeTestCert(t *testing.T) (certFile, keyFile string) {
 
 // TestHTTPSWithToken: the API serves TLS with a certificate made here; reads
 // are open, changes need the token; hooks get the https:// address, the
-// token and the certificate to call back.
+// token (asked for with hook_http_token) and the certificate to call back.
 func TestHTTPSWithToken(t *testing.T) {
 	certFile, keyFile := writeTestCert(t)
 	pemBytes, _ := os.ReadFile(certFile)
@@ -231,6 +240,7 @@ func TestHTTPSWithToken(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "hook.env")
 	a := startTestAgent(t, client, func(c *Config) {
 		c.HTTPTLSCert, c.HTTPTLSKey, c.HTTPToken = certFile, keyFile, token
+		c.HookHTTPToken = true
 		c.Hooks = []HookConfig{{Name: "env", On: []string{"user"}, Shell: `env | grep '^VIGIL_HTTP' > "` + out + `"`}}
 	})
 	base := "https://" + a.http
@@ -238,6 +248,9 @@ func TestHTTPSWithToken(t *testing.T) {
 	req := func(method, path, body, auth string) (int, string) {
 		t.Helper()
 		r, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if body != "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
 		if auth != "" {
 			r.Header.Set("Authorization", "Bearer "+auth)
 		}

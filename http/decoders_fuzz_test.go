@@ -67,7 +67,7 @@ func FuzzHTTPDecoders(f *testing.F) {
 		fa.joins, fa.userEvents, fa.maintenance, fa.ttl = nil, nil, nil, nil
 		fa.mu.Unlock()
 
-		req := httptest.NewRequest(rt.method, rt.path, bytes.NewReader(body))
+		req := localRequest(rt.method, rt.path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -3,6 +3,9 @@ package http
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"time"
 
@@ -203,3 +206,14 @@ func (f *fakeAgent) ForceLeave(name string, prune bool) error {
 var errFake = errors.New("fake failure")
 
 var _ Agent = (*fakeAgent)(nil)
+
+// localRequest is httptest.NewRequest as the vigil commands send it: to a
+// loopback Host, and with a JSON Content-Type when there is a body.
+func localRequest(method, target string, body io.Reader) *http.Request {
+	r := httptest.NewRequest(method, target, body)
+	r.Host = "127.0.0.1:7947"
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	return r
+}

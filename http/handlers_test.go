@@ -177,7 +177,7 @@ func TestRequestLog(t *testing.T) {
 	var buf bytes.Buffer
 	log := zerolog.New(&buf).Level(zerolog.DebugLevel)
 	h := New(newFakeAgent(), log).Handler()
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/v1/members?status=bogus", nil))
+	h.ServeHTTP(httptest.NewRecorder(), localRequest("GET", "/v1/members?status=bogus", nil))
 
 	var line map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
@@ -198,7 +198,7 @@ func TestPanicLogged(t *testing.T) {
 	f.panicMsg = "kaboom"
 	h := New(f, zerolog.New(&buf)).Handler()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/members", nil))
+	h.ServeHTTP(rec, localRequest("GET", "/v1/members", nil))
 	if rec.Code != http.StatusInternalServerError {
 		t.Fatalf("status = %d", rec.Code)
 	}
@@ -220,7 +220,7 @@ func runAPICases(t *testing.T, cases []apiCase) {
 			if tc.body != "" {
 				body = strings.NewReader(tc.body)
 			}
-			req := httptest.NewRequest(tc.method, tc.path, body)
+			req := localRequest(tc.method, tc.path, body)
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 

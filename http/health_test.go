@@ -96,7 +96,7 @@ func TestPickNeverReturnsUnhealthy(t *testing.T) {
 		seen := map[string]int{}
 		for i := 0; i < 200; i++ {
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/pick/web?strategy="+strategy, nil))
+			h.ServeHTTP(rec, localRequest("GET", "/v1/pick/web?strategy="+strategy, nil))
 			if rec.Code != 200 {
 				t.Fatalf("%s: status %d %s", strategy, rec.Code, rec.Body)
 			}

@@ -129,7 +129,7 @@ func TestHostileHugeBody(t *testing.T) {
 			before := readHeap(true)
 			start := time.Now()
 
-			head := "POST /v1/event HTTP/1.1\r\nHost: vigil\r\nContent-Type: application/json\r\n"
+			head := "POST /v1/event HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
 			if tc.chunked {
 				head += "Transfer-Encoding: chunked\r\n"
 			} else {
@@ -217,6 +217,7 @@ func TestHostileDeepNesting(t *testing.T) {
 	} {
 		start := time.Now()
 		req, _ := http.NewRequest(tc.method, ts.URL+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := ts.Client().Do(req)
 		if err != nil {
 			t.Fatalf("%s %s: %v", tc.method, tc.path, err)
@@ -248,6 +249,7 @@ func TestHostileInvalidUTF8(t *testing.T) {
 	post := func(path, method, body string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := ts.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -325,7 +327,7 @@ func TestHostileSlowHeaders(t *testing.T) {
 	})
 
 	start := time.Now()
-	conn := rawRequest(t, ln.Addr().String(), "GET /healthz HTTP/1.1\r\nHost: vigil")
+	conn := rawRequest(t, ln.Addr().String(), "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1")
 	var lines atomic.Int64
 	stop := make(chan struct{})
 	go func() {
@@ -385,7 +387,7 @@ func TestHostileSlowBody(t *testing.T) {
 		{"PUT", "/v1/maintenance", `{"enable":true,"reason":"` + strings.Repeat("s", 64) + `"}`},
 	} {
 		start := time.Now()
-		conn := rawRequest(t, ts.Listener.Addr().String(), fmt.Sprintf("%s %s HTTP/1.1\r\nHost: vigil\r\nContent-Length: %d\r\n", tc.method, tc.path, len(tc.body)))
+		conn := rawRequest(t, ts.Listener.Addr().String(), fmt.Sprintf("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", tc.method, tc.path, len(tc.body)))
 		stop := make(chan struct{})
 		go func() {
 			for i := 0; i < len(tc.body); i++ {
@@ -432,7 +434,7 @@ func TestHostileSlowBody(t *testing.T) {
 	br := bufio.NewReader(conn)
 	for i := range 2 {
 		body := fmt.Sprintf(`{"name":"ok-%d"}`, i)
-		fmt.Fprintf(conn, "POST /v1/event HTTP/1.1\r\nHost: vigil\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		fmt.Fprintf(conn, "POST /v1/event HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
 			t.Fatalf("keep-alive request %d: %v", i, err)

@@ -35,7 +35,7 @@ func BenchmarkMembersJSON(b *testing.B) {
 			var size int
 			for b.Loop() {
 				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/members", nil))
+				h.ServeHTTP(rec, localRequest("GET", "/v1/members", nil))
 				if rec.Code != 200 {
 					b.Fatalf("status %d", rec.Code)
 				}
@@ -60,7 +60,7 @@ func BenchmarkHealthServiceJSON(b *testing.B) {
 			var size int
 			for b.Loop() {
 				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/health/service/web", nil))
+				h.ServeHTTP(rec, localRequest("GET", "/v1/health/service/web", nil))
 				if rec.Code != 200 {
 					b.Fatalf("status %d", rec.Code)
 				}

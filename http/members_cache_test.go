@@ -44,7 +44,7 @@ func getMembers(t testing.TB, h http.Handler, status string) string {
 		path += "?status=" + status
 	}
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	h.ServeHTTP(rec, localRequest("GET", path, nil))
 	if rec.Code != 200 {
 		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
 	}
@@ -199,7 +199,7 @@ func TestMembersCacheConcurrent(t *testing.T) {
 				default:
 				}
 				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/members", nil))
+				h.ServeHTTP(rec, localRequest("GET", "/v1/members", nil))
 				if _, ok := valid[rec.Body.String()]; rec.Code != 200 || !ok {
 					t.Errorf("status %d and a body that is no view: %.200s", rec.Code, rec.Body)
 					return
@@ -279,7 +279,7 @@ func BenchmarkMembersJSONCache(b *testing.B) {
 						f.mu.Unlock()
 					}
 					rec := httptest.NewRecorder()
-					h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/members", nil))
+					h.ServeHTTP(rec, localRequest("GET", "/v1/members", nil))
 					if rec.Code != 200 {
 						b.Fatalf("status %d", rec.Code)
 					}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -47,6 +48,15 @@ type Server struct {
 	tokenSum []byte
 	// metrics serves GET /metrics (WithMetrics); nil answers 404.
 	metrics http.Handler
+	// allowedHosts are the names WithAllowedHosts adds to the loopback
+	// ones that Host and Origin may carry (guard.go).
+	allowedHosts map[string]bool
+	// refused rate-limits the log lines of refused browser requests.
+	refused refusals
+	// maxStreams caps the open event streams (WithMaxStreams); 0 is no
+	// cap. streams counts the open ones.
+	maxStreams int64
+	streams    atomic.Int64
 
 	// done is closed by Shutdown; event streams select on it and end.
 	done     chan struct{}
@@ -54,7 +64,8 @@ type Server struct {
 }
 
 // New returns a Server that answers from agent and logs to logger, with
-// the options (WithToken, WithMetrics) applied.
+// the options (WithToken, WithMetrics, WithAllowedHosts, WithMaxStreams)
+// applied.
 func New(agent Agent, logger zerolog.Logger, opts ...Option) *Server {
 	s := &Server{
 		agent:     agent,
@@ -65,7 +76,7 @@ func New(agent Agent, logger zerolog.Logger, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.handler = s.logRequests(s.recoverPanics(s.authorize(s.routes())))
+	s.handler = s.logRequests(s.recoverPanics(s.guardBrowsers(s.authorize(s.routes()))))
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -75,8 +86,8 @@ func New(agent Agent, logger zerolog.Logger, opts ...Option) *Server {
 	return s
 }
 
-// Handler returns the API's handler, with request logging and panic
-// recovery, for use in a server other than Serve's (tests, for one).
+// Handler returns the API's handler, with request logging, panic
+// recovery, the browser guard (guard.go) and the token check, for use in a server other than Serve's (tests, for one).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve answers API requests on ln until Shutdown is called, after which it

@@ -15,7 +15,8 @@ import (
 // Server-Sent Events. The response ends when the client goes away, the
 // server shuts down, or the client falls so far behind that the ring cuts it
 // off; in the last case the client reconnects with Last-Event-ID and loses
-// nothing the ring still keeps.
+// nothing the ring still keeps. Past WithMaxStreams open streams, a new
+// one is answered 429.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	since, err := parseSince("since", r.URL.Query().Get("since"))
 	if err != nil {
@@ -28,6 +29,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+
+	if !s.acquireStream(w) {
+		return
+	}
+	defer s.releaseStream()
 
 	backlog, sub := s.agent.Events().Subscribe(since)
 	defer sub.Cancel()

@@ -371,7 +371,7 @@ func TestStreamLaggedEnds(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.Handler().ServeHTTP(g, httptest.NewRequest("GET", "/v1/events/stream", nil))
+		s.Handler().ServeHTTP(g, localRequest("GET", "/v1/events/stream", nil))
 	}()
 	// Wait until the handler is subscribed: the first publish reaches it and
 	// its write blocks.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -26,6 +27,10 @@ func agentCommand() *cli.Command {
 		usage := o.Usage + " [$" + o.EnvVar() + "]"
 		if o.Repeatable {
 			flags = append(flags, &cli.StringSliceFlag{Name: o.Flag, Usage: usage})
+			continue
+		}
+		if o.Bool {
+			flags = append(flags, &cli.BoolFlag{Name: o.Flag, Usage: usage})
 			continue
 		}
 		f := &cli.StringFlag{Name: o.Flag, Usage: usage}
@@ -93,6 +98,9 @@ func loadConfig(c *cli.Context) (agent.Config, error) {
 			continue
 		}
 		values := []string{c.String(o.Flag)}
+		if o.Bool {
+			values = []string{strconv.FormatBool(c.Bool(o.Flag))}
+		}
 		if o.Repeatable {
 			values = c.StringSlice(o.Flag)
 		}

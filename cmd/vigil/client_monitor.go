@@ -41,7 +41,8 @@ func monitorCommand() *cli.Command {
 Prints the events the agent still keeps, then new ones as they happen, one
 line each, until interrupted (Ctrl-C). When the stream ends (the agent
 restarted, or the monitor fell behind) it reconnects and resumes after the
-last event it printed.
+last event it printed. When the agent has as many streams open as it
+serves (http_max_streams), it says so and retries.
 
 Example:
    vigil monitor -format json | jq .`,
@@ -99,6 +100,16 @@ func (m *monitor) run(ctx context.Context) error {
 			return nil
 		}
 		if !connected {
+			var busy *busyError
+			if errors.As(err, &busy) {
+				// Too many streams or connections: wait for one to close.
+				if !lost {
+					fmt.Fprintf(m.errOut, "vigil: %s; retrying (Ctrl-C to stop)\n", busy.msg)
+					lost = true
+				}
+				delay = min(max(2*delay, monitorMinBackoff), monitorMaxBackoff)
+				continue
+			}
 			var na *noAnswerError
 			if !errors.As(err, &na) {
 				return err // the agent answered with an error
@@ -128,6 +139,12 @@ func (m *monitor) run(ctx context.Context) error {
 	}
 }
 
+// busyError is a stream request the agent turned away for now: 429 (its
+// http_max_streams streams are open) or 503 (its connections are).
+type busyError struct{ msg string }
+
+func (e *busyError) Error() string { return e.msg }
+
 // noAnswerError is a stream request that got no HTTP answer at all.
 type noAnswerError struct{ err error }
 
@@ -135,8 +152,9 @@ func (e *noAnswerError) Error() string { return e.err.Error() }
 
 // streamOnce reads one event stream until it ends. connected says whether
 // the agent answered 200; got counts the events printed. With connected
-// false, err is a *noAnswerError when the agent could not be reached, and is
-// an API error otherwise. With connected true, err is a failed write.
+// false, err is a *noAnswerError when the agent could not be reached, a
+// *busyError when it turned the stream away for now, and an API error
+// otherwise. With connected true, err is a failed write.
 func (m *monitor) streamOnce(ctx context.Context) (connected bool, got int, err error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", m.c.base+"/v1/events/stream", nil)
 	if err != nil {
@@ -151,6 +169,10 @@ func (m *monitor) streamOnce(ctx context.Context) (connected bool, got int, err 
 		return false, 0, &noAnswerError{err: err}
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		err := m.c.statusError(resp)
+		return false, 0, &busyError{msg: strings.TrimPrefix(err.Error(), "vigil: ")}
+	}
 	if resp.StatusCode != http.StatusOK {
 		return false, 0, m.c.statusError(resp)
 	}

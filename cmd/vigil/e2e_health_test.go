@@ -41,6 +41,7 @@ func startService(t *testing.T) *fakeService {
 func (a *testAgent) put(t *testing.T, path, body string) int {
 	t.Helper()
 	req, _ := nethttp.NewRequest("PUT", "http://"+a.http+path, bytes.NewBufferString(body))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := nethttp.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,177 @@
+package agent
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHookEnvToken: hooks get VIGIL_HTTP_TOKEN only with hook_http_token,
+// whether the agent's token came from the file or from its own
+// VIGIL_HTTP_TOKEN variable (which hooks would otherwise inherit).
+func TestHookEnvToken(t *testing.T) {
+	const token = "tok-0123456789abcdef"
+	t.Setenv("VIGIL_HTTP_TOKEN", token)
+	tests := []struct {
+		name  string
+		cfg   Config
+		count int // VIGIL_HTTP_TOKEN= entries wanted
+	}{
+		{name: "token, not asked", cfg: Config{HTTPToken: token}, count: 0},
+		{name: "no token", cfg: Config{}, count: 0},
+		{name: "asked without a token", cfg: Config{HookHTTPToken: true}, count: 0},
+		{name: "token, asked", cfg: Config{HTTPToken: token, HookHTTPToken: true}, count: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := hookEnv(&tt.cfg)
+			n := 0
+			for _, kv := range env {
+				if strings.HasPrefix(kv, "VIGIL_HTTP_TOKEN=") {
+					n++
+					if kv != "VIGIL_HTTP_TOKEN="+token {
+						t.Errorf("hook env has %q", kv)
+					}
+				}
+			}
+			if n != tt.count {
+				t.Errorf("%d VIGIL_HTTP_TOKEN entries in the hook env, want %d", n, tt.count)
+			}
+			if !slices.Contains(env, "PATH="+os.Getenv("PATH")) {
+				t.Errorf("hook env lost the agent's PATH")
+			}
+		})
+	}
+}
+
+// TestHookWithoutTokenEnv: a running agent with a token, whose hook does
+// not ask for it, runs the hook without VIGIL_HTTP_TOKEN, while the hook
+// still gets VIGIL_HTTP_ADDR.
+func TestHookWithoutTokenEnv(t *testing.T) {
+	const token = "tok-0123456789abcdef"
+	t.Setenv("VIGIL_HTTP_TOKEN", token)
+	out := filepath.Join(t.TempDir(), "hook.env")
+	a := startTestAgent(t, http.DefaultClient, func(c *Config) {
+		c.HTTPToken = token
+		c.Hooks = []HookConfig{{Name: "env", On: []string{"user"}, Shell: `env > "` + out + `.tmp" && mv "` + out + `.tmp" "` + out + `"`}}
+	})
+	if err := a.UserEvent("deploy", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the hook to run", func() bool {
+		_, err := os.Stat(out)
+		return err == nil
+	})
+	env, _ := os.ReadFile(out)
+	if strings.Contains(string(env), token) || strings.Contains(string(env), "VIGIL_HTTP_TOKEN") {
+		t.Errorf("the hook's environment has the token:\n%s", env)
+	}
+	if !strings.Contains(string(env), "VIGIL_HTTP_ADDR="+a.http+"\n") {
+		t.Errorf("the hook's environment lacks VIGIL_HTTP_ADDR=%s:\n%s", a.http, env)
+	}
+}
+
+// TestReloadTokenNeedsRestart: an edited http_token (and the other API
+// settings) is listed in needs_restart, and the running API keeps
+// requiring the token it started with.
+func TestReloadTokenNeedsRestart(t *testing.T) {
+	const token, next = "tok-0123456789abcdef", "new-0123456789abcdef"
+	var started Config
+	a := startTestAgent(t, http.DefaultClient, func(c *Config) {
+		c.HTTPToken = token
+		started = *c
+	})
+	edited := started
+	edited.HTTPToken = next
+	edited.HTTPAllowedHosts = []string{"vigil.internal"}
+	edited.HTTPMaxStreams = 3
+	edited.HookHTTPToken = true
+	a.SetReloader(func() (Config, error) { return edited, nil })
+	res, err := a.Reload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"http_token", "http_allowed_hosts", "http_max_streams", "hook_http_token"} {
+		if !slices.Contains(res.NeedsRestart, key) {
+			t.Errorf("needs_restart %q lacks %s", res.NeedsRestart, key)
+		}
+	}
+	post := func(tok string) int {
+		req, _ := http.NewRequest("POST", "http://"+a.http+"/v1/event", strings.NewReader(`{"name":"x"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := post(token); st != 200 {
+		t.Errorf("the started token after the reload: %d, want 200", st)
+	}
+	if st := post(next); st != 401 {
+		t.Errorf("the edited token before a restart: %d, want 401", st)
+	}
+}
+
+// TestAgentConnectionCapTLS: the agent's API, serving TLS, answers a
+// connection over http_max_connections with the 503 JSON error over TLS,
+// and a stream over http_max_streams with a 429, while a GET still works.
+func TestAgentConnectionCapTLS(t *testing.T) {
+	certFile, keyFile := writeTestCert(t)
+	pemBytes, _ := os.ReadFile(certFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	tc := &tls.Config{RootCAs: pool}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+	a := startTestAgent(t, client, func(c *Config) {
+		c.HTTPTLSCert, c.HTTPTLSKey = certFile, keyFile
+		c.HTTPToken = "tok-0123456789abcdef"
+		c.HTTPMaxConnections, c.HTTPMaxStreams = 3, 1
+	})
+	base := "https://" + a.http
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// One stream open; a second is refused; reads work.
+	streamResp, err := client.Get(base + "/v1/events/stream")
+	if err != nil || streamResp.StatusCode != 200 {
+		t.Fatalf("first stream: %v %v", err, streamResp)
+	}
+	defer streamResp.Body.Close()
+	if st, body := get("/v1/events/stream"); st != 429 || !strings.Contains(body, "http_max_streams") {
+		t.Errorf("second stream: %d %s, want 429", st, body)
+	}
+	if st, body := get("/v1/members"); st != 200 {
+		t.Errorf("GET /v1/members with the stream open: %d %s", st, body)
+	}
+	// Two more connections held (TLS handshaken, idle): the stream's and
+	// these make 3; the next is answered 503 over TLS.
+	for i := range 2 {
+		c, err := tls.Dial("tcp", a.http, tc)
+		if err != nil {
+			t.Fatalf("held connection %d: %v", i, err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	waitUntil(t, 5*time.Second, "a 503 over the connection cap", func() bool {
+		st, body := get("/healthz")
+		return st == 503 && strings.Contains(body, fmt.Sprintf("at most %d API connections at once (http_max_connections)", 3))
+	})
+}
