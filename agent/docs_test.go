@@ -2,7 +2,9 @@ package agent
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -90,4 +92,35 @@ func compactStrings(s []string) []string {
 		}
 	}
 	return out
+}
+
+// TestSecurityDocNamesRealTests fails when docs/security.md names a test
+// (`pkg.TestName`) that its package does not have, so the threat model
+// never cites a test that was renamed or removed.
+func TestSecurityDocNamesRealTests(t *testing.T) {
+	b, err := os.ReadFile("../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]string{"http": "../http", "agent": ".", "vigil": "../cmd/vigil", "membership": "../membership", "events": "../events"}
+	cited := regexp.MustCompile("`([a-z]+)\\.(Test[A-Za-z0-9_]+)`").FindAllStringSubmatch(string(b), -1)
+	if len(cited) < 10 {
+		t.Fatalf("security.md cites only %d tests", len(cited))
+	}
+	for _, c := range cited {
+		dir, ok := dirs[c[1]]
+		if !ok {
+			t.Errorf("security.md cites %s.%s: unknown package %s", c[1], c[2], c[1])
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		found := false
+		for _, f := range files {
+			src, _ := os.ReadFile(f)
+			found = found || strings.Contains(string(src), "func "+c[2]+"(t *testing.T)")
+		}
+		if !found {
+			t.Errorf("security.md cites %s.%s, which %s does not have", c[1], c[2], dir)
+		}
+	}
 }

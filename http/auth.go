@@ -33,7 +33,7 @@ func WithMetrics(h http.Handler) Option {
 
 // needsToken reports whether a request must carry the token: everything
 // that is not a read, and every request to the keyring endpoints, since
-// GET /v1/keys shows the gossip keys themselves.
+// GET /v1/keys tells which keys the cluster uses (by fingerprint).
 func needsToken(r *http.Request) bool {
 	if r.URL.Path == "/v1/keys" || strings.HasPrefix(r.URL.Path, "/v1/keys/") {
 		return true

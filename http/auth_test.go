@@ -139,10 +139,16 @@ func TestKeyEndpoints(t *testing.T) {
 		path, body string
 		status     int
 		has        string
+		not        string // must not be in the body
 	}{
-		{name: "list", method: "GET", path: "/v1/keys", status: 200,
-			resp: KeysResponse{NumNodes: 3, NumResponses: 3, Keys: map[string]int{"a": 3, "b": 1}, PrimaryKeys: map[string]int{"a": 3}},
-			has:  `"keys":{"a":3,"b":1}`},
+		// Fingerprints, never keys: the first 8 hex digits of the SHA-256
+		// of the key's bytes (echo KEY | base64 -d | sha256sum).
+		{name: "list shows fingerprints", method: "GET", path: "/v1/keys", status: 200,
+			resp: KeysResponse{NumNodes: 3, NumResponses: 3,
+				Keys:        map[string]int{"AAAAAAAAAAAAAAAAAAAAAA==": 3, "tLrnAwf6dL33NohQ0e2EM29HSzyPIt6V32SAi2s+C1w=": 1},
+				PrimaryKeys: map[string]int{"AAAAAAAAAAAAAAAAAAAAAA==": 3}},
+			has: `"keys":{"374708ff":3,"5f0d7d2f":1},"primary_keys":{"374708ff":3}}`,
+			not: "AAAAAAAAAAAAAAAAAAAAAA"},
 		{name: "install", method: "POST", path: "/v1/keys/install", body: `{"key":"k1"}`, status: 200,
 			resp: KeysResponse{NumNodes: 3, NumResponses: 3}, has: `"messages":{}`},
 		{name: "partial failure is 502 with counts", method: "POST", path: "/v1/keys/use", body: `{"key":"k1"}`, status: 502,
@@ -166,6 +172,9 @@ func TestKeyEndpoints(t *testing.T) {
 			}
 			if !strings.Contains(body, tc.has) {
 				t.Errorf("body %s does not contain %s", body, tc.has)
+			}
+			if tc.not != "" && strings.Contains(body, tc.not) {
+				t.Errorf("body %s contains %s", body, tc.not)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,5 +232,32 @@ func TestDocCurlBodiesAreJSON(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("found only %d curl lines with a body", n)
+	}
+}
+
+// TestDocKeysExample: the GET /v1/keys example of http-api.md is what the
+// API answers for a one-member cluster with the two keys the docs name,
+// fingerprints and not keys.
+func TestDocKeysExample(t *testing.T) {
+	examples := curlExamples(docSection(t, "../docs/http-api.md", "### GET /v1/keys"))
+	if len(examples) != 1 {
+		t.Fatalf("found %d curl examples under GET /v1/keys, want 1", len(examples))
+	}
+	const primary, other = "wyTFF5dX1pFGqaMs9b0HrI9DwL013lxfax6uxN8lP9g=", "tLrnAwf6dL33NohQ0e2EM29HSzyPIt6V32SAi2s+C1w="
+	ka := &keyAgent{fakeAgent: newFakeAgent(), resp: KeysResponse{NumNodes: 1, NumResponses: 1,
+		Keys: map[string]int{primary: 1, other: 1}, PrimaryKeys: map[string]int{primary: 1}}}
+	ts := httptest.NewServer(New(ka, zerolog.Nop()).Handler())
+	defer ts.Close()
+	resp, err := http.DefaultClient.Do(curlRequest(t, examples[0].curl, ts.Listener.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if got := strings.TrimSpace(string(b)); got != examples[0].want {
+		t.Errorf("GET /v1/keys answers\n%s\ndocs:\n%s", got, examples[0].want)
+	}
+	if strings.Contains(string(b), primary) || strings.Contains(string(b), other) {
+		t.Errorf("GET /v1/keys shows a key: %s", b)
 	}
 }

@@ -1,6 +1,9 @@
 package http
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,8 +13,9 @@ import (
 // operation reaches every member; the answer says how many members there
 // were, how many answered, and what each that failed said.
 type KeyManager interface {
-	// ListKeys returns every key installed on any member, with how many
-	// members have it and how many use it as their primary key.
+	// ListKeys returns every key (base64) installed on any member, with
+	// how many members have it and how many use it as their primary key.
+	// The API shows their fingerprints only.
 	ListKeys() (KeysResponse, error)
 	// InstallKey adds a base64 key to every member's keyring.
 	InstallKey(key string) (KeysResponse, error)
@@ -47,11 +51,12 @@ type KeysResponse struct {
 	NumErrors int `json:"num_errors"`
 	// Messages holds each failing member's message, by member name.
 	Messages map[string]string `json:"messages"`
-	// Keys counts, for each base64 key, the members that have it
-	// installed. GET /v1/keys only.
+	// Keys counts, for each key, the members that have it installed.
+	// GET /v1/keys only. A KeyManager returns base64 keys; the API answers
+	// their fingerprints (KeyFingerprint), never the keys.
 	Keys map[string]int `json:"keys,omitempty"`
-	// PrimaryKeys counts, for each base64 key, the members that encrypt
-	// with it. GET /v1/keys only.
+	// PrimaryKeys counts, for each key, the members that encrypt with it;
+	// fingerprints in the API's answer, as Keys. GET /v1/keys only.
 	PrimaryKeys map[string]int `json:"primary_keys,omitempty"`
 }
 
@@ -76,7 +81,33 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := km.ListKeys()
+	resp.Keys, resp.PrimaryKeys = fingerprintKeys(resp.Keys), fingerprintKeys(resp.PrimaryKeys)
 	writeKeysResponse(w, resp, err)
+}
+
+// KeyFingerprint names a gossip key without revealing it: the first 8 hex
+// digits of the SHA-256 of its bytes (of the string itself when it is not
+// base64), as vigil's logs and error messages name keys too.
+func KeyFingerprint(key string) string {
+	b, err := base64.StdEncoding.DecodeString(key)
+	if err != nil {
+		b = []byte(key)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:4])
+}
+
+// fingerprintKeys returns counts by key as counts by key fingerprint, so
+// that GET /v1/keys never shows a key.
+func fingerprintKeys(counts map[string]int) map[string]int {
+	if counts == nil {
+		return nil
+	}
+	out := make(map[string]int, len(counts))
+	for k, n := range counts {
+		out[KeyFingerprint(k)] += n
+	}
+	return out
 }
 
 func (s *Server) handleKeyAction(w http.ResponseWriter, r *http.Request) {

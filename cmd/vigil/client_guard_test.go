@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -83,4 +84,81 @@ func TestClientMonitorWaitsForAStream(t *testing.T) {
 	if n := strings.Count(errOut.String(), "too many event streams"); n != 1 {
 		t.Errorf("the busy message was printed %d times:\n%s", n, errOut.String())
 	}
+}
+
+// keysFakeAgent is a clientFakeAgent whose cluster has two keys.
+type keysFakeAgent struct{ *clientFakeAgent }
+
+func (keysFakeAgent) ListKeys() (vigilhttp.KeysResponse, error) {
+	return vigilhttp.KeysResponse{NumNodes: 3, NumResponses: 3,
+		Keys:        map[string]int{"wyTFF5dX1pFGqaMs9b0HrI9DwL013lxfax6uxN8lP9g=": 3, "tLrnAwf6dL33NohQ0e2EM29HSzyPIt6V32SAi2s+C1w=": 2},
+		PrimaryKeys: map[string]int{"wyTFF5dX1pFGqaMs9b0HrI9DwL013lxfax6uxN8lP9g=": 3}}, nil
+}
+func (keysFakeAgent) InstallKey(string) (vigilhttp.KeysResponse, error) {
+	return vigilhttp.KeysResponse{}, nil
+}
+func (keysFakeAgent) UseKey(string) (vigilhttp.KeysResponse, error) {
+	return vigilhttp.KeysResponse{}, nil
+}
+func (keysFakeAgent) RemoveKey(string) (vigilhttp.KeysResponse, error) {
+	return vigilhttp.KeysResponse{}, nil
+}
+
+// TestClientKeysListShowsFingerprints: vigil keys list prints each key's
+// fingerprint (the first 8 hex digits of its SHA-256), never the key, in
+// the table and in JSON.
+func TestClientKeysListShowsFingerprints(t *testing.T) {
+	f := keysFakeAgent{&clientFakeAgent{ring: events.NewRing(0)}}
+	srv := vigilhttp.New(f, zerolog.Nop())
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	addr := ts.Listener.Addr().String()
+
+	got, err := runClient(t, "keys", "list", "-http-addr", addr)
+	want := "" +
+		"FINGERPRINT  INSTALLED  PRIMARY\n" +
+		"31106dfe     3/3        3/3\n" +
+		"5f0d7d2f     2/3        0/3\n"
+	if err != nil || got != want {
+		t.Errorf("keys list: %v\n%s\nwant:\n%s", err, got, want)
+	}
+	got, err = runClient(t, "keys", "list", "-format", "json", "-http-addr", addr)
+	if err != nil || !strings.Contains(got, `"31106dfe": 3`) || strings.Contains(got, "wyTFF5") || strings.Contains(got, "tLrnAw") {
+		t.Errorf("keys list -format json: %v\n%s", err, got)
+	}
+}
+
+// TestDocKeysListTable: the vigil keys list table of http-api.md is what
+// the command prints for the docs' one-member cluster.
+func TestDocKeysListTable(t *testing.T) {
+	b, err := os.ReadFile("../../docs/http-api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.Index(doc, "```\nFINGERPRINT")
+	if i < 0 {
+		t.Fatal("http-api.md has no vigil keys list table")
+	}
+	want := doc[i+4:]
+	want = want[:strings.Index(want, "```")]
+
+	f := docKeysAgent{keysFakeAgent{&clientFakeAgent{ring: events.NewRing(0)}}}
+	srv := vigilhttp.New(f, zerolog.Nop())
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	got, err := runClient(t, "keys", "list", "-http-addr", ts.Listener.Addr().String())
+	if err != nil || got != want {
+		t.Errorf("keys list: %v\n%s\ndocs:\n%s", err, got, want)
+	}
+}
+
+// docKeysAgent has the keys of http-api.md's example: one member, two
+// keys, the first primary.
+type docKeysAgent struct{ keysFakeAgent }
+
+func (docKeysAgent) ListKeys() (vigilhttp.KeysResponse, error) {
+	return vigilhttp.KeysResponse{NumNodes: 1, NumResponses: 1,
+		Keys:        map[string]int{"wyTFF5dX1pFGqaMs9b0HrI9DwL013lxfax6uxN8lP9g=": 1, "tLrnAwf6dL33NohQ0e2EM29HSzyPIt6V32SAi2s+C1w=": 1},
+		PrimaryKeys: map[string]int{"wyTFF5dX1pFGqaMs9b0HrI9DwL013lxfax6uxN8lP9g=": 1}}, nil
 }

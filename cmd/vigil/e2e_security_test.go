@@ -12,7 +12,18 @@ import (
 	"github.com/vigil-agent/vigil/membership"
 )
 
-// keysList runs `vigil keys list -format json` against an agent.
+// fp is a key's fingerprint, as vigil keys list shows it.
+func fp(t *testing.T, key string) string {
+	t.Helper()
+	b, err := membership.DecodeKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return membership.KeyID(b)
+}
+
+// keysList runs `vigil keys list -format json` against an agent: the
+// keys' fingerprints, never the keys.
 func keysList(t *testing.T, a *testAgent) (keys, primary map[string]int) {
 	t.Helper()
 	out, err := runClient(t, "keys", "list", "-format", "json", "-http-addr", a.http)
@@ -25,6 +36,9 @@ func keysList(t *testing.T, a *testAgent) (keys, primary map[string]int) {
 	}
 	if err := json.Unmarshal([]byte(out), &resp); err != nil {
 		t.Fatalf("keys list: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "=") {
+		t.Errorf("keys list shows a base64 key:\n%s", out)
 	}
 	return resp.Keys, resp.PrimaryKeys
 }
@@ -107,7 +121,7 @@ func TestEncryptedClusterKeyRotation(t *testing.T) {
 	} {
 		if step.args[0] == "use" {
 			keys, primary := keysList(t, a)
-			if !reflect.DeepEqual(keys, map[string]int{k1: 3, k3: 3}) || !reflect.DeepEqual(primary, map[string]int{k1: 3}) {
+			if !reflect.DeepEqual(keys, map[string]int{fp(t, k1): 3, fp(t, k3): 3}) || !reflect.DeepEqual(primary, map[string]int{fp(t, k1): 3}) {
 				t.Errorf("after install: keys %v, primary %v", keys, primary)
 			}
 		}
@@ -118,7 +132,7 @@ func TestEncryptedClusterKeyRotation(t *testing.T) {
 		}
 	}
 	keys, primary := keysList(t, b)
-	if !reflect.DeepEqual(keys, map[string]int{k3: 3}) || !reflect.DeepEqual(primary, map[string]int{k3: 3}) {
+	if !reflect.DeepEqual(keys, map[string]int{fp(t, k3): 3}) || !reflect.DeepEqual(primary, map[string]int{fp(t, k3): 3}) {
 		t.Errorf("after rotation: keys %v, primary %v; want only the new key, primary on all 3", keys, primary)
 	}
 	// Removing the primary key is refused before it reaches the cluster.
@@ -155,7 +169,7 @@ func TestEncryptedClusterKeyRotation(t *testing.T) {
 	if !strings.Contains(c2.logBuf.String(), "the encrypt key is NOT in it and is ignored") {
 		t.Error("the restarted agent does not say that its keyring wins over encrypt")
 	}
-	if keys, _ := keysList(t, c2); !reflect.DeepEqual(keys, map[string]int{k3: 3}) {
+	if keys, _ := keysList(t, c2); !reflect.DeepEqual(keys, map[string]int{fp(t, k3): 3}) {
 		t.Errorf("after c's restart: keys %v", keys)
 	}
 }

@@ -85,7 +85,7 @@ Each command reaches every member through this agent. Example, a rotation:
 		Subcommands: []*cli.Command{
 			{
 				Name:      "list",
-				Usage:     "list the keys installed on the members, and how many have each",
+				Usage:     "list the fingerprints of the keys installed on the members, and how many have each",
 				UsageText: "vigil keys list [-format table|json] [-http-addr ADDR]\n\nExample:\n   vigil keys list",
 				Flags:     []cli.Flag{formatFlag(), httpAddrFlag()},
 				Action: func(cCtx *cli.Context) error {
@@ -116,7 +116,8 @@ Each command reaches every member through this agent. Example, a rotation:
 	}
 }
 
-// printKeys writes each key with the members that have it and that use it.
+// printKeys writes each key's fingerprint (the API shows no keys) with
+// the members that have it and that use it.
 func printKeys(w io.Writer, resp vigilhttp.KeysResponse) error {
 	keys := make([]string, 0, len(resp.Keys))
 	for k := range resp.Keys {
@@ -132,7 +133,7 @@ func printKeys(w io.Writer, resp vigilhttp.KeysResponse) error {
 	for i, k := range keys {
 		rows[i] = []string{k, fmt.Sprintf("%d/%d", resp.Keys[k], resp.NumNodes), fmt.Sprintf("%d/%d", resp.PrimaryKeys[k], resp.NumNodes)}
 	}
-	return writeTable(w, []string{"KEY", "INSTALLED", "PRIMARY"}, rows)
+	return writeTable(w, []string{"FINGERPRINT", "INSTALLED", "PRIMARY"}, rows)
 }
 
 // keysRequest calls a /v1/keys endpoint. A 502 (some members failed) is
