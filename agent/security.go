@@ -34,8 +34,9 @@ const MinHTTPTokenLength = 16
 // checked for changes (on a handshake).
 const certCheckInterval = 5 * time.Second
 
-// validateSecurity checks encrypt, http_token, the TLS files, and that an
-// API bound off loopback has a token.
+// validateSecurity checks encrypt, http_token, the TLS files, that an API
+// bound off loopback has a token, and that no other user can write
+// data_dir.
 func (c *Config) validateSecurity() ConfigErrors {
 	var errs ConfigErrors
 	add := func(key, format string, args ...any) {
@@ -74,6 +75,11 @@ func (c *Config) validateSecurity() ConfigErrors {
 		add("http_max_streams", "%d: must be at least 1", c.HTTPMaxStreams)
 	case c.HTTPMaxStreams >= c.HTTPMaxConnections:
 		add("http_max_streams", "%d: must be smaller than http_max_connections (%d), so that open streams leave connections for other requests", c.HTTPMaxStreams, c.HTTPMaxConnections)
+	}
+	if c.DataDir != "" {
+		if msg := dataDirProblem(c.DataDir); msg != "" {
+			add("data_dir", "%s", msg)
+		}
 	}
 	// A missing half is reported where the other half was set.
 	missing := func(key, other string) {

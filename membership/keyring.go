@@ -76,9 +76,10 @@ func NewKeyring(keys [][]byte) (*memberlist.Keyring, error) {
 }
 
 // ReadKeyringFile reads a keyring file as serf writes it: a JSON list of
-// base64 keys, the primary key first.
+// base64 keys, the primary key first. A symbolic link is not followed
+// (ReadFileNoFollow).
 func ReadKeyringFile(path string) ([][]byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFileNoFollow(path)
 	if err != nil {
 		return nil, fmt.Errorf("read keyring %s: %w", path, err)
 	}

@@ -48,9 +48,10 @@ type Peer struct {
 	Status string `json:"status"`
 }
 
-// ReadPeers reads a peers file; a missing file is no peers and no error.
+// ReadPeers reads a peers file; a missing file is no peers and no error,
+// a symbolic link an error (ReadFileNoFollow).
 func ReadPeers(path string) ([]Peer, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadFileNoFollow(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

@@ -1,0 +1,145 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDataDirOtherUsersRefused: a data_dir that another user can write
+// is a configuration error naming data_dir and the fix; one only the
+// agent's user (and its group) can write, or a missing one, is fine.
+func TestDataDirOtherUsersRefused(t *testing.T) {
+	root := os.Geteuid() == 0
+	tests := []struct {
+		name     string
+		mode     os.FileMode
+		uid, gid int // -1: the agent's
+		needRoot bool
+		missing  bool
+		file     bool
+		want     string // "" valid
+	}{
+		{name: "private", mode: 0o700, uid: -1, gid: -1},
+		{name: "readable by all", mode: 0o755, uid: -1, gid: -1},
+		{name: "missing", missing: true},
+		{name: "writable by all", mode: 0o777, uid: -1, gid: -1, want: "is writable by every user (mode 0777)"},
+		{name: "writable by all, sticky", mode: 0o777 | os.ModeSticky, uid: -1, gid: -1, want: "is writable by every user"},
+		{name: "writable by own group", mode: 0o770, uid: -1, gid: -1},
+		{name: "writable by another group", mode: 0o770, uid: -1, gid: 54321, needRoot: true, want: "is writable by group 54321, which is not the agent's group"},
+		{name: "another group may only read", mode: 0o750, uid: -1, gid: 54321, needRoot: true},
+		{name: "another user's", mode: 0o700, uid: 54321, gid: -1, needRoot: true, want: "belongs to user 54321, not to the agent's user"},
+		{name: "a file", file: true, want: "is not a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.needRoot && !root {
+				t.Skip("changing a directory's owner needs root")
+			}
+			dir := filepath.Join(t.TempDir(), "data")
+			switch {
+			case tt.missing:
+			case tt.file:
+				if err := os.WriteFile(dir, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(dir, tt.uid, tt.gid); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir, tt.mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			body := "data_dir: " + dir + "\n"
+			want := tt.want
+			if want != "" {
+				want = "vigil.yaml:1: data_dir: " + dir + " " + want
+			}
+			checkValidate(t, body, want)
+		})
+	}
+}
+
+// TestLockFileNotFollowed: a symbolic link planted as vigil.lock is an
+// error at start, and the file it points to is left as it was.
+func TestLockFileNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, LockFileName)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := lockDataDir(dir)
+	if err == nil {
+		f.Close()
+		t.Fatal("lockDataDir followed the link")
+	}
+	if !strings.Contains(err.Error(), "vigil.lock is a symbolic link: refusing to follow it") {
+		t.Errorf("error %q does not name the link", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the link's target was changed to %q", b)
+	}
+
+	// A real lock file is taken, and a second agent is refused.
+	dir2 := t.TempDir()
+	f, err = lockDataDir(dir2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := lockDataDir(dir2); err == nil || !strings.Contains(err.Error(), "in use by another vigil agent (pid ") {
+		t.Errorf("second lock: %v", err)
+	}
+}
+
+// TestKeyringLinkNotFollowed: an agent whose data_dir holds a link as its
+// keyring does not start with the linked keys.
+func TestKeyringLinkNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	elsewhere := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(elsewhere, []byte(`["AAAAAAAAAAAAAAAAAAAAAA=="]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(dir, KeyringFileName)); err != nil {
+		t.Fatal(err)
+	}
+	a := &Agent{cfg: Config{DataDir: dir}}
+	if _, _, err := a.gossipKeyring(); err == nil || !strings.Contains(err.Error(), "is a symbolic link: refusing to follow it") {
+		t.Errorf("gossipKeyring: %v, want a refusal to follow the link", err)
+	}
+}
+
+// TestDataDirMadeByAnotherUser: a data_dir that was missing at validation
+// but that another user made before the agent started is refused when the
+// agent takes its lock.
+func TestDataDirMadeByAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changing a directory's owner needs root")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 54321, 54321); err != nil {
+		t.Fatal(err)
+	}
+	f, err := lockDataDir(dir)
+	if err == nil {
+		f.Close()
+		t.Fatal("lockDataDir took another user's directory")
+	}
+	if !strings.Contains(err.Error(), "data_dir: "+dir+" belongs to user 54321") {
+		t.Errorf("error %q", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the agent wrote in another user's directory")
+	}
+}

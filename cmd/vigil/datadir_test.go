@@ -1,0 +1,48 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAgentRefusesSharedDataDir: vigil agent with a data_dir every user
+// can write exits with status 2 and says which key and what to do, before
+// it writes anything there; the message is the one the docs show.
+func TestAgentRefusesSharedDataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	out, err := execVigil(t, "agent", "-name", "x", "-bind", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data-dir", dir)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("vigil agent: %v, want exit status 2\n%s", err, out)
+	}
+	// The line docs/configuration.md shows, for its directory.
+	b, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "-data-dir: data_dir: /srv/vigil ") {
+			want = strings.ReplaceAll(line, "/srv/vigil", dir)
+		}
+	}
+	if want == "" {
+		t.Fatal("docs/configuration.md shows no data_dir refusal")
+	}
+	if !strings.Contains(out, want+"\n") {
+		t.Errorf("output:\n%s\nwant a line:\n%s", out, want)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the agent wrote %d files in the refused data_dir", len(entries))
+	}
+}
