@@ -175,3 +175,40 @@ func TestAgentConnectionCapTLS(t *testing.T) {
 		return st == 503 && strings.Contains(body, fmt.Sprintf("at most %d API connections at once (http_max_connections)", 3))
 	})
 }
+
+// TestAPISecurityEnv: the new keys are set by their VIGIL_* variables,
+// and a bad value is an error naming the variable.
+func TestAPISecurityEnv(t *testing.T) {
+	tests := []struct {
+		env   map[string]string
+		check func(c *Config) bool
+		err   string
+	}{
+		{env: map[string]string{"VIGIL_HOOK_HTTP_TOKEN": "true"}, check: func(c *Config) bool { return c.HookHTTPToken }},
+		{env: map[string]string{"VIGIL_HOOK_HTTP_TOKEN": "sometimes"}, err: `VIGIL_HOOK_HTTP_TOKEN: hook_http_token: "sometimes" is not true or false`},
+		{env: map[string]string{"VIGIL_HTTP_ALLOWED_HOST": "vigil.internal, 10.0.0.5"},
+			check: func(c *Config) bool { return slices.Equal(c.HTTPAllowedHosts, []string{"vigil.internal", "10.0.0.5"}) }},
+		{env: map[string]string{"VIGIL_HTTP_MAX_CONNECTIONS": "40", "VIGIL_HTTP_MAX_STREAMS": "4"},
+			check: func(c *Config) bool { return c.HTTPMaxConnections == 40 && c.HTTPMaxStreams == 4 }},
+		{env: map[string]string{"VIGIL_HTTP_MAX_STREAMS": "many"}, err: `VIGIL_HTTP_MAX_STREAMS: http_max_streams: "many" is not a whole number`},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
+			c := Default()
+			if c.HookHTTPToken || c.HTTPMaxConnections != 256 || c.HTTPMaxStreams != 64 || c.HTTPAllowedHosts != nil {
+				t.Fatalf("defaults: %v %d %d %v", c.HookHTTPToken, c.HTTPMaxConnections, c.HTTPMaxStreams, c.HTTPAllowedHosts)
+			}
+			err := c.ApplyEnv(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			switch {
+			case tt.err != "":
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("error %v, want %q", err, tt.err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case !tt.check(&c):
+				t.Errorf("config after %v: %+v", tt.env, c)
+			}
+		})
+	}
+}

@@ -46,3 +46,22 @@ func TestAgentRefusesSharedDataDir(t *testing.T) {
 		t.Errorf("the agent wrote %d files in the refused data_dir", len(entries))
 	}
 }
+
+// TestAgentAPIFlags: -hook-http-token takes no value, and the cap flags
+// are checked like the file's keys (exit status 2 naming the key).
+func TestAgentAPIFlags(t *testing.T) {
+	out, err := execVigil(t, "agent", "-name", "x", "-bind", "127.0.0.1:0", "-http", "127.0.0.1:0",
+		"-hook-http-token", "-http-max-connections", "5", "-http-max-streams", "5", "-http-allowed-host", "vigil.internal:80")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("vigil agent: %v, want exit status 2\n%s", err, out)
+	}
+	for _, want := range []string{
+		"-http-max-streams: http_max_streams: 5: must be smaller than http_max_connections (5)",
+		`-http-allowed-host: http_allowed_hosts[0]: "vigil.internal:80": want a host name or address without a port`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
