@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/failover"
 	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/membership"
 	"github.com/vigil-agent/vigil/probes"
@@ -70,6 +71,7 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		hooks = append(hooks, devHook(logger))
 	}
 	var past []events.Run
+	var grants *failover.Grants
 	if cfg.DataDir != "" {
 		if a.lock, err = lockDataDir(cfg.DataDir); err != nil {
 			return nil, err
@@ -81,6 +83,10 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		a.journal.OnError(func(err error) {
 			logger.Error().Err(err).Msg("hook journal: runs may be resumed twice or not at all after a crash")
 		})
+		if grants, err = failover.OpenGrants(filepath.Join(cfg.DataDir, failover.GrantsFile)); err != nil {
+			a.lock.Close()
+			return nil, err
+		}
 	}
 	if a.metrics, err = a.newMetrics(); err != nil {
 		return nil, err
@@ -95,6 +101,7 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		View:           clusterView{a},
 		Failover:       cfg.failoverConfig(),
 		Journal:        a.journal,
+		Grants:         grants,
 		PastRuns:       past,
 	}, hooks)
 	if err != nil {
@@ -196,6 +203,8 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 		Profile:  membership.Profile(a.cfg.Profile),
 		Timing:   a.cfg.timingOverrides(),
 		Logger:   a.log,
+
+		QueryHandlers: map[string]func([]byte) []byte{claimQuery: a.runner.HandleClaim},
 	}
 	if a.cfg.Advertise != "" {
 		mc.AdvertiseAddr, mc.AdvertisePort, _ = splitHostPort(a.cfg.Advertise)
@@ -240,6 +249,7 @@ func (a *Agent) stop() {
 	if pm := a.probeManager(); pm != nil {
 		pm.Stop()
 	}
+	a.drainFailovers()
 	if c := a.cluster.Load(); c != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), LeaveTimeout)
 		if err := c.Leave(ctx); err != nil {

@@ -248,6 +248,14 @@ type FailoverConfig struct {
 	BrakeFraction float64 `yaml:"brake_fraction"`
 	// BrakeWindow is the brake's counting window. Default 30s.
 	BrakeWindow Duration `yaml:"brake_window"`
+	// Lease is how long a run_on: one runner's claim lasts without a
+	// renewal. Default 10s. The runner renews it every third of that; a
+	// runner that cannot (cut off, paused) kills its hook before the lease
+	// ends, and only then may another member take over. Longer: a
+	// takeover after a crash or a cut waits longer. Shorter: more claim
+	// queries while a hook runs, and a runner on a loaded host loses its
+	// lease (and its run) sooner.
+	Lease Duration `yaml:"lease"`
 }
 
 // ServiceConfig describes the service the agent sits beside.

@@ -1,8 +1,15 @@
 package agent
 
 import (
+	"context"
+	"time"
+
 	"github.com/vigil-agent/vigil/events"
 )
+
+// claimQuery is the serf query that carries the failover claim protocol
+// (events/failover: claims, renewals, completions, releases).
+const claimQuery = "vigil-claim"
 
 // clusterView gives failover coordination the agent's view of the cluster
 // and its way to announce and emit.
@@ -29,6 +36,38 @@ func (v clusterView) ConfirmQuorum() (int, int) {
 		return 0, 1
 	}
 	return c.ConfirmQuorum()
+}
+
+// Ask implements events.ClusterView: a claim protocol request to the named
+// members, as a serf query.
+func (v clusterView) Ask(ctx context.Context, to []string, payload []byte, timeout time.Duration) map[string][]byte {
+	c := v.a.cluster.Load()
+	if c == nil {
+		select { // no gossip yet: nobody answers
+		case <-ctx.Done():
+		case <-time.After(timeout):
+		}
+		return nil
+	}
+	out, err := c.Ask(ctx, claimQuery, to, payload, timeout)
+	if err != nil {
+		v.a.log.Warn().Err(err).Msg("failover claim query")
+	}
+	return out
+}
+
+// drainFailovers lets the failover runs this agent holds claims for finish
+// (bounded by their hooks' timeouts) before it leaves the cluster, or kills
+// them and releases their claims, so a rolling restart never leaves a run
+// going while another member takes over.
+func (a *Agent) drainFailovers() {
+	d := a.runner.FailoverDrainTimeout()
+	if d > 0 {
+		a.log.Info().Dur("up_to", d).Msg("waiting for the failover runs under way before leaving")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	a.runner.DrainFailovers(ctx)
 }
 
 // ReleaseFailover lifts the mass-failure brake here and, by a user event,

@@ -19,7 +19,7 @@ var serviceNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // the service.
 func reservedTag(k string) bool {
 	switch k {
-	case events.ServiceTag, events.ServicePortTag, events.ServiceAddrTag, events.HealthTag, events.BootTag, events.HealthSeqTag:
+	case events.ServiceTag, events.ServicePortTag, events.ServiceAddrTag, events.HealthTag, events.BootTag, events.HealthSeqTag, events.EpochTag:
 		return true
 	}
 	return strings.HasPrefix(k, events.ServiceTagPrefix)

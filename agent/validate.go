@@ -51,6 +51,9 @@ func (c *Config) Validate() error {
 	if f := c.Failover; f.FlapLimit < 0 || f.FlapWindow < 0 || f.BrakeWindow < 0 || f.BrakeFraction < 0 || f.BrakeFraction > 1 {
 		add("failover", "flap_limit, flap_window and brake_window must not be negative; brake_fraction is from 0 to 1")
 	}
+	if l := time.Duration(c.Failover.Lease); l != 0 && l < time.Second {
+		add("failover", "lease %s: must be at least 1s (or left out for 10s)", l)
+	}
 	if c.HookTimeout <= 0 {
 		add("hook_timeout", "%s: must be positive", c.HookTimeout)
 	}
@@ -182,5 +185,6 @@ func (c *Config) failoverConfig() events.FailoverConfig {
 		FlapWindow:    time.Duration(c.Failover.FlapWindow),
 		BrakeFraction: c.Failover.BrakeFraction,
 		BrakeWindow:   time.Duration(c.Failover.BrakeWindow),
+		Lease:         time.Duration(c.Failover.Lease),
 	}.WithDefaults()
 }

@@ -54,6 +54,9 @@ func HookEnv(ev *Event, self Member, httpAddr string) []string {
 			"SERF_USER_LTIME="+strconv.FormatUint(ev.User.LTime, 10),
 		)
 	}
+	if ev.Fence != 0 {
+		env = append(env, "VIGIL_FENCE="+strconv.FormatUint(ev.Fence, 10))
+	}
 	if ev.TakeoverFrom != "" {
 		env = append(env, "VIGIL_TAKEOVER_FROM="+envValue(ev.TakeoverFrom))
 	}

@@ -87,6 +87,13 @@ type Event struct {
 	// TakeoverFrom names the runner this agent took a failover over from,
 	// when the first choice died before announcing.
 	TakeoverFrom string `json:"takeover_from,omitempty"`
+	// Fence is the fencing token of a claimed failover run: larger than
+	// the fence of every earlier grant of the same task, cluster-wide
+	// (VIGIL_FENCE). Zero for runs that are not claimed.
+	Fence uint64 `json:"fence,omitempty"`
+
+	// claim is the lease a claimed failover run holds, never serialized.
+	claim *claimedRun
 }
 
 // CheckChange is the body of a check event: a local check changed status.

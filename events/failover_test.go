@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,38 @@ type memView struct {
 	members   map[string]Member
 	announced []Announcement
 	emitted   []Event
+	net       *claimNet // the other agents' runners, for claims
+}
+
+// claimNet connects the runners of in-memory agents for the claim
+// protocol: a claim reaches every registered runner.
+type claimNet struct {
+	mu      sync.Mutex
+	runners map[string]*Runner
+}
+
+func (n *claimNet) add(name string, r *Runner) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.runners == nil {
+		n.runners = map[string]*Runner{}
+	}
+	n.runners[name] = r
+}
+
+// Ask implements ClusterView: the registered runners answer at once.
+func (v *memView) Ask(ctx context.Context, to []string, payload []byte, timeout time.Duration) map[string][]byte {
+	out := map[string][]byte{}
+	if v.net != nil {
+		v.net.mu.Lock()
+		for _, n := range to {
+			if r := v.net.runners[n]; r != nil {
+				out[n] = r.HandleClaim(payload)
+			}
+		}
+		v.net.mu.Unlock()
+	}
+	return out
 }
 
 func newMemView(self string, alive ...string) *memView {
@@ -143,11 +176,19 @@ func TestRunOnOneChoosesTheSameRunnerEverywhere(t *testing.T) {
 	names := []string{"r1", "r2", "r3", "r4"}
 	ran := 0
 	var runners []string
+	net := &claimNet{}
+	views, rs := map[string]*memView{}, map[string]*Runner{}
 	for _, self := range names {
 		v := newMemView(self, append(names, "p")...)
 		v.members["p"] = Member{Name: "p", Status: "failed", Tags: map[string]string{"role": "primary", BootTag: "b0"}}
+		v.net = net
 		r := newCoordRunner(t, v, FailoverConfig{}, Hook{Name: "promote", Shell: "true", RunOn: RunOnOne,
 			Eligible: map[string]string{"role": "replica"}})
+		net.add(self, r)
+		views[self], rs[self] = v, r
+	}
+	for _, self := range names {
+		v, r := views[self], rs[self]
 		r.Dispatch(memberEvent(v, MemberFailed, "p"))
 		waitFor(t, 5*time.Second, self+"'s decision", func() bool { return len(r.Runs()) == 1 })
 		run := r.Runs()[0]
@@ -155,8 +196,11 @@ func TestRunOnOneChoosesTheSameRunnerEverywhere(t *testing.T) {
 		case OutcomeOK:
 			ran++
 			runners = append(runners, self)
-			if run.Key != "p@b0:member-failed#1" {
+			if run.Key != "p@b0.0:member-failed" {
 				t.Errorf("key %q", run.Key)
+			}
+			if run.Fence == 0 {
+				t.Errorf("the claimed run has no fence: %+v", run)
 			}
 		case OutcomeSkipped:
 			runners = append(runners, strings.Fields(run.Reason)[1])

@@ -57,6 +57,8 @@ type Run struct {
 	Reason string `json:"reason,omitempty"`
 	// Key is the failure's cluster-wide key, for coordinated runs.
 	Key string `json:"key,omitempty"`
+	// Fence is the fencing token of a claimed failover run.
+	Fence uint64 `json:"fence,omitempty"`
 	// Attempt numbers the attempts of a hook with retries, from 1.
 	Attempt int `json:"attempt,omitempty"`
 	// Output is the tail (last 64 KiB) of stdout and stderr, interleaved;

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/events/failover"
 )
 
 // Defaults of RunnerConfig.
@@ -69,6 +71,13 @@ type RunnerConfig struct {
 	View ClusterView
 	// Failover sets the guards shared by failover hooks.
 	Failover FailoverConfig
+	// Lock, when set, decides who runs a run_on: one task (the etcd
+	// mode); nil means the gossip claim protocol (failover.Quorum) over
+	// View, with Grants.
+	Lock failover.Lock
+	// Grants are this agent's grants of the gossip claim protocol; nil
+	// keeps them in memory (without a data_dir).
+	Grants *failover.Grants
 	// OnRun, when set, is called with every recorded run (for metrics).
 	OnRun func(Run)
 	// Journal, when set, records queued events, finished runs and run
@@ -138,7 +147,7 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 		r.queues = append(r.queues, &hookQueue{hook: h, wake: make(chan struct{}, 1)})
 	}
 	if cfg.View != nil {
-		r.coord = newCoordinator(r, cfg.View, cfg.Failover)
+		r.coord = newCoordinator(r, cfg.View, cfg.Failover, cfg.Lock, cfg.Grants)
 	}
 	if len(cfg.PastRuns) > 0 {
 		r.history = append(r.history, cfg.PastRuns[max(0, len(cfg.PastRuns)-cfg.History):]...)
@@ -239,11 +248,12 @@ func (r *Runner) Dispatch(ev Event) {
 	}
 }
 
-// enqueue puts ev on one hook's queue.
-func (r *Runner) enqueue(q *hookQueue, ev Event) {
+// enqueue puts ev on one hook's queue; it reports false when the event
+// was dropped instead.
+func (r *Runner) enqueue(q *hookQueue, ev Event) bool {
 	if r.isClosed() {
 		r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: "agent is stopping"})
-		return
+		return false
 	}
 	q.mu.Lock()
 	if q.retired {
@@ -252,15 +262,15 @@ func (r *Runner) enqueue(q *hookQueue, ev Event) {
 		q.mu.Unlock()
 		for _, nq := range r.queueList() {
 			if nq.hook.Name == q.hook.Name && nq != q {
-				r.enqueue(nq, ev)
+				return r.enqueue(nq, ev)
 			}
 		}
-		return
+		return false
 	}
 	if len(q.pending) >= r.cfg.QueueLimit {
 		q.mu.Unlock()
 		r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: fmt.Sprintf("hook queue full (%d events waiting)", r.cfg.QueueLimit)})
-		return
+		return false
 	}
 	// Journaled before the worker can take it, so the event's queued line
 	// comes before its done line: a done finishes only the queued lines
@@ -273,6 +283,37 @@ func (r *Runner) enqueue(q *hookQueue, ev Event) {
 	case q.wake <- struct{}{}:
 	default:
 	}
+	return true
+}
+
+// HandleClaim answers one request of the gossip claim protocol from
+// another agent (the payload of its claim query); nil when coordination
+// is off or the request is malformed.
+func (r *Runner) HandleClaim(payload []byte) []byte {
+	if r.coord == nil {
+		return nil
+	}
+	return r.coord.grants.Handle(payload)
+}
+
+// DrainFailovers is called before the agent leaves the cluster: no new
+// failover is claimed, claimed runs under way may finish until ctx ends,
+// and those still running then are killed and their claims released, so
+// another member can take over at once.
+func (r *Runner) DrainFailovers(ctx context.Context) {
+	if r.coord != nil {
+		r.coord.drain(ctx)
+	}
+}
+
+// FailoverDrainTimeout is how long DrainFailovers should let the claimed
+// runs under way finish: the longest of their hooks' timeouts (with
+// retries); 0 when none runs.
+func (r *Runner) FailoverDrainTimeout() time.Duration {
+	if r.coord == nil {
+		return 0
+	}
+	return r.coord.drainTimeout()
 }
 
 // ReleaseBrake lifts the mass-failure brake; it reports whether it was
@@ -360,18 +401,37 @@ func (r *Runner) work(q *hookQueue) {
 		}
 		q.mu.Unlock()
 		if ev != nil {
+			ctx := r.ctx
+			if ev.claim != nil {
+				ctx = ev.claim.ctx
+			}
 			if r.ctx.Err() != nil {
 				r.record(q.hook, ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: "agent stopped before the hook ran"})
+				if ev.claim != nil {
+					r.coord.finished(q, ev, Run{Outcome: OutcomeCancelled})
+				}
+				continue
+			}
+			if ctx.Err() != nil {
+				r.record(q.hook, ev, Run{Outcome: OutcomeCancelled, ExitCode: -1, Reason: "failover claim lost or given up before the hook started"})
+				r.coord.finished(q, ev, Run{Outcome: OutcomeCancelled})
 				continue
 			}
 			if held, why := q.spendBudget(time.Now()); held {
 				r.record(q.hook, ev, Run{Start: time.Now().UTC(), Outcome: OutcomeHeld, ExitCode: -1, Error: why})
+				if ev.claim != nil {
+					r.coord.finished(q, ev, Run{Outcome: OutcomeCancelled})
+				}
 				continue
 			}
-			final := r.runWithRetries(q, ev)
+			final := r.runWithRetries(ctx, q, ev)
 			if final.Outcome == OutcomeCancelled {
-				// The agent is stopping: left unfinished in the journal,
-				// so the next start examines it again.
+				// The agent is stopping, or a failover run lost its claim:
+				// left unfinished in the journal, so the next start (or
+				// the coordinator) examines it again.
+				if ev.claim != nil {
+					r.coord.finished(q, ev, final)
+				}
 				continue
 			}
 			r.cfg.Journal.done(q.hook.Name, ev)
@@ -392,18 +452,25 @@ func (r *Runner) work(q *hookQueue) {
 
 // runWithRetries runs a hook, and again after a non-zero exit while it
 // has retries left, with a doubling backoff. Every attempt is recorded.
-func (r *Runner) runWithRetries(q *hookQueue, ev *Event) Run {
+func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *Event) Run {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
-		run := r.execute(r.ctx, &q.hook, ev)
+		run := r.execute(ctx, &q.hook, ev)
 		if ev.TakeoverFrom != "" {
-			run.Reason = "took over from " + ev.TakeoverFrom + ", which died before announcing"
+			run.Reason = "took over from " + ev.TakeoverFrom + ", whose claim ended before it completed the run"
+		}
+		if run.Outcome == OutcomeCancelled && ev.claim != nil && r.ctx.Err() == nil {
+			if ev.claim.leaseLost() {
+				run.Reason = "failover lease lost (this agent could not renew its claim in time): killed, so that another agent may take over"
+			} else {
+				run.Reason = "given up while the agent stops: killed, and its claim released for another agent"
+			}
 		}
 		if q.hook.Retries > 0 {
 			run.Attempt = attempt
 		}
 		retry := (run.Outcome == OutcomeFailed || run.Outcome == OutcomeTimeout || run.Outcome == OutcomeError) &&
-			attempt <= q.hook.Retries && r.ctx.Err() == nil
+			attempt <= q.hook.Retries && ctx.Err() == nil
 		if retry {
 			run.Reason = strings.TrimSpace(run.Reason + fmt.Sprintf(" retrying in %s (attempt %d of %d)", backoff, attempt+1, q.hook.Retries+1))
 		}
@@ -413,7 +480,7 @@ func (r *Runner) runWithRetries(q *hookQueue, ev *Event) Run {
 		}
 		select {
 		case <-time.After(backoff):
-		case <-r.ctx.Done():
+		case <-ctx.Done():
 		}
 		backoff *= 2
 	}
@@ -428,6 +495,9 @@ func (r *Runner) record(h Hook, ev *Event, run Run) {
 	}
 	if run.Key == "" {
 		run.Key = ev.Key
+	}
+	if run.Fence == 0 {
+		run.Fence = ev.Fence
 	}
 	if run.Start.IsZero() {
 		run.Start = time.Now().UTC()
@@ -547,6 +617,14 @@ func (r *Runner) Resume(pending []JournalEntry, holds func(ev *Event) (bool, str
 		ev := *p.Event
 		if q == nil {
 			r.cfg.Logger.Warn().Str("hook", p.Hook).Uint64("event_id", ev.ID).Msg("journal names a hook that is no longer configured; not resumed")
+			continue
+		}
+		if r.coord != nil && q.hook.RunOn == RunOnOne {
+			// A failover goes through ranking, the guards and the claim
+			// again: the claim learns whether another agent completed it
+			// or runs it now.
+			r.cfg.Logger.Info().Str("hook", q.hook.Name).Uint64("event_id", ev.ID).Str("key", ev.Key).Msg("resuming a failover left unfinished by the last stop, through a new claim")
+			r.coord.resume(q, ev)
 			continue
 		}
 		if ok, why := holds(&ev); !ok {

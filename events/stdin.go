@@ -28,6 +28,10 @@ type StdinDocument struct {
 	Health *HealthChange `json:"health,omitempty"`
 	// Key is the failure's cluster-wide key (run_on: one hooks).
 	Key string `json:"key,omitempty"`
+	// Fence is the run's fencing token (claimed failover runs).
+	Fence uint64 `json:"fence,omitempty"`
+	// TakeoverFrom names the runner this run took over from.
+	TakeoverFrom string `json:"takeover_from,omitempty"`
 }
 
 // JSONStdin encodes the stdin document for ev.
@@ -36,7 +40,7 @@ func JSONStdin(ev *Event, self Member) ([]byte, error) {
 	if members == nil {
 		members = []Member{}
 	}
-	doc := StdinDocument{ID: ev.ID, Event: ev.Type, Time: ev.Time, Self: self, Members: members, UserEvent: ev.User, Check: ev.Check, Health: ev.Health, Key: ev.Key}
+	doc := StdinDocument{ID: ev.ID, Event: ev.Type, Time: ev.Time, Self: self, Members: members, UserEvent: ev.User, Check: ev.Check, Health: ev.Health, Key: ev.Key, Fence: ev.Fence, TakeoverFrom: ev.TakeoverFrom}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode stdin for event %d: %w", ev.ID, err)

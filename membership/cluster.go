@@ -61,6 +61,10 @@ type Config struct {
 	KeyringFile string
 	// Logger receives serf's and memberlist's logs.
 	Logger zerolog.Logger
+	// QueryHandlers answer vigil's own serf queries by name (such as the
+	// failover claim protocol's): each is called on its own goroutine with
+	// the query's payload, and its answer, if not nil, is the response.
+	QueryHandlers map[string]func(payload []byte) []byte
 	// Transport, when set, carries gossip instead of the UDP/TCP transport
 	// memberlist would bind on BindAddr:BindPort; the caller binds it, and
 	// BindAddr and BindPort should name its address. Tests use it to inject
@@ -95,6 +99,16 @@ type Cluster struct {
 	refuted        chan struct{}
 	reannounced    atomic.Uint64 // re-announcements sent, for tests
 	reannounceDone chan struct{}
+	// queries are the handlers of vigil's own serf queries.
+	queries map[string]func([]byte) []byte
+	// epoch is the value of the epoch tag (events.EpochTag): one more at
+	// every announcement of this member (a tag change or a re-announcement
+	// after a refutation), so a member that was declared failed comes back
+	// with a new epoch and its next failure gets a new failover key.
+	epoch atomic.Uint64
+	// lastTags are the members' tags at their last event, so an update
+	// that changed only the epoch is not reported (translate's goroutine).
+	lastTags map[string]map[string]string
 
 	stop    chan struct{}
 	drained chan struct{}
@@ -115,7 +129,7 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	ml.AdvertiseAddr = cfg.AdvertiseAddr
 	ml.AdvertisePort = cfg.AdvertisePort
 	refuted := make(chan struct{}, 1)
-	ml.Logger = newMemberlistLogger(cfg.Logger, func() {
+	ml.Logger = newMemberlistLogger(cfg.Logger, func(bool) {
 		select {
 		case refuted <- struct{}{}:
 		default: // a round is already due
@@ -156,6 +170,7 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		drained: make(chan struct{}),
 
 		refuted:        refuted,
+		queries:        cfg.QueryHandlers,
 		reannounceDone: make(chan struct{}),
 
 		peersPath:  cfg.PeersPath,
@@ -255,6 +270,9 @@ func (c *Cluster) translate(e serf.Event) {
 	case serf.MemberEvent:
 		c.peersChanged()
 		for _, m := range ev.Members {
+			if ev.Type == serf.EventMemberUpdate && c.onlyEpochChanged(m) {
+				continue
+			}
 			typ, keep := c.leaves.rewrite(events.Type(ev.Type.String()), m.Name, time.Now())
 			if !keep {
 				c.logger.Debug().Str("member", m.Name).Msg("dropping serf's second leave event for an announced leave")
@@ -275,6 +293,30 @@ func (c *Cluster) translate(e serf.Event) {
 	default:
 		c.logger.Debug().Str("event", e.String()).Msg("ignoring serf event")
 	}
+}
+
+// onlyEpochChanged notes m's tags and reports whether they differ from
+// the last seen only in the epoch tag: a re-announcement, not news.
+func (c *Cluster) onlyEpochChanged(m serf.Member) bool {
+	if c.lastTags == nil {
+		c.lastTags = map[string]map[string]string{}
+	}
+	prev, seen := c.lastTags[m.Name]
+	c.lastTags[m.Name] = m.Tags
+	if !seen {
+		return false
+	}
+	for k, v := range m.Tags {
+		if k != events.EpochTag && prev[k] != v {
+			return false
+		}
+	}
+	for k := range prev {
+		if _, ok := m.Tags[k]; !ok && k != events.EpochTag {
+			return false
+		}
+	}
+	return true
 }
 
 func toMember(m serf.Member) events.Member {
@@ -375,10 +417,21 @@ func (c *Cluster) UserEvent(name string, payload []byte) error {
 func (c *Cluster) SetTags(tags map[string]string) error {
 	c.tagsMu.Lock()
 	defer c.tagsMu.Unlock()
-	if err := c.serf.SetTags(tags); err != nil {
+	if err := c.serf.SetTags(c.withEpoch(tags)); err != nil {
 		return fmt.Errorf("set tags: %w", err)
 	}
 	return nil
+}
+
+// withEpoch returns a copy of tags with the next epoch. Called with
+// tagsMu held.
+func (c *Cluster) withEpoch(tags map[string]string) map[string]string {
+	out := make(map[string]string, len(tags)+1)
+	for k, v := range tags {
+		out[k] = v
+	}
+	out[events.EpochTag] = strconv.FormatUint(c.epoch.Add(1), 10)
+	return out
 }
 
 // ErrShutdown is returned by Leave after the cluster was shut down.

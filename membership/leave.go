@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -133,6 +134,17 @@ func (c *Cluster) collectAcks(ctx context.Context, resp *serf.QueryResponse, pen
 
 // handleQuery answers the queries vigil knows; others are ignored.
 func (c *Cluster) handleQuery(q *serf.Query) {
+	if h, ok := c.queries[q.Name]; ok {
+		payload := append([]byte(nil), q.Payload...)
+		go func() {
+			if out := h(payload); out != nil {
+				if err := q.Respond(out); err != nil {
+					c.logger.Debug().Err(err).Str("query", q.Name).Msg("could not answer a query")
+				}
+			}
+		}()
+		return
+	}
 	if q.Name == leaveQuery {
 		c.leaves.announce(string(q.Payload), time.Now())
 		c.logger.Debug().Str("member", string(q.Payload)).Msg("member announced its leave")
@@ -186,4 +198,33 @@ func (c *Cluster) ConfirmQuorum() (acked, total int) {
 	defer cancel()
 	c.collectAcks(ctx, resp, pending)
 	return 1 + asked - len(pending), total
+}
+
+// Ask sends the serf query name with payload to the named members only
+// and returns the responses that arrive within timeout or before ctx ends,
+// by member. A member that is unreachable simply does not answer.
+func (c *Cluster) Ask(ctx context.Context, name string, to []string, payload []byte, timeout time.Duration) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	if len(to) == 0 {
+		return out, nil
+	}
+	resp, err := c.serf.Query(name, payload, &serf.QueryParam{FilterNodes: to, Timeout: timeout})
+	if err != nil {
+		return out, fmt.Errorf("query %s: %w", name, err)
+	}
+	defer resp.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for len(out) < len(to) {
+		select {
+		case r, ok := <-resp.ResponseCh():
+			if !ok {
+				return out, nil
+			}
+			out[r.From] = r.Payload
+		case <-ctx.Done():
+			return out, nil
+		}
+	}
+	return out, nil
 }

@@ -14,7 +14,7 @@ type logWriter struct {
 	// onRefute, when set, is called for every line that reports a
 	// refutation (see reannounce.go), whatever the log level. It runs on
 	// memberlist's goroutine with memberlist's locks held.
-	onRefute func()
+	onRefute func(dead bool)
 }
 
 func newStdLogger(l zerolog.Logger, component string) *log.Logger {
@@ -23,7 +23,7 @@ func newStdLogger(l zerolog.Logger, component string) *log.Logger {
 
 // newMemberlistLogger is newStdLogger for memberlist, calling onRefute for
 // each refutation it logs.
-func newMemberlistLogger(l zerolog.Logger, onRefute func()) *log.Logger {
+func newMemberlistLogger(l zerolog.Logger, onRefute func(dead bool)) *log.Logger {
 	return log.New(&logWriter{logger: l.With().Str("component", "memberlist").Logger(), onRefute: onRefute}, "", 0)
 }
 
@@ -43,7 +43,7 @@ var levelPrefixes = []struct {
 func (w *logWriter) Write(p []byte) (int, error) {
 	line := bytes.TrimSpace(p)
 	if w.onRefute != nil && isRefutation(line) {
-		w.onRefute()
+		w.onRefute(bytes.Contains(line, deadRefutationMark))
 	}
 	level := zerolog.InfoLevel
 	for _, lp := range levelPrefixes {

@@ -47,8 +47,12 @@ var reannounceDelays = []float64{0.5, 1.5}
 // memberlist has no callback for them; its logger is the only signal.
 var refutationMarks = [][]byte{
 	[]byte("memberlist: Refuting a suspect message"),
-	[]byte("memberlist: Refuting a dead message"),
+	deadRefutationMark,
 }
+
+// deadRefutationMark is memberlist's log message for the refutation of a
+// dead message: some member declared this one failed.
+var deadRefutationMark = []byte("memberlist: Refuting a dead message")
 
 // isRefutation reports whether a memberlist log line reports a refutation.
 func isRefutation(line []byte) bool {
@@ -86,10 +90,12 @@ func (c *Cluster) reannounceLoop() {
 	}
 }
 
-// reannounce gossips a fresh alive message for the local member, unless it
-// is leaving or gone. timeout bounds the wait for the broadcast to go out
-// (SetTags and Shutdown wait behind it).
-func (c *Cluster) reannounce(timeout time.Duration) {
+// reannounce gossips a fresh alive message for the local member, with the
+// next epoch tag (so a member that was declared failed comes back with a
+// new failover key; peers report no member-update for it), unless it is
+// leaving or gone. serf's SetTags waits up to its broadcast timeout for
+// the message to go out (SetTags and Shutdown wait behind it).
+func (c *Cluster) reannounce(time.Duration) {
 	c.tagsMu.Lock()
 	defer c.tagsMu.Unlock()
 	if c.serf.State() != serf.SerfAlive {
@@ -97,7 +103,7 @@ func (c *Cluster) reannounce(timeout time.Duration) {
 	}
 	c.reannounced.Add(1)
 	gometrics.IncrCounter([]string{"membership", "reannounce"}, 1)
-	if err := c.serf.Memberlist().UpdateNode(timeout); err != nil {
+	if err := c.serf.SetTags(c.withEpoch(c.serf.LocalMember().Tags)); err != nil {
 		// The message is queued; only the wait for its sending timed out.
 		c.logger.Debug().Err(err).Msg("re-announce after a refutation")
 		return

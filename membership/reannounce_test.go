@@ -35,13 +35,18 @@ func TestIsRefutation(t *testing.T) {
 // the log level, since an operator may well log at error only.
 func TestMemberlistLoggerSignalsRefutations(t *testing.T) {
 	var out bytes.Buffer
-	calls := 0
-	l := newMemberlistLogger(zerolog.New(&out).Level(zerolog.ErrorLevel), func() { calls++ })
+	calls, dead := 0, 0
+	l := newMemberlistLogger(zerolog.New(&out).Level(zerolog.ErrorLevel), func(d bool) {
+		calls++
+		if d {
+			dead++
+		}
+	})
 	l.Printf("[WARN] memberlist: Refuting a suspect message (from: %s)", "h4")
 	l.Printf("[DEBUG] memberlist: Failed UDP ping: %s (timeout reached)", "h3")
 	l.Printf("[WARN] memberlist: Refuting a dead message (from: %s)", "h4")
-	if calls != 2 {
-		t.Errorf("onRefute called %d times for two refutations, want 2", calls)
+	if calls != 2 || dead != 1 {
+		t.Errorf("onRefute called %d times (%d for a dead message) for two refutations, one of a dead message; want 2 (1)", calls, dead)
 	}
 	if out.Len() != 0 {
 		t.Errorf("warn lines logged at error level: %s", out.String())

@@ -91,7 +91,7 @@ func chosenOrder(t *testing.T, agents []*testAgent) []string {
 	for _, m := range raw {
 		ms = append(ms, events.Member{Name: m.Name, Status: m.Status, Tags: m.Tags})
 	}
-	base := "p@" + bootOf(t, agents[1], "p") + ":member-failed"
+	base := "p@" + bootOf(t, agents[1], "p") + ".0:member-failed"
 	return events.Rank("promote", base, "p", map[string]string{"role": "replica"}, ms)
 }
 
@@ -119,7 +119,7 @@ func TestFailoverRunsOnce(t *testing.T) {
 		return n["ok"] == 1 && n["skipped"] == 3
 	})
 	lines := promoted(survivors)
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], order[0]+" p@") || !strings.Contains(lines[0], ":member-failed#1") {
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], order[0]+" p@") || !strings.Contains(lines[0], ".0:member-failed") {
 		t.Fatalf("promote ran %q, want once by %s with a cluster-wide event id", lines, order[0])
 	}
 	for _, a := range survivors {

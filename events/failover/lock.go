@@ -22,8 +22,12 @@ type Lock interface {
 	// Acquire claims task for this agent. It returns a Lease, or one of
 	// *DoneError (the task was completed), *HeldError (another agent
 	// holds a live lease), *NoMajorityError (too few granted) or
-	// *UnavailableError (the lock's store cannot be reached).
-	Acquire(ctx context.Context, task TaskID) (Lease, error)
+	// *UnavailableError (the lock's store cannot be reached). With
+	// aliveOnly (a hook with quorum: none), a gossip claim needs a
+	// majority of the members this agent sees alive, not of every member
+	// that has not left: it runs in a minority too, and its fences are
+	// only as good as the views agree.
+	Acquire(ctx context.Context, task TaskID, aliveOnly bool) (Lease, error)
 }
 
 // Lease is the right to run one task, granted with a fence.

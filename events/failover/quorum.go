@@ -23,6 +23,8 @@ type Member struct {
 	Name string
 	// Boot is its boot tag: a new value at each start of the agent.
 	Boot string
+	// Alive is whether this agent sees it alive.
+	Alive bool
 }
 
 // Defaults of QuorumConfig.
@@ -157,8 +159,8 @@ func (q *Quorum) ask(ctx context.Context, m message, self Member, members []Memb
 }
 
 // Acquire implements Lock.
-func (q *Quorum) Acquire(ctx context.Context, task TaskID) (Lease, error) {
-	self, members := q.cfg.Peers()
+func (q *Quorum) Acquire(ctx context.Context, task TaskID, aliveOnly bool) (Lease, error) {
+	self, members := q.peers(aliveOnly)
 	need := len(members)/2 + 1
 	term := max(q.cfg.Grants.maxTerm(task)+1, uint64(q.now().UnixMilli()))
 	for attempt := 0; ; attempt++ {
@@ -170,7 +172,7 @@ func (q *Quorum) Acquire(ctx context.Context, task TaskID) (Lease, error) {
 			return nil, &DoneError{Runner: r.done.Holder, Fence: r.done.Term, Outcome: r.done.Outcome}
 		}
 		if r.granted >= need {
-			l := &quorumLease{q: q, task: task, self: self, term: term, prev: r.prev,
+			l := &quorumLease{q: q, task: task, self: self, term: term, prev: r.prev, aliveOnly: aliveOnly,
 				deadline: sent.Add(q.cfg.Lease * 9 / 10), lost: make(chan struct{}), stop: make(chan struct{})}
 			go l.renew()
 			return l, nil
@@ -187,6 +189,21 @@ func (q *Quorum) Acquire(ctx context.Context, task TaskID) (Lease, error) {
 		}
 		return nil, &NoMajorityError{Granted: r.granted, Answered: r.answered, Needed: need, Members: len(members)}
 	}
+}
+
+// peers returns this agent and the members a claim's majority counts.
+func (q *Quorum) peers(aliveOnly bool) (Member, []Member) {
+	self, members := q.cfg.Peers()
+	if !aliveOnly {
+		return self, members
+	}
+	alive := members[:0:0]
+	for _, m := range members {
+		if m.Alive || m.Name == self.Name {
+			alive = append(alive, m)
+		}
+	}
+	return self, alive
 }
 
 // release tells this agent and the given members that self gives term up.
@@ -207,6 +224,8 @@ type quorumLease struct {
 	self Member
 	term uint64
 	prev string
+	// aliveOnly: the majority counts the members seen alive (quorum: none).
+	aliveOnly bool
 
 	mu       sync.Mutex
 	deadline time.Time // the lease may have ended at the granters after it
@@ -259,7 +278,7 @@ func (l *quorumLease) renew() {
 			l.markLost("could not renew the lease from a majority in time")
 			return
 		}
-		self, members := l.q.cfg.Peers()
+		self, members := l.q.peers(l.aliveOnly)
 		need := len(members)/2 + 1
 		m := message{Op: opClaim, Hook: l.task.Hook, Key: l.task.Key, Name: l.self.Name, Boot: l.self.Boot, Term: l.term, LeaseMS: l.q.cfg.Lease.Milliseconds()}
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -294,7 +313,7 @@ func (l *quorumLease) end() bool {
 // granter. It is refused when a newer claim replaced this one.
 func (l *quorumLease) Complete(ctx context.Context, outcome string) error {
 	l.end()
-	self, members := l.q.cfg.Peers()
+	self, members := l.q.peers(l.aliveOnly)
 	m := message{Op: opDone, Hook: l.task.Hook, Key: l.task.Key, Name: l.self.Name, Boot: l.self.Boot, Term: l.term, Outcome: outcome}
 	r := l.q.ask(ctx, m, self, members, 0)
 	if r.maxTerm > l.term && r.granted < len(members)/2+1 {

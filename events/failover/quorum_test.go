@@ -97,12 +97,12 @@ var task = TaskID{Hook: "promote", Key: "db1@b0.0:member-failed"}
 func TestQuorumClaimIsExclusiveAndFencesGrow(t *testing.T) {
 	n := newMemNet(t, "a", "b", "c", "d", "e")
 	ctx := context.Background()
-	la, err := n.lock("a", time.Second).Acquire(ctx, task)
+	la, err := n.lock("a", time.Second).Acquire(ctx, task, false)
 	if err != nil {
 		t.Fatalf("a's claim: %v", err)
 	}
 	defer la.Release(ctx)
-	_, err = n.lock("b", time.Second).Acquire(ctx, task)
+	_, err = n.lock("b", time.Second).Acquire(ctx, task, false)
 	var held *HeldError
 	if !errors.As(err, &held) || held.Holder != "a" || held.Fence != la.Fence() {
 		t.Fatalf("b's claim while a holds it: %v, want held by a with fence %d", err, la.Fence())
@@ -119,7 +119,7 @@ func TestQuorumClaimIsExclusiveAndFencesGrow(t *testing.T) {
 	var lb Lease
 	deadline := time.Now().Add(5 * time.Second)
 	for lb == nil && time.Now().Before(deadline) {
-		if lb, err = n.lock("b", time.Second).Acquire(ctx, task); err != nil {
+		if lb, err = n.lock("b", time.Second).Acquire(ctx, task, false); err != nil {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
@@ -142,7 +142,7 @@ func TestQuorumClaimIsExclusiveAndFencesGrow(t *testing.T) {
 	}
 	// Any later claim learns it was done, from any granter.
 	n.setCut("b", true)
-	_, err = n.lock("c", time.Second).Acquire(ctx, task)
+	_, err = n.lock("c", time.Second).Acquire(ctx, task, false)
 	var done *DoneError
 	if !errors.As(err, &done) || done.Runner != "b" || done.Fence != lb.Fence() {
 		t.Fatalf("c's claim after b completed: %v, want done by b", err)
@@ -154,7 +154,7 @@ func TestQuorumClaimNeedsAMajority(t *testing.T) {
 	n.setCut("d", true)
 	n.setCut("e", true)
 	n.setCut("c", true)
-	_, err := n.lock("a", time.Second).Acquire(context.Background(), task)
+	_, err := n.lock("a", time.Second).Acquire(context.Background(), task, false)
 	var nm *NoMajorityError
 	if !errors.As(err, &nm) || nm.Granted != 2 || nm.Needed != 3 {
 		t.Fatalf("claim with 2 of 5 reachable: %v, want no majority (2 of 3 needed)", err)
@@ -164,7 +164,7 @@ func TestQuorumClaimNeedsAMajority(t *testing.T) {
 	n.setCut("c", false)
 	n.setCut("d", false)
 	n.setCut("a", true)
-	if _, err := n.lock("c", time.Second).Acquire(context.Background(), task); err != nil {
+	if _, err := n.lock("c", time.Second).Acquire(context.Background(), task, false); err != nil {
 		t.Fatalf("c's claim after a's failed one: %v", err)
 	}
 }
@@ -172,7 +172,7 @@ func TestQuorumClaimNeedsAMajority(t *testing.T) {
 func TestQuorumRestartedHolderLosesItsLease(t *testing.T) {
 	n := newMemNet(t, "a", "b", "c")
 	ctx := context.Background()
-	la, err := n.lock("a", time.Hour).Acquire(ctx, task)
+	la, err := n.lock("a", time.Hour).Acquire(ctx, task, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestQuorumRestartedHolderLosesItsLease(t *testing.T) {
 	n.mu.Lock()
 	n.boots["a"] = "b2" // a restarted: its runs died with it
 	n.mu.Unlock()
-	lb, err := n.lock("b", time.Hour).Acquire(ctx, task)
+	lb, err := n.lock("b", time.Hour).Acquire(ctx, task, false)
 	if err != nil {
 		t.Fatalf("b's claim after a restarted: %v, want granted (a's lease ends with its boot)", err)
 	}
