@@ -110,13 +110,19 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("all excluded: problems %q", p)
 	}
 	tab, md := Table([]Summary{s}), Markdown([]Summary{s})
-	for _, want := range []string{"kill-primary", "excluded trial 4: the primary exited", "trial 3: no completed run"} {
+	for _, want := range []string{"kill-primary", "excluded trial 4: the primary exited", "trial 3: no completed run", "trial 2: 2 completed runs, at most 2 at once; fence order violated: x"} {
 		if !strings.Contains(tab, want) {
 			t.Errorf("table lacks %q:\n%s", want, tab)
 		}
 	}
 	if !strings.Contains(md, "| `kill-primary`: primary kill -9'd | `lan` | 4 | 2 | 1 | 1 | 2 | 1 | 1 | 4.00 s / 4.00 s |") {
 		t.Errorf("markdown:\n%s", md)
+	}
+	for _, sc := range Scenarios() {
+		row := strings.Split(strings.TrimSpace(Markdown([]Summary{Summarize(sc, "lan", nil)})), "\n")[2]
+		if n := strings.Count(strings.ReplaceAll(row, `\|`, ""), "|"); n != 11 {
+			t.Errorf("markdown row of %s has %d cells: %s", sc.Name, n-1, row)
+		}
 	}
 }
 

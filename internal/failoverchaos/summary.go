@@ -52,20 +52,24 @@ func Summarize(sc Scenario, profile string, rs []Result) Summary {
 			continue
 		}
 		s.Trials++
+		note := ""
 		switch {
 		case r.Completed == 0:
 			s.Zero++
-			s.Notes = append(s.Notes, fmt.Sprintf("trial %d: no completed run (%d started)", r.Trial, r.Started))
+			note = fmt.Sprintf("no completed run (%d started)", r.Started)
 		case r.Completed == 1:
 			s.One++
 		default:
 			s.TwoOrMore++
-			s.Notes = append(s.Notes, fmt.Sprintf("trial %d: %d completed runs, at most %d at once", r.Trial, r.Completed, r.MaxConcurrent))
+			note = fmt.Sprintf("%d completed runs, at most %d at once", r.Completed, r.MaxConcurrent)
 		}
 		s.MaxConcurrent = max(s.MaxConcurrent, r.MaxConcurrent)
 		if r.FenceViolation != "" {
 			s.FenceViolations++
-			s.Notes = append(s.Notes, fmt.Sprintf("trial %d: fence order violated: %s", r.Trial, r.FenceViolation))
+			note += "; fence order violated: " + r.FenceViolation
+		}
+		if note != "" {
+			s.Notes = append(s.Notes, fmt.Sprintf("trial %d: %s", r.Trial, note))
 		}
 		if !r.Quiet {
 			s.NotQuiet++
@@ -148,7 +152,8 @@ func Markdown(ss []Summary) string {
 	b.WriteString("| scenario | profile | trials | exactly one | zero | two or more | max concurrent | fence-order violations | excluded | kill → first completion p50 / p90 |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range ss {
-		fmt.Fprintf(&b, "| `%s`: %s | `%s` | %d | %d | %d | %d | %d | %d | %d | %s / %s |\n", s.Scenario, s.Title, s.Profile, s.Trials,
+		title := strings.ReplaceAll(s.Title, "|", `\|`)
+		fmt.Fprintf(&b, "| `%s`: %s | `%s` | %d | %d | %d | %d | %d | %d | %d | %s / %s |\n", s.Scenario, title, s.Profile, s.Trials,
 			s.One, s.Zero, s.TwoOrMore, s.MaxConcurrent, s.FenceViolations, s.Excluded, seconds(s.P50), seconds(s.P90))
 	}
 	return b.String()
