@@ -212,3 +212,55 @@ func TestAPISecurityEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestCrossSiteEventRunsNoHook: the issue's attack on a running agent. A
+// cross-site "simple" POST of a user event, and one through a rebound
+// Host, are refused, and no hook runs for them: the hook runs only for the
+// event the vigil commands' way of calling fires afterwards.
+func TestCrossSiteEventRunsNoHook(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "runs")
+	a := startTestAgent(t, http.DefaultClient, func(c *Config) {
+		c.Hooks = []HookConfig{{Name: "log", On: []string{"user"}, Shell: `echo "$VIGIL_USER_EVENT" >> "` + out + `"`}}
+	})
+	send := func(host, origin, ctype, name string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+a.http+"/v1/event", strings.NewReader(`{"name":"`+name+`"}`))
+		if host != "" {
+			req.Host = host
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		req.Header.Set("Content-Type", ctype)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := send("", "http://evil.example", "text/plain", "x"); st != 403 {
+		t.Errorf("cross-site text/plain POST: %d, want 403", st)
+	}
+	if st := send("evil.example:7947", "", "application/json", "y"); st != 403 {
+		t.Errorf("POST through a rebound Host: %d, want 403", st)
+	}
+	if st := send("", "", "text/plain", "z"); st != 415 {
+		t.Errorf("text/plain POST: %d, want 415", st)
+	}
+	if st := send("", "", "application/json", "after"); st != 200 {
+		t.Fatalf("the CLI's POST: %d, want 200", st)
+	}
+	waitUntil(t, 10*time.Second, "the hook's run for the allowed event", func() bool {
+		b, _ := os.ReadFile(out)
+		return strings.Contains(string(b), "after\n")
+	})
+	if b, _ := os.ReadFile(out); string(b) != "after\n" {
+		t.Errorf("the hook ran for %q, want only the allowed event", b)
+	}
+	for _, ev := range a.Events().Since(0) {
+		if ev.User != nil && ev.User.Name != "after" {
+			t.Errorf("a refused user event reached the ring: %+v", ev.User)
+		}
+	}
+}
