@@ -70,6 +70,14 @@ func (a *Agent) drainFailovers() {
 	a.runner.DrainFailovers(ctx)
 }
 
+// Remembered implements events.ClusterView.
+func (v clusterView) Remembered() []string {
+	if c := v.a.cluster.Load(); c != nil {
+		return c.Remembered()
+	}
+	return nil
+}
+
 // ReleaseFailover lifts the mass-failure brake here and, by a user event,
 // on every agent; it reports whether the brake was engaged here.
 func (a *Agent) ReleaseFailover() bool {

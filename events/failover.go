@@ -127,6 +127,11 @@ type ClusterView interface {
 	// Ask sends a claim protocol request to the named members and returns
 	// their answers (failover.Transport).
 	Ask(ctx context.Context, to []string, payload []byte, timeout time.Duration) map[string][]byte
+	// Remembered names the members this agent knew before its last
+	// restart (its data dir's peers file). Those not in Members yet count
+	// toward quorum as not alive, so that an agent restarted where it
+	// reaches no one does not see itself as a majority of one.
+	Remembered() []string
 }
 
 // Announcement is the payload of an AnnounceEvent.
@@ -282,9 +287,15 @@ func (c *coordinator) peers() (failover.Member, []failover.Member) {
 	self := c.view.Self()
 	me := failover.Member{Name: self.Name, Boot: self.Tags[BootTag], Alive: true}
 	out := []failover.Member{me}
-	for _, m := range c.view.Members() {
+	members := c.view.Members()
+	for _, m := range members {
 		if m.Status != "left" && m.Name != self.Name {
 			out = append(out, failover.Member{Name: m.Name, Boot: m.Tags[BootTag], Alive: m.Status == "alive"})
+		}
+	}
+	for _, name := range c.unseen(members) {
+		if name != self.Name {
+			out = append(out, failover.Member{Name: name})
 		}
 	}
 	return me, out
@@ -522,10 +533,35 @@ func (c *coordinator) status() FailoverStatus {
 	return st
 }
 
+// unseen returns the remembered members that members does not hold,
+// while this agent has not joined anyone: once it sees another member
+// alive, a push/pull gave it the cluster's full state, and a remembered
+// member missing from it was removed while this agent was down.
+func (c *coordinator) unseen(members []Member) []string {
+	self := c.view.Self().Name
+	known := make(map[string]bool, len(members))
+	for _, m := range members {
+		if m.Name != self && m.Status == "alive" {
+			return nil
+		}
+		known[m.Name] = true
+	}
+	var out []string
+	for _, name := range c.view.Remembered() {
+		if !known[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // counts returns how many members are alive and how many count toward
-// quorum: every member except those that left gracefully.
+// quorum: every member except those that left gracefully, and the
+// remembered members not seen since the restart.
 func (c *coordinator) counts() (alive, total int) {
-	for _, m := range c.view.Members() {
+	members := c.view.Members()
+	total = len(c.unseen(members))
+	for _, m := range members {
 		switch m.Status {
 		case "alive":
 			alive++

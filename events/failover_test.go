@@ -36,6 +36,9 @@ func (n *claimNet) add(name string, r *Runner) {
 	n.runners[name] = r
 }
 
+// Remembered implements ClusterView: a test agent has no data dir.
+func (v *memView) Remembered() []string { return nil }
+
 // Ask implements ClusterView: the registered runners answer at once.
 func (v *memView) Ask(ctx context.Context, to []string, payload []byte, timeout time.Duration) map[string][]byte {
 	out := map[string][]byte{}

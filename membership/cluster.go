@@ -84,6 +84,8 @@ type Cluster struct {
 	leaves  leaveTracker
 
 	peersPath  string        // "" without a data dir
+	// remembered are the members the peers file named at start.
+	remembered []string
 	peersDirty chan struct{} // a member changed: rewrite the peers file
 	// peersOnDisk is set once a peers file with at least one peer was
 	// written; until then member changes are written without delay.
@@ -183,6 +185,11 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		if remembered, err = ReadPeers(cfg.PeersPath); err != nil {
 			c.logger.Warn().Err(err).Msg("ignoring the remembered peers")
 			remembered = nil
+		}
+	}
+	for _, p := range remembered {
+		if p.Name != cfg.NodeName {
+			c.remembered = append(c.remembered, p.Name)
 		}
 	}
 	sc.EventCh = c.eventCh
@@ -345,6 +352,11 @@ func (c *Cluster) Members() []events.Member {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// Remembered returns the members the peers file in the data dir named
+// when this agent started (the members of its previous run), whether or
+// not it has seen them since.
+func (c *Cluster) Remembered() []string { return c.remembered }
 
 // LocalMember returns the local member.
 func (c *Cluster) LocalMember() events.Member {

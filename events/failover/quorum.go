@@ -100,8 +100,10 @@ type roundResult struct {
 }
 
 // ask sends m to every member, this agent first, and sums the answers.
-// With stopAt > 0 it stops once that many granted.
-func (q *Quorum) ask(ctx context.Context, m message, self Member, members []Member, stopAt int) roundResult {
+// With stopAt > 0 it stops once that many granted. A renewal (m's term
+// already granted) ignores a completion with a smaller fence: a run that
+// a newer claim replaced must not stop the newer run.
+func (q *Quorum) ask(ctx context.Context, m message, self Member, members []Member, stopAt int, renewal bool) roundResult {
 	var r roundResult
 	add := func(from string, a answer) {
 		r.answered++
@@ -109,6 +111,8 @@ func (q *Quorum) ask(ctx context.Context, m message, self Member, members []Memb
 			r.maxTerm = a.Term
 		}
 		switch {
+		case a.Done && m.Op != opDone && renewal && a.Term < m.Term:
+			// a stale completion: neither a grant nor the end
 		case a.Done && m.Op != opDone:
 			r.done = &a
 		case a.Granted || a.Done:
@@ -166,7 +170,7 @@ func (q *Quorum) Acquire(ctx context.Context, task TaskID, aliveOnly bool) (Leas
 	for attempt := 0; ; attempt++ {
 		m := message{Op: opClaim, Hook: task.Hook, Key: task.Key, Name: self.Name, Boot: self.Boot, Term: term, LeaseMS: q.cfg.Lease.Milliseconds()}
 		sent := q.now()
-		r := q.ask(ctx, m, self, members, need)
+		r := q.ask(ctx, m, self, members, need, false)
 		if r.done != nil {
 			q.cfg.Grants.handle(&message{Op: opDone, Hook: task.Hook, Key: task.Key, Name: r.done.Holder, Term: r.done.Term, Outcome: r.done.Outcome})
 			return nil, &DoneError{Runner: r.done.Holder, Fence: r.done.Term, Outcome: r.done.Outcome}
@@ -283,7 +287,7 @@ func (l *quorumLease) renew() {
 		m := message{Op: opClaim, Hook: l.task.Hook, Key: l.task.Key, Name: l.self.Name, Boot: l.self.Boot, Term: l.term, LeaseMS: l.q.cfg.Lease.Milliseconds()}
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		sent := l.q.now()
-		r := l.q.ask(ctx, m, self, members, need)
+		r := l.q.ask(ctx, m, self, members, need, true)
 		cancel()
 		select {
 		case <-l.stop:
@@ -315,7 +319,7 @@ func (l *quorumLease) Complete(ctx context.Context, outcome string) error {
 	l.end()
 	self, members := l.q.peers(l.aliveOnly)
 	m := message{Op: opDone, Hook: l.task.Hook, Key: l.task.Key, Name: l.self.Name, Boot: l.self.Boot, Term: l.term, Outcome: outcome}
-	r := l.q.ask(ctx, m, self, members, 0)
+	r := l.q.ask(ctx, m, self, members, 0, false)
 	if r.maxTerm > l.term && r.granted < len(members)/2+1 {
 		return &StaleError{Fence: l.term, Newer: r.maxTerm}
 	}
