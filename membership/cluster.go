@@ -83,9 +83,9 @@ type Cluster struct {
 	timing  Timing              // the timings in effect
 	leaves  leaveTracker
 
-	peersPath  string        // "" without a data dir
 	// remembered are the members the peers file named at start.
 	remembered []string
+	peersPath  string        // "" without a data dir
 	peersDirty chan struct{} // a member changed: rewrite the peers file
 	// peersOnDisk is set once a peers file with at least one peer was
 	// written; until then member changes are written without delay.
