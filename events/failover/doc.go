@@ -8,8 +8,8 @@
 //
 // Two Locks exist: Quorum (gossip; claims granted by a strict majority of
 // the members, leases renewed by the same claim, grants kept on disk) and
-// Etcd (an etcd lease and a compare-and-set per task; the revision is the
-// fence). The package knows nothing of serf or of the hook runner: the
+// etcdlock.Etcd (subpackage etcdlock: an etcd lease and a compare-and-set
+// per task; the revision is the fence). The package knows nothing of serf or of the hook runner: the
 // Quorum lock talks through a Transport, and the coordinator in package
 // events uses a Lock through this interface only.
 package failover

@@ -1,0 +1,431 @@
+// Package etcdlock is the etcd-backed failover.Lock: a claim is an etcd
+// lease plus a compare-and-set on one key per task, and the etcd revision
+// that created the claim is the run's fence. While etcd is reachable at
+// most one agent holds a task at a time, and a completed task stays done.
+// When etcd cannot be reached nothing is granted: the coordinator holds the
+// failover (the reason is the *failover.UnavailableError's text) and never
+// runs it unclaimed.
+//
+// It is a package of its own so that the etcd client (gRPC, protobuf
+// descriptors, zap) is linked only into what imports it: the agent, when
+// it wires the lock, and not package events, its tests, or tools that
+// use the gossip lock alone.
+package etcdlock
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/vigil-agent/vigil/events/failover"
+)
+
+// Defaults of Config.
+const (
+	// DefaultPrefix is where the task keys live: PREFIX HOOK/KEY. Give
+	// each vigil cluster that shares an etcd its own prefix.
+	DefaultPrefix = "/vigil/failover/"
+	// DefaultRequestTimeout bounds one request to etcd (a grant, the
+	// claim's transaction, a completion). Longer rides out a slow etcd
+	// (a leader election takes about a second); shorter says sooner that
+	// etcd is unreachable. Either way nothing runs without a claim.
+	DefaultRequestTimeout = 3 * time.Second
+	// DoneTTL is how long a completed task's key is kept: it is written
+	// with a lease of its own this long, so keys do not pile up forever,
+	// and a claim within that time learns that the task was done. It
+	// matches the gossip lock's memory of grants (a day); the coordinator
+	// itself forgets a waiting task after an hour.
+	DoneTTL = 24 * time.Hour
+)
+
+// Config configures an Etcd lock.
+type Config struct {
+	// Endpoints are etcd's client URLs (https://10.0.0.1:2379), or
+	// HOST:PORT (TLS when TLS is set).
+	Endpoints []string
+	// Prefix is prepended to every task key (DefaultPrefix when empty).
+	Prefix string
+	// TLS, when set, is used for every endpoint that is not http://.
+	TLS *tls.Config
+	// Username and Password authenticate with etcd's auth (both or none).
+	Username, Password string
+	// Holder names this agent in the claims (its member name).
+	Holder string
+	// Lease is the claim's lease (failover.DefaultLease when zero). etcd
+	// counts it in whole seconds, rounded up, at least its minimum (about
+	// 2 s with etcd's default election timeout).
+	Lease time.Duration
+	// RequestTimeout bounds each request (DefaultRequestTimeout when zero).
+	RequestTimeout time.Duration
+	// Logger receives lease losses and refused completions.
+	Logger zerolog.Logger
+}
+
+// LoadTLS builds the client TLS configuration from PEM files: caFile
+// verifies etcd's certificate (the system's roots when empty); certFile
+// and keyFile, both or neither, are this client's certificate.
+func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd CA file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("etcd CA file %s: no PEM certificate in it", caFile)
+		}
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("etcd client certificate: set cert_file and key_file together")
+	}
+	if certFile != "" {
+		kp, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{kp}
+	}
+	return c, nil
+}
+
+// Etcd is the etcd-backed failover.Lock. Each task is one key,
+// PREFIX HOOK/KEY (both path-escaped). A claim grants an etcd lease and,
+// in one transaction, creates the key {holder, state: running} attached to
+// it only if the key does not exist; the transaction's revision is the
+// fence, and etcd revisions only grow, so a later claim of the task always
+// gets a larger fence. The key disappears with the lease (a release, an
+// expiry), and a completion replaces it, only while it still carries the
+// run's fence, by {state: done} under a lease of DoneTTL.
+type Etcd struct {
+	cfg Config
+	ttl int64 // the lease in seconds
+
+	mu     sync.Mutex
+	client *clientv3.Client
+	closed bool
+}
+
+// New returns an etcd lock. It does not contact etcd: an unreachable etcd
+// shows in each claim's error, and the agent starts anyway.
+func New(cfg Config) (*Etcd, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("etcd lock: no endpoints")
+	}
+	if (cfg.Username == "") != (cfg.Password == "") {
+		return nil, errors.New("etcd lock: set the username and the password together")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = failover.DefaultLease
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	ttl := int64((cfg.Lease + time.Second - 1) / time.Second)
+	return &Etcd{cfg: cfg, ttl: ttl}, nil
+}
+
+// Key returns the etcd key of a task.
+func (e *Etcd) Key(task failover.TaskID) string {
+	return e.cfg.Prefix + url.PathEscape(task.Hook) + "/" + url.PathEscape(task.Key)
+}
+
+// Close closes the etcd client. Leases still held end with their TTL.
+func (e *Etcd) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closed = true
+	if e.client == nil {
+		return nil
+	}
+	err := e.client.Close()
+	e.client = nil
+	return err
+}
+
+// conn returns the client, creating it on first use. Creating it needs
+// etcd only with a username (it fetches a token), so a failed creation is
+// tried again at the next claim.
+func (e *Etcd) conn() (*clientv3.Client, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errors.New("the etcd lock is closed")
+	}
+	if e.client != nil {
+		return e.client, nil
+	}
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints:   e.cfg.Endpoints,
+		TLS:         e.cfg.TLS,
+		Username:    e.cfg.Username,
+		Password:    e.cfg.Password,
+		DialTimeout: e.cfg.RequestTimeout,
+		// Probe a silent connection sooner than gRPC's default, so a
+		// dead etcd member is left for another endpoint quickly.
+		DialKeepAliveTime:    e.cfg.RequestTimeout,
+		DialKeepAliveTimeout: e.cfg.RequestTimeout,
+		Logger:               zap.NewNop(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.client = c
+	return c, nil
+}
+
+// record is a task key's value.
+type record struct {
+	// State is running (the key lives with the holder's lease) or done.
+	State string `json:"state"`
+	// Holder is the agent that holds the running claim.
+	Holder string `json:"holder,omitempty"`
+	// Runner, Outcome and Fence describe a completed run.
+	Runner  string    `json:"runner,omitempty"`
+	Outcome string    `json:"outcome,omitempty"`
+	Fence   uint64    `json:"fence,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+const (
+	stateRunning = "running"
+	stateDone    = "done"
+)
+
+// unavailable wraps a failure to reach etcd in the error the coordinator
+// shows as the reason a failover is held.
+func (e *Etcd) unavailable(what string, err error) error {
+	return &failover.UnavailableError{Err: fmt.Errorf("etcd unreachable at %s (%s: %w); the failover is held, never run unclaimed",
+		strings.Join(e.cfg.Endpoints, ","), what, err)}
+}
+
+// revoke ends a lease in the background, bounded by the request timeout.
+func (e *Etcd) revoke(c *clientv3.Client, id clientv3.LeaseID) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RequestTimeout)
+	defer cancel()
+	_, _ = c.Revoke(ctx, id)
+}
+
+// Acquire implements failover.Lock. aliveOnly is ignored: etcd, not the
+// gossip view, decides who holds the task.
+func (e *Etcd) Acquire(ctx context.Context, task failover.TaskID, _ bool) (failover.Lease, error) {
+	c, err := e.conn()
+	if err != nil {
+		return nil, e.unavailable("connect", err)
+	}
+	key := e.Key(task)
+	sent := time.Now()
+	gctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+	g, err := c.Grant(gctx, e.ttl)
+	cancel()
+	if err != nil {
+		return nil, e.unavailable("grant a lease", err)
+	}
+	ttl := min(g.TTL, e.ttl)
+	val, _ := json.Marshal(record{State: stateRunning, Holder: e.cfg.Holder, At: time.Now().UTC()})
+	tctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+	resp, err := c.Txn(tctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, string(val), clientv3.WithLease(g.ID))).
+		Else(clientv3.OpGet(key)).
+		Commit()
+	cancel()
+	if err != nil {
+		// The put may have been applied: the lease is revoked (or
+		// expires), which deletes the key again.
+		go e.revoke(c, g.ID)
+		return nil, e.unavailable("claim "+key, err)
+	}
+	if resp.Succeeded {
+		l := &lease{e: e, c: c, task: task, key: key, id: g.ID, fence: uint64(resp.Header.Revision),
+			deadline: sent.Add(time.Duration(ttl) * time.Second * 9 / 10),
+			lost:     make(chan struct{}), stop: make(chan struct{})}
+		go l.keepAlive(time.Duration(ttl) * time.Second)
+		return l, nil
+	}
+	go e.revoke(c, g.ID)
+	kvs := resp.Responses[0].GetResponseRange().GetKvs()
+	if len(kvs) == 0 {
+		// Cannot happen: the get runs in the transaction whose compare
+		// found the key. Held, and tried again, like any other error.
+		return nil, fmt.Errorf("etcd key %s: the claim failed but the key is missing", key)
+	}
+	kv := kvs[0]
+	var r record
+	if err := json.Unmarshal(kv.Value, &r); err != nil {
+		return nil, fmt.Errorf("etcd key %s: not a vigil claim: %w", key, err)
+	}
+	if r.State == stateDone {
+		return nil, &failover.DoneError{Runner: r.Runner, Fence: r.Fence, Outcome: r.Outcome}
+	}
+	held := &failover.HeldError{Holder: r.Holder, Fence: uint64(kv.ModRevision), Left: time.Duration(e.ttl) * time.Second}
+	if kv.Lease != 0 {
+		lctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+		if tl, err := c.TimeToLive(lctx, clientv3.LeaseID(kv.Lease)); err == nil {
+			held.Left = max(time.Duration(tl.TTL)*time.Second, 0)
+		}
+		cancel()
+	}
+	return nil, held
+}
+
+// lease is a claim held in etcd.
+type lease struct {
+	e     *Etcd
+	c     *clientv3.Client
+	task  failover.TaskID
+	key   string
+	id    clientv3.LeaseID
+	fence uint64
+
+	mu       sync.Mutex
+	deadline time.Time // the lease may have expired in etcd after it
+	lost     chan struct{}
+	stop     chan struct{}
+	lostOnce sync.Once
+	stopOnce sync.Once
+}
+
+// Fence implements failover.Lease: the revision that created the claim.
+func (l *lease) Fence() uint64 { return l.fence }
+
+// Lost implements failover.Lease.
+func (l *lease) Lost() <-chan struct{} { return l.lost }
+
+func (l *lease) markLost(why string) {
+	l.lostOnce.Do(func() {
+		l.e.cfg.Logger.Warn().Str("hook", l.task.Hook).Str("key", l.task.Key).Uint64("fence", l.fence).Str("reason", why).
+			Msg("failover lease lost: stopping the run")
+		close(l.lost)
+	})
+}
+
+// keepAlive renews the lease every third of its TTL. The deadline is
+// counted from when a renewal was sent, which is no later than when etcd
+// renewed it, and the lease is marked lost at nine tenths of the TTL after
+// the last renewal that succeeded: before etcd can expire it and grant the
+// task to another agent. (The client's own KeepAlive channel closes only
+// a TTL after the last answer arrived, which can be after etcd expired the
+// lease: too late to kill the hook first.)
+func (l *lease) keepAlive(ttl time.Duration) {
+	every := ttl / 3
+	t := time.NewTimer(every)
+	defer t.Stop()
+	for {
+		l.mu.Lock()
+		deadline := l.deadline
+		l.mu.Unlock()
+		wait := min(every, time.Until(deadline))
+		if wait <= 0 {
+			l.markLost("could not renew the etcd lease in time (etcd unreachable)")
+			return
+		}
+		t.Reset(wait)
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		if !time.Now().Before(deadline) {
+			l.markLost("could not renew the etcd lease in time (etcd unreachable)")
+			return
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		sent := time.Now()
+		resp, err := l.c.KeepAliveOnce(ctx, l.id)
+		cancel()
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		switch {
+		case errors.Is(err, rpctypes.ErrLeaseNotFound):
+			l.markLost("the etcd lease expired or was revoked")
+			return
+		case err == nil:
+			l.mu.Lock()
+			l.deadline = sent.Add(time.Duration(min(resp.TTL, l.e.ttl)) * time.Second * 9 / 10)
+			l.mu.Unlock()
+		}
+	}
+}
+
+func (l *lease) end() bool {
+	first := false
+	l.stopOnce.Do(func() { close(l.stop); first = true })
+	return first
+}
+
+// Complete implements failover.Lease: the key becomes {state: done} if it
+// still carries this run's fence, or if it is gone (the lease ended just
+// as the run finished and nobody claimed since); then the run's lease is
+// revoked. A key changed by a newer claim refuses it: *failover.StaleError.
+func (l *lease) Complete(ctx context.Context, outcome string) error {
+	l.end()
+	defer func() { go l.e.revoke(l.c, l.id) }()
+	val, _ := json.Marshal(record{State: stateDone, Runner: l.e.cfg.Holder, Outcome: outcome, Fence: l.fence, At: time.Now().UTC()})
+	ctx, cancel := context.WithTimeout(ctx, l.e.cfg.RequestTimeout)
+	defer cancel()
+	g, err := l.c.Grant(ctx, int64(DoneTTL/time.Second))
+	if err != nil {
+		return l.e.unavailable("record the completion of "+l.key, err)
+	}
+	put := clientv3.OpPut(l.key, string(val), clientv3.WithLease(g.ID))
+	resp, err := l.c.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(l.key), "=", int64(l.fence))).
+		Then(put).
+		Else(clientv3.OpGet(l.key)).
+		Commit()
+	if err == nil && !resp.Succeeded && len(resp.Responses[0].GetResponseRange().GetKvs()) == 0 {
+		resp, err = l.c.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(l.key), "=", 0)).
+			Then(put).
+			Else(clientv3.OpGet(l.key)).
+			Commit()
+	}
+	if err != nil {
+		go l.e.revoke(l.c, g.ID)
+		return l.e.unavailable("record the completion of "+l.key, err)
+	}
+	if resp.Succeeded {
+		return nil
+	}
+	go l.e.revoke(l.c, g.ID)
+	stale := &failover.StaleError{Fence: l.fence}
+	if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
+		stale.Newer = uint64(kvs[0].ModRevision)
+		var r record
+		if json.Unmarshal(kvs[0].Value, &r) == nil && r.State == stateDone {
+			stale.Newer = r.Fence
+		}
+	}
+	return stale
+}
+
+// Release implements failover.Lease: the lease is revoked, and the key
+// with it, so another agent may claim the task at once.
+func (l *lease) Release(ctx context.Context) {
+	if !l.end() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.e.cfg.RequestTimeout)
+	defer cancel()
+	_, _ = l.c.Revoke(ctx, l.id)
+}

@@ -1,0 +1,99 @@
+// Package etcdtest runs a real single-member etcd inside a test process
+// (go.etcd.io/etcd/server/v3/embed) on free 127.0.0.1 ports, with its data
+// in the test's temporary directory, and stops and restarts it on the same
+// address and data to simulate an etcd outage. Only tests import it, so the
+// etcd server is never linked into vigil.
+package etcdtest
+
+import (
+	"fmt"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
+)
+
+// readyTimeout bounds how long a start may take.
+const readyTimeout = 30 * time.Second
+
+// Server is one embedded etcd member.
+type Server struct {
+	t      testing.TB
+	dir    string
+	client url.URL
+	peer   url.URL
+
+	mu sync.Mutex
+	e  *embed.Etcd
+}
+
+// Start starts an etcd member and waits until it serves; it is stopped at
+// the end of the test.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	ports := clustertest.FreePorts(t, 2)
+	s := &Server{
+		t:      t,
+		dir:    t.TempDir(),
+		client: url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[0])},
+		peer:   url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[1])},
+	}
+	t.Cleanup(s.Stop)
+	s.Restart()
+	return s
+}
+
+// Endpoint returns the client URL (http://127.0.0.1:PORT).
+func (s *Server) Endpoint() string { return s.client.String() }
+
+// Restart starts the member again (after Stop) on the same address with
+// the same data, and waits until it serves.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.e != nil {
+		return
+	}
+	cfg := embed.NewConfig()
+	cfg.Name = "etcdtest"
+	cfg.Dir = s.dir
+	cfg.ListenClientUrls = []url.URL{s.client}
+	cfg.AdvertiseClientUrls = []url.URL{s.client}
+	cfg.ListenPeerUrls = []url.URL{s.peer}
+	cfg.AdvertisePeerUrls = []url.URL{s.peer}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	cfg.UnsafeNoFsync = true // test data: no need to survive a power cut
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		s.t.Fatalf("start etcd: %v", err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		s.t.Fatalf("etcd failed to start: %v", err)
+	case <-time.After(readyTimeout):
+		e.Server.Stop()
+		e.Close()
+		s.t.Fatalf("etcd not ready after %s", readyTimeout)
+	}
+	s.e = e
+}
+
+// Stop stops the member; its clients see it unreachable until Restart.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.e == nil {
+		return
+	}
+	s.e.Close()
+	s.e = nil
+}
