@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -79,14 +81,30 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *Event) Run {
 	defer timer.Stop()
 	var err error
 	outcome := OutcomeOK
+	exitedFirst := false
+	kill := func() error {
+		select {
+		case <-exited:
+			exitedFirst = true
+		default:
+			exitedFirst = isZombie(pgid)
+		}
+		return r.killGroup(pgid, exited, waitErr)
+	}
 	select {
 	case err = <-waitErr:
 	case <-timer.C:
 		outcome = OutcomeTimeout
-		err = r.killGroup(pgid, exited, waitErr)
+		err = kill()
 	case <-ctx.Done():
 		outcome = OutcomeCancelled
-		err = r.killGroup(pgid, exited, waitErr)
+		err = kill()
+	}
+	if outcome != OutcomeOK && exitedFirst {
+		// The hook had exited by itself before the timeout or the
+		// cancellation was noticed (the agent was paused meanwhile, say):
+		// it completed, and is reported as it ended.
+		outcome = OutcomeOK
 	}
 
 	run := Run{Start: start.UTC(), Outcome: outcome, Output: out.String(), OutputBytes: out.Total()}
@@ -129,6 +147,19 @@ func (r *Runner) killGroup(pgid int, exited <-chan struct{}, waitErr <-chan erro
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	return <-waitErr
+}
+
+// isZombie reports whether process pid has exited and waits to be reaped
+// (state Z in /proc/PID/stat): it ended by itself.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
 func msSince(t time.Time) float64 {

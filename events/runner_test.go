@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -364,5 +365,38 @@ func TestRunHistoryOutputBudget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIsZombie: a hook that exited by itself is told apart from one still
+// running when its run is cancelled or times out (the agent may have been
+// paused while the hook finished), so a completed run is not reported as
+// cancelled and run again.
+func TestIsZombie(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "exit 0")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	deadline := time.Now().Add(5 * time.Second)
+	for !isZombie(pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("an exited, unreaped process is not seen as exited")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if isZombie(pid) {
+		t.Error("a reaped process is still seen as a zombie")
+	}
+	live := exec.Command("sleep", "5")
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = live.Process.Kill(); _ = live.Wait() })
+	if isZombie(live.Process.Pid) {
+		t.Error("a running process is seen as exited")
 	}
 }
