@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // Option configures a Server at New.
@@ -14,8 +16,13 @@ type Option func(*Server)
 // GET, HEAD and OPTIONS), and every request to the gossip keyring
 // endpoints, carry "Authorization: Bearer token"; others are answered 401.
 // An empty token leaves the API open, as it is without the option.
+//
+// The token is also kept to redact it from the hook runs that GET
+// /v1/hooks shows: a hook that prints it (one given it by the agent's
+// hook_http_token) does not show it to every local user.
 func WithToken(token string) Option {
 	return func(s *Server) {
+		s.redact = token
 		if token == "" {
 			s.tokenSum = nil
 			return
@@ -23,6 +30,38 @@ func WithToken(token string) Option {
 		sum := sha256.Sum256([]byte(token))
 		s.tokenSum = sum[:]
 	}
+}
+
+// Redacted replaces the API token in hook output and errors.
+const Redacted = "[redacted]"
+
+// redactRuns returns runs with every occurrence of the token in their
+// output, error and reason replaced by Redacted; runs itself is not
+// changed (the agent's history is shared).
+func (s *Server) redactRuns(runs []events.Run) []events.Run {
+	if s.redact == "" {
+		return runs
+	}
+	var out []events.Run
+	for i, r := range runs {
+		if !strings.Contains(r.Output, s.redact) && !strings.Contains(r.Error, s.redact) && !strings.Contains(r.Reason, s.redact) {
+			if out != nil {
+				out = append(out, r)
+			}
+			continue
+		}
+		if out == nil {
+			out = append(make([]events.Run, 0, len(runs)), runs[:i]...)
+		}
+		r.Output = strings.ReplaceAll(r.Output, s.redact, Redacted)
+		r.Error = strings.ReplaceAll(r.Error, s.redact, Redacted)
+		r.Reason = strings.ReplaceAll(r.Reason, s.redact, Redacted)
+		out = append(out, r)
+	}
+	if out == nil {
+		return runs
+	}
+	return out
 }
 
 // WithMetrics serves h (a Prometheus exposition handler) on GET /metrics.

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // keyAgent is a fakeAgent that also manages keys, answering each call with
@@ -183,5 +185,56 @@ func TestKeyEndpoints(t *testing.T) {
 	defer ts.Close()
 	if status, body, _ := do(t, ts.URL, "GET", "/v1/keys", "", ""); status != 501 {
 		t.Errorf("agent without KeyManager: status %d, body %s", status, body)
+	}
+}
+
+// TestHookOutputRedacted: GET /v1/hooks, open to every local user, shows
+// hook output and errors with the API token replaced by [redacted]; the
+// agent's own run history is left as it was.
+func TestHookOutputRedacted(t *testing.T) {
+	f := newFakeAgent()
+	f.runs = []events.Run{
+		{Hook: "clean", Output: "all good\n"},
+		{Hook: "leaky", Output: "calling back with " + testToken + "\nand again " + testToken + "\n", Error: "exit: " + testToken},
+		{Hook: "after", Output: "fine\n"},
+	}
+	tests := []struct {
+		name    string
+		opts    []Option
+		leaks   bool
+		outputs []string
+	}{
+		{name: "with a token", opts: []Option{WithToken(testToken)},
+			outputs: []string{"all good\n", "calling back with [redacted]\nand again [redacted]\n", "fine\n"}},
+		{name: "without", leaks: true,
+			outputs: []string{"all good\n", "calling back with " + testToken + "\nand again " + testToken + "\n", "fine\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := httptest.NewServer(New(f, zerolog.Nop(), tt.opts...).Handler())
+			defer ts.Close()
+			status, body, _ := do(t, ts.URL, "GET", "/v1/hooks", "", "")
+			if status != 200 {
+				t.Fatalf("GET /v1/hooks: %d %s", status, body)
+			}
+			if strings.Contains(body, testToken) != tt.leaks {
+				t.Errorf("token in the body: %v, want %v: %s", !tt.leaks, tt.leaks, body)
+			}
+			var runs []events.Run
+			if err := json.Unmarshal([]byte(body), &runs); err != nil || len(runs) != 3 {
+				t.Fatalf("runs %v: %s", err, body)
+			}
+			for i, want := range tt.outputs {
+				if runs[i].Output != want {
+					t.Errorf("run %d output %q, want %q", i, runs[i].Output, want)
+				}
+			}
+			if !tt.leaks && runs[1].Error != "exit: [redacted]" {
+				t.Errorf("error %q", runs[1].Error)
+			}
+		})
+	}
+	if !strings.Contains(f.runs[1].Output, testToken) {
+		t.Error("the agent's run history was changed")
 	}
 }

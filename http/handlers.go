@@ -183,7 +183,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHooks(w http.ResponseWriter, r *http.Request) {
-	runs := s.agent.HookRuns()
+	runs := s.redactRuns(s.agent.HookRuns())
 	if runs == nil {
 		runs = []events.Run{}
 	}

@@ -46,6 +46,9 @@ type Server struct {
 	// tokenSum is the SHA-256 of the API token (WithToken); nil when the
 	// API is open.
 	tokenSum []byte
+	// redact is the API token, replaced in the hook runs GET /v1/hooks
+	// shows; empty when the API is open.
+	redact string
 	// metrics serves GET /metrics (WithMetrics); nil answers 404.
 	metrics http.Handler
 	// allowedHosts are the names WithAllowedHosts adds to the loopback
