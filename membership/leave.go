@@ -185,18 +185,25 @@ func (c *Cluster) ConfirmQuorum() (acked, total int) {
 	if asked == 0 {
 		return 1, total
 	}
-	names := make([]string, 0, asked)
-	for n := range pending {
-		names = append(names, n)
-	}
-	resp, err := c.serf.Query(quorumQuery, nil, &serf.QueryParam{FilterNodes: names, RequestAck: true, Timeout: quorumConfirmTimeout})
-	if err != nil {
-		c.logger.Warn().Err(err).Msg("could not ask the members to confirm quorum")
-		return 1, total
-	}
+	// Sent again, in rounds, to the members that have not acked: a query's
+	// gossip can miss a member, and acks travel by UDP (on the local
+	// profile one send alone left members unheard in about half the tries).
 	ctx, cancel := context.WithTimeout(context.Background(), quorumConfirmTimeout)
 	defer cancel()
-	c.collectAcks(ctx, resp, pending)
+	for len(pending) > 0 && ctx.Err() == nil {
+		names := make([]string, 0, len(pending))
+		for n := range pending {
+			names = append(names, n)
+		}
+		resp, err := c.serf.Query(quorumQuery, nil, &serf.QueryParam{FilterNodes: names, RequestAck: true, Timeout: leaveAnnounceRound})
+		if err != nil {
+			c.logger.Warn().Err(err).Msg("could not ask the members to confirm quorum")
+			break
+		}
+		round, stop := context.WithTimeout(ctx, leaveAnnounceRound)
+		c.collectAcks(round, resp, pending)
+		stop()
+	}
 	return 1 + asked - len(pending), total
 }
 
