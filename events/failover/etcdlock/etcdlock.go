@@ -29,6 +29,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/vigil-agent/vigil/events/failover"
 )
@@ -49,6 +51,8 @@ const (
 	// matches the gossip lock's memory of grants (a day); the coordinator
 	// itself forgets a waiting task after an hour.
 	DoneTTL = 24 * time.Hour
+	// reconnectMax bounds the wait between two attempts to reach etcd.
+	reconnectMax = 3 * time.Second
 )
 
 // Config configures an Etcd lock.
@@ -177,11 +181,18 @@ func (e *Etcd) conn() (*clientv3.Client, error) {
 		Username:    e.cfg.Username,
 		Password:    e.cfg.Password,
 		DialTimeout: e.cfg.RequestTimeout,
-		// Probe a silent connection sooner than gRPC's default, so a
-		// dead etcd member is left for another endpoint quickly.
-		DialKeepAliveTime:    e.cfg.RequestTimeout,
+		// Probe a silent connection (gRPC's shortest period, 10 s), so
+		// a dead etcd member is left for another endpoint.
+		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: e.cfg.RequestTimeout,
-		Logger:               zap.NewNop(),
+		// Reconnect at least every 3 s: gRPC's default backoff grows to
+		// 2 minutes, which would hold failovers that long after an etcd
+		// outage ended.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: reconnectMax},
+			MinConnectTimeout: e.cfg.RequestTimeout,
+		})},
+		Logger: zap.NewNop(),
 	})
 	if err != nil {
 		return nil, err
