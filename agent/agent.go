@@ -91,6 +91,12 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 	if a.metrics, err = a.newMetrics(); err != nil {
 		return nil, err
 	}
+	var lock failover.Lock // nil: the gossip claim
+	if etcd, err := cfg.failoverLock(logger); err != nil {
+		return nil, err
+	} else if etcd != nil {
+		lock = etcd
+	}
 	a.runner, err = events.NewRunner(events.RunnerConfig{
 		Self:           a.selfMember,
 		HTTPAddr:       cfg.HTTP,
@@ -102,6 +108,7 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		Failover:       cfg.failoverConfig(),
 		Journal:        a.journal,
 		Grants:         grants,
+		Lock:           lock,
 		PastRuns:       past,
 	}, hooks)
 	if err != nil {

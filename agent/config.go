@@ -256,6 +256,9 @@ type FailoverConfig struct {
 	// queries while a hook runs, and a runner on a loaded host loses its
 	// lease (and its run) sooner.
 	Lease Duration `yaml:"lease"`
+	// Lock decides who runs a run_on: one task: the gossip claim by
+	// default, or etcd (failover_lock.go, LockConfig).
+	Lock LockConfig `yaml:"lock"`
 }
 
 // ServiceConfig describes the service the agent sits beside.
