@@ -6,10 +6,11 @@
 // failover (the reason is the *failover.UnavailableError's text) and never
 // runs it unclaimed.
 //
-// It is a package of its own so that the etcd client (gRPC, protobuf
-// descriptors, zap) is linked only into what imports it: the agent, when
-// it wires the lock, and not package events, its tests, or tools that
-// use the gossip lock alone.
+// It speaks to etcd through etcd's JSON gateway over net/http rather than
+// etcd's Go client, which would add gRPC, protobuf descriptors and zap to
+// every agent (about 6 MB of binary and 4 MiB of idle RSS, measured in
+// docs/failover.md, etcd mode). It is a package of its own so that package
+// events and the gossip lock do not depend on it.
 package etcdlock
 
 import (
@@ -26,11 +27,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 
 	"github.com/vigil-agent/vigil/events/failover"
 )
@@ -51,14 +47,13 @@ const (
 	// matches the gossip lock's memory of grants (a day); the coordinator
 	// itself forgets a waiting task after an hour.
 	DoneTTL = 24 * time.Hour
-	// reconnectMax bounds the wait between two attempts to reach etcd.
-	reconnectMax = 3 * time.Second
 )
 
 // Config configures an Etcd lock.
 type Config struct {
 	// Endpoints are etcd's client URLs (https://10.0.0.1:2379), or
-	// HOST:PORT (TLS when TLS is set).
+	// HOST:PORT (https when TLS is set). etcd's JSON gateway must be on
+	// (it is unless etcd runs with --enable-grpc-gateway=false).
 	Endpoints []string
 	// Prefix is prepended to every task key (DefaultPrefix when empty).
 	Prefix string
@@ -117,9 +112,9 @@ func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 type Etcd struct {
 	cfg Config
 	ttl int64 // the lease in seconds
+	gw  *gateway
 
 	mu     sync.Mutex
-	client *clientv3.Client
 	closed bool
 }
 
@@ -142,7 +137,7 @@ func New(cfg Config) (*Etcd, error) {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	ttl := int64((cfg.Lease + time.Second - 1) / time.Second)
-	return &Etcd{cfg: cfg, ttl: ttl}, nil
+	return &Etcd{cfg: cfg, ttl: ttl, gw: newGateway(cfg.Endpoints, cfg.TLS, cfg.Username, cfg.Password)}, nil
 }
 
 // Key returns the etcd key of a task.
@@ -150,55 +145,20 @@ func (e *Etcd) Key(task failover.TaskID) string {
 	return e.cfg.Prefix + url.PathEscape(task.Hook) + "/" + url.PathEscape(task.Key)
 }
 
-// Close closes the etcd client. Leases still held end with their TTL.
+// Close stops new claims and renewals, and closes idle connections:
+// leases still held are lost and end in etcd with their TTL.
 func (e *Etcd) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.closed = true
-	if e.client == nil {
-		return nil
-	}
-	err := e.client.Close()
-	e.client = nil
-	return err
+	e.gw.close()
+	return nil
 }
 
-// conn returns the client, creating it on first use. Creating it needs
-// etcd only with a username (it fetches a token), so a failed creation is
-// tried again at the next claim.
-func (e *Etcd) conn() (*clientv3.Client, error) {
+func (e *Etcd) isClosed() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errors.New("the etcd lock is closed")
-	}
-	if e.client != nil {
-		return e.client, nil
-	}
-	c, err := clientv3.New(clientv3.Config{
-		Endpoints:   e.cfg.Endpoints,
-		TLS:         e.cfg.TLS,
-		Username:    e.cfg.Username,
-		Password:    e.cfg.Password,
-		DialTimeout: e.cfg.RequestTimeout,
-		// Probe a silent connection (gRPC's shortest period, 10 s), so
-		// a dead etcd member is left for another endpoint.
-		DialKeepAliveTime:    10 * time.Second,
-		DialKeepAliveTimeout: e.cfg.RequestTimeout,
-		// Reconnect at least every 3 s: gRPC's default backoff grows to
-		// 2 minutes, which would hold failovers that long after an etcd
-		// outage ended.
-		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: reconnectMax},
-			MinConnectTimeout: e.cfg.RequestTimeout,
-		})},
-		Logger: zap.NewNop(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	e.client = c
-	return c, nil
+	return e.closed
 }
 
 // record is a task key's value.
@@ -222,62 +182,68 @@ const (
 // unavailable wraps a failure to reach etcd in the error the coordinator
 // shows as the reason a failover is held.
 func (e *Etcd) unavailable(what string, err error) error {
-	return &failover.UnavailableError{Err: fmt.Errorf("etcd unreachable at %s (%s: %w); the failover is held, never run unclaimed",
-		strings.Join(e.cfg.Endpoints, ","), what, err)}
+	eps := strings.Join(e.cfg.Endpoints, ",")
+	if api := (*apiError)(nil); errors.As(err, &api) {
+		// etcd answered, with an error (auth, no leader, a gateway that
+		// is off): the same hold, a different reason.
+		return &failover.UnavailableError{Err: fmt.Errorf("etcd at %s refused to %s: %w; the failover is held, never run unclaimed", eps, what, err)}
+	}
+	return &failover.UnavailableError{Err: fmt.Errorf("etcd unreachable at %s (%s: %w); the failover is held, never run unclaimed", eps, what, err)}
 }
 
-// revoke ends a lease in the background, bounded by the request timeout.
-func (e *Etcd) revoke(c *clientv3.Client, id clientv3.LeaseID) {
+// revoke ends a lease, bounded by the request timeout (in the background
+// when a claim gives up a lease it did not use).
+func (e *Etcd) revoke(id int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RequestTimeout)
 	defer cancel()
-	_, _ = c.Revoke(ctx, id)
+	_ = e.gw.revoke(ctx, id)
 }
 
 // Acquire implements failover.Lock. aliveOnly is ignored: etcd, not the
 // gossip view, decides who holds the task.
 func (e *Etcd) Acquire(ctx context.Context, task failover.TaskID, _ bool) (failover.Lease, error) {
-	c, err := e.conn()
-	if err != nil {
-		return nil, e.unavailable("connect", err)
+	if e.isClosed() {
+		return nil, errors.New("the etcd lock is closed")
 	}
 	key := e.Key(task)
 	sent := time.Now()
 	gctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
-	g, err := c.Grant(gctx, e.ttl)
+	g, err := e.gw.grant(gctx, e.ttl)
 	cancel()
 	if err != nil {
 		return nil, e.unavailable("grant a lease", err)
 	}
-	ttl := min(g.TTL, e.ttl)
+	id, ttl := int64(g.ID), min(int64(g.TTL), e.ttl)
 	val, _ := json.Marshal(record{State: stateRunning, Holder: e.cfg.Holder, At: time.Now().UTC()})
 	tctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
-	resp, err := c.Txn(tctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(val), clientv3.WithLease(g.ID))).
-		Else(clientv3.OpGet(key)).
-		Commit()
+	resp, err := e.gw.txnIfAbsent(tctx, key, val, id)
 	cancel()
 	if err != nil {
 		// The put may have been applied: the lease is revoked (or
 		// expires), which deletes the key again.
-		go e.revoke(c, g.ID)
+		go e.revoke(id)
 		return nil, e.unavailable("claim "+key, err)
 	}
+	fence := uint64(resp.Header.Revision)
+	kv := resp.kv()
+	if !resp.Succeeded && kv != nil && int64(kv.Lease) == id {
+		// The transaction was applied by an attempt whose answer was
+		// lost, and sent again: the key is ours.
+		fence, resp.Succeeded = uint64(kv.ModRevision), true
+	}
 	if resp.Succeeded {
-		l := &lease{e: e, c: c, task: task, key: key, id: g.ID, fence: uint64(resp.Header.Revision),
+		l := &lease{e: e, task: task, key: key, id: id, fence: fence,
 			deadline: sent.Add(time.Duration(ttl) * time.Second * 9 / 10),
 			lost:     make(chan struct{}), stop: make(chan struct{})}
 		go l.keepAlive(time.Duration(ttl) * time.Second)
 		return l, nil
 	}
-	go e.revoke(c, g.ID)
-	kvs := resp.Responses[0].GetResponseRange().GetKvs()
-	if len(kvs) == 0 {
+	go e.revoke(id)
+	if kv == nil {
 		// Cannot happen: the get runs in the transaction whose compare
 		// found the key. Held, and tried again, like any other error.
 		return nil, fmt.Errorf("etcd key %s: the claim failed but the key is missing", key)
 	}
-	kv := kvs[0]
 	var r record
 	if err := json.Unmarshal(kv.Value, &r); err != nil {
 		return nil, fmt.Errorf("etcd key %s: not a vigil claim: %w", key, err)
@@ -288,8 +254,8 @@ func (e *Etcd) Acquire(ctx context.Context, task failover.TaskID, _ bool) (failo
 	held := &failover.HeldError{Holder: r.Holder, Fence: uint64(kv.ModRevision), Left: time.Duration(e.ttl) * time.Second}
 	if kv.Lease != 0 {
 		lctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
-		if tl, err := c.TimeToLive(lctx, clientv3.LeaseID(kv.Lease)); err == nil {
-			held.Left = max(time.Duration(tl.TTL)*time.Second, 0)
+		if left, err := e.gw.timeToLive(lctx, int64(kv.Lease)); err == nil {
+			held.Left = max(time.Duration(left)*time.Second, 0)
 		}
 		cancel()
 	}
@@ -299,10 +265,9 @@ func (e *Etcd) Acquire(ctx context.Context, task failover.TaskID, _ bool) (failo
 // lease is a claim held in etcd.
 type lease struct {
 	e     *Etcd
-	c     *clientv3.Client
 	task  failover.TaskID
 	key   string
-	id    clientv3.LeaseID
+	id    int64
 	fence uint64
 
 	mu       sync.Mutex
@@ -331,9 +296,7 @@ func (l *lease) markLost(why string) {
 // counted from when a renewal was sent, which is no later than when etcd
 // renewed it, and the lease is marked lost at nine tenths of the TTL after
 // the last renewal that succeeded: before etcd can expire it and grant the
-// task to another agent. (The client's own KeepAlive channel closes only
-// a TTL after the last answer arrived, which can be after etcd expired the
-// lease: too late to kill the hook first.)
+// task to another agent.
 func (l *lease) keepAlive(ttl time.Duration) {
 	every := ttl / 3
 	t := time.NewTimer(every)
@@ -357,22 +320,26 @@ func (l *lease) keepAlive(ttl time.Duration) {
 			l.markLost("could not renew the etcd lease in time (etcd unreachable)")
 			return
 		}
+		if l.e.isClosed() {
+			continue // no more renewals: lost at the deadline
+		}
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		sent := time.Now()
-		resp, err := l.c.KeepAliveOnce(ctx, l.id)
+		left, err := l.e.gw.keepAlive(ctx, l.id)
 		cancel()
 		select {
 		case <-l.stop:
 			return
 		default:
 		}
+		var api *apiError
 		switch {
-		case errors.Is(err, rpctypes.ErrLeaseNotFound):
+		case err == nil && left <= 0, errors.As(err, &api) && api.Code == codeNotFound:
 			l.markLost("the etcd lease expired or was revoked")
 			return
 		case err == nil:
 			l.mu.Lock()
-			l.deadline = sent.Add(time.Duration(min(resp.TTL, l.e.ttl)) * time.Second * 9 / 10)
+			l.deadline = sent.Add(time.Duration(min(left, l.e.ttl)) * time.Second * 9 / 10)
 			l.mu.Unlock()
 		}
 	}
@@ -390,40 +357,36 @@ func (l *lease) end() bool {
 // revoked. A key changed by a newer claim refuses it: *failover.StaleError.
 func (l *lease) Complete(ctx context.Context, outcome string) error {
 	l.end()
-	defer func() { go l.e.revoke(l.c, l.id) }()
+	defer func() { go l.e.revoke(l.id) }()
 	val, _ := json.Marshal(record{State: stateDone, Runner: l.e.cfg.Holder, Outcome: outcome, Fence: l.fence, At: time.Now().UTC()})
 	ctx, cancel := context.WithTimeout(ctx, l.e.cfg.RequestTimeout)
 	defer cancel()
-	g, err := l.c.Grant(ctx, int64(DoneTTL/time.Second))
+	g, err := l.e.gw.grant(ctx, int64(DoneTTL/time.Second))
 	if err != nil {
 		return l.e.unavailable("record the completion of "+l.key, err)
 	}
-	put := clientv3.OpPut(l.key, string(val), clientv3.WithLease(g.ID))
-	resp, err := l.c.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(l.key), "=", int64(l.fence))).
-		Then(put).
-		Else(clientv3.OpGet(l.key)).
-		Commit()
-	if err == nil && !resp.Succeeded && len(resp.Responses[0].GetResponseRange().GetKvs()) == 0 {
-		resp, err = l.c.Txn(ctx).
-			If(clientv3.Compare(clientv3.CreateRevision(l.key), "=", 0)).
-			Then(put).
-			Else(clientv3.OpGet(l.key)).
-			Commit()
+	doneLease := int64(g.ID)
+	resp, err := l.e.gw.txnIfModRevision(ctx, l.key, int64(l.fence), val, doneLease)
+	if err == nil && !resp.Succeeded && resp.kv() == nil {
+		resp, err = l.e.gw.txnIfAbsent(ctx, l.key, val, doneLease)
 	}
 	if err != nil {
-		go l.e.revoke(l.c, g.ID)
+		go l.e.revoke(doneLease)
 		return l.e.unavailable("record the completion of "+l.key, err)
 	}
 	if resp.Succeeded {
 		return nil
 	}
-	go l.e.revoke(l.c, g.ID)
+	kv := resp.kv()
+	var r record
+	if kv != nil && json.Unmarshal(kv.Value, &r) == nil && r.State == stateDone && r.Fence == l.fence && r.Runner == l.e.cfg.Holder {
+		return nil // recorded by an attempt whose answer was lost
+	}
+	go l.e.revoke(doneLease)
 	stale := &failover.StaleError{Fence: l.fence}
-	if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
-		stale.Newer = uint64(kvs[0].ModRevision)
-		var r record
-		if json.Unmarshal(kvs[0].Value, &r) == nil && r.State == stateDone {
+	if kv != nil {
+		stale.Newer = uint64(kv.ModRevision)
+		if r.State == stateDone {
 			stale.Newer = r.Fence
 		}
 	}
@@ -438,5 +401,5 @@ func (l *lease) Release(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.e.cfg.RequestTimeout)
 	defer cancel()
-	_, _ = l.c.Revoke(ctx, l.id)
+	_ = l.e.gw.revoke(ctx, l.id)
 }

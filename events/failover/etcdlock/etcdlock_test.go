@@ -326,3 +326,65 @@ func TestKeyEscapes(t *testing.T) {
 		t.Fatalf("keys %q and %q", a, b)
 	}
 }
+
+// TestAuth: with etcd's auth on, a lock with the user's password claims
+// (and authenticates again after etcd restarted and forgot its token); a
+// wrong password is refused, held, with a reason that says so.
+func TestAuth(t *testing.T) {
+	srv := etcdtest.Start(t)
+	adm := admin(t, srv)
+	for _, step := range []func() error{
+		func() error { _, err := adm.UserAdd(t.Context(), "root", "root-pw"); return err },
+		func() error { _, err := adm.UserGrantRole(t.Context(), "root", "root"); return err },
+		func() error { _, err := adm.AuthEnable(t.Context()); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newAuthLock := func(holder, password string) *Etcd {
+		l, err := New(Config{Endpoints: []string{srv.Endpoint()}, Holder: holder, Lease: testLease, RequestTimeout: time.Second,
+			Username: "root", Password: password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	_, err := newAuthLock("bad", "wrong").Acquire(t.Context(), task, false)
+	var unavail *failover.UnavailableError
+	if !errors.As(err, &unavail) || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), "authentication") {
+		t.Fatalf("claim with a wrong password: %v, want a refusal that names the authentication", err)
+	}
+	if strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("the error shows the password: %v", err)
+	}
+	good := newAuthLock("a", "root-pw")
+	la := acquire(t, good)
+	la.Release(t.Context())
+	srv.Stop()
+	srv.Restart()
+	la2 := waitAcquire(t, good, 5*testLease)
+	if la2.Fence() <= la.Fence() {
+		t.Fatalf("fence %d after the restart, not above %d", la2.Fence(), la.Fence())
+	}
+}
+
+// TestEndpointFailover: a claim goes to the next endpoint when the first
+// does not answer.
+func TestEndpointFailover(t *testing.T) {
+	srv := etcdtest.Start(t)
+	dead := "http://127.0.0.1:1" // nothing listens on port 1
+	l, err := New(Config{Endpoints: []string{dead, srv.Endpoint()}, Holder: "a", Lease: testLease, RequestTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	la := acquire(t, l)
+	if err := la.Complete(t.Context(), "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Acquire(t.Context(), task, false); !errors.As(err, new(*failover.DoneError)) {
+		t.Fatalf("claim after completion: %v, want done", err)
+	}
+}
