@@ -38,6 +38,7 @@ type Agent struct {
 
 	ring    *events.Ring
 	runner  *events.Runner
+	coord   *failover.Coordinator // failover coordination, used by runner
 	metrics *vigilhttp.Metrics
 	probes  *probes.Manager // nil without a service
 	health  healthState
@@ -97,6 +98,9 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 	} else if etcd != nil {
 		lock = etcd
 	}
+	a.coord = failover.NewCoordinator(failover.CoordinatorConfig{
+		View: clusterView{a}, Guards: cfg.failoverConfig(), Lock: lock, Grants: grants, KillGrace: events.DefaultKillGrace, Logger: logger,
+	})
 	a.runner, err = events.NewRunner(events.RunnerConfig{
 		Self:           a.selfMember,
 		HTTPAddr:       cfg.HTTP,
@@ -104,11 +108,8 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		Env:            hookEnv(&cfg),
 		Logger:         logger,
 		OnRun:          a.metrics.ObserveHookRun,
-		View:           clusterView{a},
-		Failover:       cfg.failoverConfig(),
+		Coordinate:     a.coord.Attach,
 		Journal:        a.journal,
-		Grants:         grants,
-		Lock:           lock,
 		PastRuns:       past,
 	}, hooks)
 	if err != nil {
@@ -211,7 +212,7 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 		Timing:   a.cfg.timingOverrides(),
 		Logger:   a.log,
 
-		QueryHandlers: map[string]func([]byte) []byte{claimQuery: a.runner.HandleClaim},
+		QueryHandlers: map[string]func([]byte) []byte{claimQuery: a.coord.HandleClaim},
 	}
 	if a.cfg.Advertise != "" {
 		mc.AdvertiseAddr, mc.AdvertisePort, _ = splitHostPort(a.cfg.Advertise)
@@ -268,6 +269,7 @@ func (a *Agent) stop() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), hookDrainTimeout)
 	a.runner.Close(ctx)
+	a.coord.Close()
 	cancel()
 	if a.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

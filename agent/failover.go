@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/failover"
 )
 
 // claimQuery is the serf query that carries the failover claim protocol
@@ -15,21 +16,21 @@ const claimQuery = "vigil-claim"
 // and its way to announce and emit.
 type clusterView struct{ a *Agent }
 
-// Members implements events.ClusterView.
+// Members implements failover.ClusterView.
 func (v clusterView) Members() []events.Member { return v.a.Members() }
 
-// Self implements events.ClusterView.
+// Self implements failover.ClusterView.
 func (v clusterView) Self() events.Member { return v.a.selfMember() }
 
-// Announce implements events.ClusterView: a user event every agent gets.
+// Announce implements failover.ClusterView: a user event every agent gets.
 func (v clusterView) Announce(payload []byte) error {
-	return v.a.UserEvent(events.AnnounceEvent, payload)
+	return v.a.UserEvent(failover.AnnounceEvent, payload)
 }
 
-// Emit implements events.ClusterView.
+// Emit implements failover.ClusterView.
 func (v clusterView) Emit(ev events.Event) { v.a.publish(ev) }
 
-// ConfirmQuorum implements events.ClusterView.
+// ConfirmQuorum implements failover.ClusterView.
 func (v clusterView) ConfirmQuorum() (int, int) {
 	c := v.a.cluster.Load()
 	if c == nil {
@@ -38,7 +39,7 @@ func (v clusterView) ConfirmQuorum() (int, int) {
 	return c.ConfirmQuorum()
 }
 
-// Ask implements events.ClusterView: a claim protocol request to the named
+// Ask implements failover.ClusterView: a claim protocol request to the named
 // members, as a serf query.
 func (v clusterView) Ask(ctx context.Context, to []string, payload []byte, timeout time.Duration) map[string][]byte {
 	c := v.a.cluster.Load()
@@ -61,16 +62,16 @@ func (v clusterView) Ask(ctx context.Context, to []string, payload []byte, timeo
 // them and releases their claims, so a rolling restart never leaves a run
 // going while another member takes over.
 func (a *Agent) drainFailovers() {
-	d := a.runner.FailoverDrainTimeout()
+	d := a.coord.DrainTimeout()
 	if d > 0 {
 		a.log.Info().Dur("up_to", d).Msg("waiting for the failover runs under way before leaving")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	a.runner.DrainFailovers(ctx)
+	a.coord.Drain(ctx)
 }
 
-// Remembered implements events.ClusterView.
+// Remembered implements failover.ClusterView.
 func (v clusterView) Remembered() []string {
 	if c := v.a.cluster.Load(); c != nil {
 		return c.Remembered()
@@ -81,12 +82,12 @@ func (v clusterView) Remembered() []string {
 // ReleaseFailover lifts the mass-failure brake here and, by a user event,
 // on every agent; it reports whether the brake was engaged here.
 func (a *Agent) ReleaseFailover() bool {
-	was := a.runner.ReleaseBrake()
-	if err := a.UserEvent(events.ReleaseEvent, nil); err != nil {
+	was := a.coord.Release()
+	if err := a.UserEvent(failover.ReleaseEvent, nil); err != nil {
 		a.log.Error().Err(err).Msg("could not tell the other agents to release the brake")
 	}
 	return was
 }
 
 // FailoverStatus returns the failover guards' state.
-func (a *Agent) FailoverStatus() events.FailoverStatus { return a.runner.FailoverStatus() }
+func (a *Agent) FailoverStatus() failover.Status { return a.coord.Status() }

@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/failover"
 	"github.com/vigil-agent/vigil/membership"
 )
 
@@ -180,8 +181,8 @@ func unusedHookName(names map[string]string, n int) string {
 const DefaultOneSettle = 2 * time.Second
 
 // failoverConfig returns the guards' settings with defaults.
-func (c *Config) failoverConfig() events.FailoverConfig {
-	return events.FailoverConfig{
+func (c *Config) failoverConfig() failover.Config {
+	return failover.Config{
 		FlapLimit:     c.Failover.FlapLimit,
 		FlapWindow:    time.Duration(c.Failover.FlapWindow),
 		BrakeFraction: c.Failover.BrakeFraction,

@@ -1,7 +1,10 @@
 // Package events holds vigil's event model, the filters that select events,
-// the event ring served over HTTP, and the hook runner that turns events into
-// script runs. It knows nothing of serf: the membership package translates
-// serf's events into the types defined here.
+// the event ring served over HTTP, the hook runner that turns events into
+// script runs, and the hook journal (data_dir/hooks.journal) that lets a
+// restarted agent resume them. Failover coordination plugs into the runner
+// through the Coordinator interface (package events/failover implements
+// it). It knows nothing of serf: the membership package translates serf's
+// events into the types defined here.
 package events
 
 import (
@@ -91,9 +94,6 @@ type Event struct {
 	// the fence of every earlier grant of the same task, cluster-wide
 	// (VIGIL_FENCE). Zero for runs that are not claimed.
 	Fence uint64 `json:"fence,omitempty"`
-
-	// claim is the lease a claimed failover run holds, never serialized.
-	claim *claimedRun
 }
 
 // CheckChange is the body of a check event: a local check changed status.
@@ -145,4 +145,30 @@ const (
 	HealthTag = "health"
 	// ServiceTagPrefix prefixes the service's own tags (svc:version=1.4).
 	ServiceTagPrefix = "svc:"
+)
+
+// Tag keys the failover coordination reads from every member.
+const (
+	// BootTag holds a value unique to each start of an agent, so a failure
+	// has the same key on every agent: subject@boot:event.
+	BootTag = "boot"
+	// HealthSeqTag counts a member's health changes, so a health failure
+	// has the same key on every agent too.
+	HealthSeqTag = "health_seq"
+	// EpochTag counts the announcements this start of an agent made of
+	// itself (tag changes, re-announcements after a refutation): a member
+	// declared failed comes back only through one, so with the boot tag it
+	// names one life of a member, and a member that comes back and fails
+	// again gets a new failure key, the same on every agent.
+	EpochTag = "epoch"
+)
+
+// The event types of the failover guards.
+const (
+	// Damped: a member flapped (failed then alive) more than flap_limit
+	// times within flap_window; failover hooks for it are held.
+	Damped Type = "damped"
+	// Brake: more than brake_fraction of the cluster failed within
+	// brake_window; failover hooks are held until released.
+	Brake Type = "brake"
 )

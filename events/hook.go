@@ -95,11 +95,11 @@ func (h *Hook) matchesSubject(ev *Event) bool {
 	if !ok {
 		return false
 	}
-	return hasTags(m.Tags, h.Match)
+	return HasTags(m.Tags, h.Match)
 }
 
-// hasTags reports whether tags hold every key of want with its value.
-func hasTags(tags, want map[string]string) bool {
+// HasTags reports whether tags hold every key of want with its value.
+func HasTags(tags, want map[string]string) bool {
 	for k, v := range want {
 		if tags[k] != v {
 			return false

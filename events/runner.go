@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/vigil-agent/vigil/events/failover"
 )
 
 // Defaults of RunnerConfig.
@@ -66,18 +64,11 @@ type RunnerConfig struct {
 	Env []string
 	// Logger receives one line per run.
 	Logger zerolog.Logger
-	// View, when set, turns on failover coordination (run_on, quorum,
-	// settle, damping, brake); without it every hook runs as run_on: all.
-	View ClusterView
-	// Failover sets the guards shared by failover hooks.
-	Failover FailoverConfig
-	// Lock, when set, decides who runs a run_on: one task (the etcd
-	// mode); nil means the gossip claim protocol (failover.Quorum) over
-	// View, with Grants.
-	Lock failover.Lock
-	// Grants are this agent's grants of the gossip claim protocol; nil
-	// keeps them in memory (without a data_dir).
-	Grants *failover.Grants
+	// Coordinate, when set, turns on failover coordination (run_on,
+	// quorum, settle, damping, brake, claims): it is called once with the
+	// runner and returns the coordinator. Without it every hook runs as
+	// run_on: all.
+	Coordinate func(CoordinatedRunner) Coordinator
 	// OnRun, when set, is called with every recorded run (for metrics).
 	OnRun func(Run)
 	// Journal, when set, records queued events, finished runs and run
@@ -94,7 +85,7 @@ type Runner struct {
 	cfg    RunnerConfig
 	qmu    sync.RWMutex // guards queues (Reload replaces it)
 	queues []*hookQueue
-	coord  *coordinator
+	coord  Coordinator
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -114,7 +105,7 @@ type hookQueue struct {
 	retired bool        // replaced or removed by a reload: drain, then stop
 	started []time.Time // start times within the budget window
 	mu      sync.Mutex
-	pending []*Event
+	pending []queuedRun
 	wake    chan struct{}
 }
 
@@ -146,8 +137,9 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 	for _, h := range normal {
 		r.queues = append(r.queues, &hookQueue{hook: h, wake: make(chan struct{}, 1)})
 	}
-	if cfg.View != nil {
-		r.coord = newCoordinator(r, cfg.View, cfg.Failover, cfg.Lock, cfg.Grants)
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	if cfg.Coordinate != nil {
+		r.coord = cfg.Coordinate(r)
 	}
 	if len(cfg.PastRuns) > 0 {
 		r.history = append(r.history, cfg.PastRuns[max(0, len(cfg.PastRuns)-cfg.History):]...)
@@ -156,7 +148,6 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 		}
 		r.dropOldOutput()
 	}
-	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for _, q := range r.queues {
 		r.wg.Add(1)
 		go r.work(q)
@@ -224,7 +215,7 @@ func (r *Runner) Hooks() []Hook {
 // Dispatch queues ev for every hook whose filters and match select it;
 // failover runs go through coordination first. It never blocks.
 func (r *Runner) Dispatch(ev Event) {
-	if r.coord != nil && r.coord.observe(&ev) {
+	if r.coord != nil && r.coord.Observe(&ev) {
 		return
 	}
 	var self string
@@ -240,17 +231,56 @@ func (r *Runner) Dispatch(ev Event) {
 				continue
 			}
 		}
-		if r.coord != nil && guarded(&q.hook, &ev) {
-			r.coord.submit(q, ev)
+		if r.coord != nil && r.coord.Guards(&q.hook, &ev) {
+			r.coord.Submit(q.hook.Name, ev)
 			continue
 		}
-		r.enqueue(q, ev)
+		r.enqueue(q, ev, nil)
 	}
 }
 
+// queuedRun is one event waiting for a hook, with the guard of a
+// coordinated run.
+type queuedRun struct {
+	ev    *Event
+	guard RunGuard
+}
+
+// Enqueue implements CoordinatedRunner.
+func (r *Runner) Enqueue(hook string, ev Event, guard RunGuard) bool {
+	for _, q := range r.queueList() {
+		if q.hook.Name == hook {
+			return r.enqueue(q, ev, guard)
+		}
+	}
+	r.record(Hook{Name: hook}, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Reason: "hook removed by a reload"})
+	return false
+}
+
+// Record implements CoordinatedRunner.
+func (r *Runner) Record(hook string, ev *Event, run Run) {
+	r.record(Hook{Name: hook}, ev, run)
+}
+
+// Hook implements CoordinatedRunner.
+func (r *Runner) Hook(name string) (Hook, bool) {
+	for _, q := range r.queueList() {
+		if q.hook.Name == name {
+			return q.hook, true
+		}
+	}
+	return Hook{}, false
+}
+
+// JournalQueued implements CoordinatedRunner.
+func (r *Runner) JournalQueued(hook string, ev *Event) { r.cfg.Journal.queued(hook, ev) }
+
+// JournalDone implements CoordinatedRunner.
+func (r *Runner) JournalDone(hook string, ev *Event) { r.cfg.Journal.done(hook, ev) }
+
 // enqueue puts ev on one hook's queue; it reports false when the event
 // was dropped instead.
-func (r *Runner) enqueue(q *hookQueue, ev Event) bool {
+func (r *Runner) enqueue(q *hookQueue, ev Event, guard RunGuard) bool {
 	if r.isClosed() {
 		r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: "agent is stopping"})
 		return false
@@ -262,7 +292,7 @@ func (r *Runner) enqueue(q *hookQueue, ev Event) bool {
 		q.mu.Unlock()
 		for _, nq := range r.queueList() {
 			if nq.hook.Name == q.hook.Name && nq != q {
-				return r.enqueue(nq, ev)
+				return r.enqueue(nq, ev, guard)
 			}
 		}
 		return false
@@ -277,60 +307,13 @@ func (r *Runner) enqueue(q *hookQueue, ev Event) bool {
 	// before it, which is what lets the journal be compacted while it is
 	// appended to.
 	r.cfg.Journal.queued(q.hook.Name, &ev)
-	q.pending = append(q.pending, &ev)
+	q.pending = append(q.pending, queuedRun{ev: &ev, guard: guard})
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
 	return true
-}
-
-// HandleClaim answers one request of the gossip claim protocol from
-// another agent (the payload of its claim query); nil when coordination
-// is off or the request is malformed.
-func (r *Runner) HandleClaim(payload []byte) []byte {
-	if r.coord == nil {
-		return nil
-	}
-	return r.coord.grants.Handle(payload)
-}
-
-// DrainFailovers is called before the agent leaves the cluster: no new
-// failover is claimed, claimed runs under way may finish until ctx ends,
-// and those still running then are killed and their claims released, so
-// another member can take over at once.
-func (r *Runner) DrainFailovers(ctx context.Context) {
-	if r.coord != nil {
-		r.coord.drain(ctx)
-	}
-}
-
-// FailoverDrainTimeout is how long DrainFailovers should let the claimed
-// runs under way finish: the longest of their hooks' timeouts (with
-// retries); 0 when none runs.
-func (r *Runner) FailoverDrainTimeout() time.Duration {
-	if r.coord == nil {
-		return 0
-	}
-	return r.coord.drainTimeout()
-}
-
-// ReleaseBrake lifts the mass-failure brake; it reports whether it was
-// engaged.
-func (r *Runner) ReleaseBrake() bool {
-	if r.coord == nil {
-		return false
-	}
-	return r.coord.release()
-}
-
-// FailoverStatus returns the state of the failover guards.
-func (r *Runner) FailoverStatus() FailoverStatus {
-	if r.coord == nil {
-		return FailoverStatus{Damped: map[string]time.Time{}, Pending: []PendingFailover{}, Quorum: true}
-	}
-	return r.coord.status()
 }
 
 // QueueDepth returns how many events wait for each hook, by hook name.
@@ -394,49 +377,50 @@ func (r *Runner) work(q *hookQueue) {
 	for {
 		q.mu.Lock()
 		var ev *Event
+		var guard RunGuard
 		if len(q.pending) > 0 {
-			ev = q.pending[0]
-			q.pending[0] = nil
+			ev, guard = q.pending[0].ev, q.pending[0].guard
+			q.pending[0] = queuedRun{}
 			q.pending = q.pending[1:]
 		}
 		q.mu.Unlock()
 		if ev != nil {
 			ctx := r.ctx
-			if ev.claim != nil {
-				ctx = ev.claim.ctx
+			if guard != nil {
+				ctx = guard.Context()
 			}
 			if r.ctx.Err() != nil {
 				r.record(q.hook, ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: "agent stopped before the hook ran"})
-				if ev.claim != nil {
-					r.coord.finished(q, ev, Run{Outcome: OutcomeCancelled})
+				if guard != nil {
+					r.coord.Finished(q.hook.Name, ev, guard, Run{Outcome: OutcomeCancelled})
 				}
 				continue
 			}
 			if ctx.Err() != nil {
 				r.record(q.hook, ev, Run{Outcome: OutcomeCancelled, ExitCode: -1, Reason: "failover claim lost or given up before the hook started"})
-				r.coord.finished(q, ev, Run{Outcome: OutcomeCancelled})
+				r.coord.Finished(q.hook.Name, ev, guard, Run{Outcome: OutcomeCancelled})
 				continue
 			}
 			if held, why := q.spendBudget(time.Now()); held {
 				r.record(q.hook, ev, Run{Start: time.Now().UTC(), Outcome: OutcomeHeld, ExitCode: -1, Error: why})
-				if ev.claim != nil {
-					r.coord.finished(q, ev, Run{Outcome: OutcomeCancelled})
+				if guard != nil {
+					r.coord.Finished(q.hook.Name, ev, guard, Run{Outcome: OutcomeCancelled})
 				}
 				continue
 			}
-			final := r.runWithRetries(ctx, q, ev)
+			final := r.runWithRetries(ctx, q, ev, guard)
 			if final.Outcome == OutcomeCancelled {
 				// The agent is stopping, or a failover run lost its claim:
 				// left unfinished in the journal, so the next start (or
 				// the coordinator) examines it again.
-				if ev.claim != nil {
-					r.coord.finished(q, ev, final)
+				if guard != nil {
+					r.coord.Finished(q.hook.Name, ev, guard, final)
 				}
 				continue
 			}
 			r.cfg.Journal.done(q.hook.Name, ev)
-			if r.coord != nil {
-				r.coord.finished(q, ev, final)
+			if guard != nil {
+				r.coord.Finished(q.hook.Name, ev, guard, final)
 			}
 			continue
 		}
@@ -452,15 +436,15 @@ func (r *Runner) work(q *hookQueue) {
 
 // runWithRetries runs a hook, and again after a non-zero exit while it
 // has retries left, with a doubling backoff. Every attempt is recorded.
-func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *Event) Run {
+func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *Event, guard RunGuard) Run {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		run := r.execute(ctx, &q.hook, ev)
 		if ev.TakeoverFrom != "" {
 			run.Reason = "took over from " + ev.TakeoverFrom + ", whose claim ended before it completed the run"
 		}
-		if run.Outcome == OutcomeCancelled && ev.claim != nil && r.ctx.Err() == nil {
-			if ev.claim.leaseLost() {
+		if run.Outcome == OutcomeCancelled && guard != nil && r.ctx.Err() == nil {
+			if guard.Lost() {
 				run.Reason = "failover lease lost (this agent could not renew its claim in time): killed, so that another agent may take over"
 			} else {
 				run.Reason = "given up while the agent stops: killed, and its claim released for another agent"
@@ -624,7 +608,7 @@ func (r *Runner) Resume(pending []JournalEntry, holds func(ev *Event) (bool, str
 			// again: the claim learns whether another agent completed it
 			// or runs it now.
 			r.cfg.Logger.Info().Str("hook", q.hook.Name).Uint64("event_id", ev.ID).Str("key", ev.Key).Msg("resuming a failover left unfinished by the last stop, through a new claim")
-			r.coord.resume(q, ev)
+			r.coord.Resume(q.hook.Name, ev)
 			continue
 		}
 		if ok, why := holds(&ev); !ok {
@@ -633,7 +617,7 @@ func (r *Runner) Resume(pending []JournalEntry, holds func(ev *Event) (bool, str
 			continue
 		}
 		r.cfg.Logger.Info().Str("hook", q.hook.Name).Uint64("event_id", ev.ID).Str("key", ev.Key).Msg("resuming a run left unfinished by the last stop")
-		r.enqueue(q, ev)
+		r.enqueue(q, ev, nil)
 	}
 }
 
@@ -710,7 +694,7 @@ func (r *Runner) Reload(hooks []Hook) (ReloadResult, error) {
 	}
 	r.qmu.Unlock()
 	if r.coord != nil {
-		r.coord.requeue(changed)
+		r.coord.HooksChanged(normal)
 	}
 	return res, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/failover"
 	"github.com/vigil-agent/vigil/probes"
 )
 
@@ -63,7 +64,7 @@ type Agent interface {
 	SetMaintenance(enable bool, reason string) error
 
 	// FailoverStatus returns the failover guards' state.
-	FailoverStatus() events.FailoverStatus
+	FailoverStatus() failover.Status
 	// ReleaseFailover lifts the mass-failure brake; it reports whether the
 	// brake was engaged.
 	ReleaseFailover() bool

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/failover"
 	"github.com/vigil-agent/vigil/probes"
 )
 
@@ -159,10 +160,10 @@ func (f *fakeAgent) SetMaintenance(enable bool, reason string) error {
 	return nil
 }
 
-func (f *fakeAgent) FailoverStatus() events.FailoverStatus {
+func (f *fakeAgent) FailoverStatus() failover.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return events.FailoverStatus{Brake: f.brake, Quorum: true, Damped: map[string]time.Time{}, Pending: []events.PendingFailover{}}
+	return failover.Status{Brake: f.brake, Quorum: true, Damped: map[string]time.Time{}, Pending: []failover.Pending{}}
 }
 
 func (f *fakeAgent) Reload() (ReloadResult, error) {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/failover"
 	vigilhttp "github.com/vigil-agent/vigil/http"
 )
 
@@ -25,7 +25,7 @@ Example:
 				UsageText: "vigil failover status [-format table|json] [-http-addr ADDR]\n\nExample:\n   vigil failover status -format json",
 				Flags:     []cli.Flag{formatFlag(), httpAddrFlag()},
 				Action: func(cCtx *cli.Context) error {
-					return getAndPrint(cCtx, "/v1/failover", nil, func(w io.Writer, st events.FailoverStatus) error {
+					return getAndPrint(cCtx, "/v1/failover", nil, func(w io.Writer, st failover.Status) error {
 						fmt.Fprintf(w, "brake engaged: %v\nquorum: %v\n", st.Brake, st.Quorum)
 						for name, until := range st.Damped {
 							fmt.Fprintf(w, "damped: %s until %s\n", name, until.Format("15:04:05"))

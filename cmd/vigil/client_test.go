@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/failover"
 	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/probes"
 )
@@ -54,9 +55,9 @@ func (f *clientFakeAgent) Instances(service string) []vigilhttp.Instance {
 
 func (f *clientFakeAgent) RTT(node string) (time.Duration, bool) { return 0, false }
 
-func (f *clientFakeAgent) FailoverStatus() events.FailoverStatus {
-	return events.FailoverStatus{Brake: true, Quorum: true, Damped: map[string]time.Time{},
-		Pending: []events.PendingFailover{{Hook: "promote", Key: "db-1@x:member-failed", State: "held", Reason: "mass-failure brake engaged"}}}
+func (f *clientFakeAgent) FailoverStatus() failover.Status {
+	return failover.Status{Brake: true, Quorum: true, Damped: map[string]time.Time{},
+		Pending: []failover.Pending{{Hook: "promote", Key: "db-1@x:member-failed", State: "held", Reason: "mass-failure brake engaged"}}}
 }
 
 func (f *clientFakeAgent) ReleaseFailover() bool { return true }

@@ -12,7 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/failover"
 	"github.com/vigil-agent/vigil/internal/etcdtest"
 )
 
@@ -123,7 +123,7 @@ hooks:
 	checkEtcdFence(t, admin, first[0])
 	for _, a := range survivors {
 		waitFor(t, 10*time.Second, a.name+" to have no pending failover", func() bool {
-			var st events.FailoverStatus
+			var st failover.Status
 			return a.getJSON("/v1/failover", &st) && len(st.Pending) == 0
 		})
 	}
@@ -136,7 +136,7 @@ hooks:
 	var reason string
 	waitFor(t, 30*time.Second, "a replica to hold p2's failover because etcd is unreachable", func() bool {
 		for _, a := range replicas {
-			var st events.FailoverStatus
+			var st failover.Status
 			if !a.getJSON("/v1/failover", &st) {
 				continue
 			}
@@ -179,7 +179,7 @@ hooks:
 	// And it stays at one run each.
 	for _, a := range replicas {
 		waitFor(t, 10*time.Second, a.name+" to have no pending failover", func() bool {
-			var st events.FailoverStatus
+			var st failover.Status
 			return a.getJSON("/v1/failover", &st) && len(st.Pending) == 0
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/failover"
 )
 
 // failoverCluster starts a primary "p" and four replicas r1..r4 with a
@@ -92,7 +93,7 @@ func chosenOrder(t *testing.T, agents []*testAgent) []string {
 		ms = append(ms, events.Member{Name: m.Name, Status: m.Status, Tags: m.Tags})
 	}
 	base := "p@" + bootOf(t, agents[1], "p") + ".0:member-failed"
-	return events.Rank("promote", base, "p", map[string]string{"role": "replica"}, ms)
+	return failover.Rank("promote", base, "p", map[string]string{"role": "replica"}, ms)
 }
 
 func byName(agents []*testAgent, name string) *testAgent {
@@ -134,7 +135,7 @@ func TestFailoverRunsOnce(t *testing.T) {
 	// Announcements end the other agents' waits: no failover stays pending.
 	for _, a := range survivors {
 		waitFor(t, 10*time.Second, a.name+" to have no pending failover", func() bool {
-			var st events.FailoverStatus
+			var st failover.Status
 			return a.getJSON("/v1/failover", &st) && len(st.Pending) == 0
 		})
 	}

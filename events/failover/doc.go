@@ -1,5 +1,10 @@
-// Package failover decides which agent runs a failover task and hands the
-// run a fencing token. A task is one hook's run for one failure, named the
+// Package failover coordinates failover hooks: the Coordinator applies
+// settle, quorum, flap damping and the mass-failure brake, ranks the
+// members by rendezvous hash to choose the one runner of a run_on: one
+// hook, and decides which agent runs a task and hands the run a fencing
+// token. It plugs into the hook runner of package events through the
+// events.Coordinator interface and uses the runner only through
+// events.CoordinatedRunner. A task is one hook's run for one failure, named the
 // same on every agent (TaskID). Before a chosen runner starts the hook it
 // acquires a Lease from a Lock; the lease carries the fence, a number that
 // grows with every grant of the task, and closes Lost when the runner can
@@ -9,7 +14,7 @@
 // Two Locks exist: Quorum (gossip; claims granted by a strict majority of
 // the members, leases renewed by the same claim, grants kept on disk) and
 // etcdlock.Etcd (subpackage etcdlock: an etcd lease and a compare-and-set
-// per task; the revision is the fence). The package knows nothing of serf or of the hook runner: the
-// Quorum lock talks through a Transport, and the coordinator in package
-// events uses a Lock through this interface only.
+// per task; the revision is the fence). The package knows nothing of
+// serf: the Quorum lock talks through a Transport, the Coordinator through
+// a ClusterView, and the Coordinator uses a Lock through its interface.
 package failover

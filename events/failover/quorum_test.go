@@ -92,17 +92,17 @@ func (n *memNet) lock(name string, lease time.Duration) *Quorum {
 	})
 }
 
-var task = TaskID{Hook: "promote", Key: "db1@b0.0:member-failed"}
+var testTask = TaskID{Hook: "promote", Key: "db1@b0.0:member-failed"}
 
 func TestQuorumClaimIsExclusiveAndFencesGrow(t *testing.T) {
 	n := newMemNet(t, "a", "b", "c", "d", "e")
 	ctx := context.Background()
-	la, err := n.lock("a", time.Second).Acquire(ctx, task, false)
+	la, err := n.lock("a", time.Second).Acquire(ctx, testTask, false)
 	if err != nil {
 		t.Fatalf("a's claim: %v", err)
 	}
 	defer la.Release(ctx)
-	_, err = n.lock("b", time.Second).Acquire(ctx, task, false)
+	_, err = n.lock("b", time.Second).Acquire(ctx, testTask, false)
 	var held *HeldError
 	if !errors.As(err, &held) || held.Holder != "a" || held.Fence != la.Fence() {
 		t.Fatalf("b's claim while a holds it: %v, want held by a with fence %d", err, la.Fence())
@@ -119,7 +119,7 @@ func TestQuorumClaimIsExclusiveAndFencesGrow(t *testing.T) {
 	var lb Lease
 	deadline := time.Now().Add(5 * time.Second)
 	for lb == nil && time.Now().Before(deadline) {
-		if lb, err = n.lock("b", time.Second).Acquire(ctx, task, false); err != nil {
+		if lb, err = n.lock("b", time.Second).Acquire(ctx, testTask, false); err != nil {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
@@ -142,7 +142,7 @@ func TestQuorumClaimIsExclusiveAndFencesGrow(t *testing.T) {
 	}
 	// Any later claim learns it was done, from any granter.
 	n.setCut("b", true)
-	_, err = n.lock("c", time.Second).Acquire(ctx, task, false)
+	_, err = n.lock("c", time.Second).Acquire(ctx, testTask, false)
 	var done *DoneError
 	if !errors.As(err, &done) || done.Runner != "b" || done.Fence != lb.Fence() {
 		t.Fatalf("c's claim after b completed: %v, want done by b", err)
@@ -154,7 +154,7 @@ func TestQuorumClaimNeedsAMajority(t *testing.T) {
 	n.setCut("d", true)
 	n.setCut("e", true)
 	n.setCut("c", true)
-	_, err := n.lock("a", time.Second).Acquire(context.Background(), task, false)
+	_, err := n.lock("a", time.Second).Acquire(context.Background(), testTask, false)
 	var nm *NoMajorityError
 	if !errors.As(err, &nm) || nm.Granted != 2 || nm.Needed != 3 {
 		t.Fatalf("claim with 2 of 5 reachable: %v, want no majority (2 of 3 needed)", err)
@@ -164,7 +164,7 @@ func TestQuorumClaimNeedsAMajority(t *testing.T) {
 	n.setCut("c", false)
 	n.setCut("d", false)
 	n.setCut("a", true)
-	if _, err := n.lock("c", time.Second).Acquire(context.Background(), task, false); err != nil {
+	if _, err := n.lock("c", time.Second).Acquire(context.Background(), testTask, false); err != nil {
 		t.Fatalf("c's claim after a's failed one: %v", err)
 	}
 }
@@ -172,7 +172,7 @@ func TestQuorumClaimNeedsAMajority(t *testing.T) {
 func TestQuorumRestartedHolderLosesItsLease(t *testing.T) {
 	n := newMemNet(t, "a", "b", "c")
 	ctx := context.Background()
-	la, err := n.lock("a", time.Hour).Acquire(ctx, task, false)
+	la, err := n.lock("a", time.Hour).Acquire(ctx, testTask, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestQuorumRestartedHolderLosesItsLease(t *testing.T) {
 	n.mu.Lock()
 	n.boots["a"] = "b2" // a restarted: its runs died with it
 	n.mu.Unlock()
-	lb, err := n.lock("b", time.Hour).Acquire(ctx, task, false)
+	lb, err := n.lock("b", time.Hour).Acquire(ctx, testTask, false)
 	if err != nil {
 		t.Fatalf("b's claim after a restarted: %v, want granted (a's lease ends with its boot)", err)
 	}
@@ -197,7 +197,7 @@ func TestGrantsSurviveARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	claim := func(g *Grants, name string, term uint64) answer {
-		return g.handle(&message{Op: opClaim, Hook: task.Hook, Key: task.Key, Name: name, Boot: "x", Term: term, LeaseMS: 60000})
+		return g.handle(&message{Op: opClaim, Hook: testTask.Hook, Key: testTask.Key, Name: name, Boot: "x", Term: term, LeaseMS: 60000})
 	}
 	if a := claim(g, "a", 10); !a.Granted {
 		t.Fatalf("first claim refused: %+v", a)
@@ -214,13 +214,13 @@ func TestGrantsSurviveARestart(t *testing.T) {
 			t.Errorf("after a restart, %s's claim with term %d: %+v, want refused (a's lease read back as live)", tc.name, tc.term, a)
 		}
 	}
-	g2.handle(&message{Op: opDone, Hook: task.Hook, Key: task.Key, Name: "a", Boot: "x", Term: 10, Outcome: "ok"})
+	g2.handle(&message{Op: opDone, Hook: testTask.Hook, Key: testTask.Key, Name: "a", Boot: "x", Term: 10, Outcome: "ok"})
 	g3, err := OpenGrants(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a := claim(g3, "c", 20); !a.Done || a.Holder != "a" || a.Term != 10 {
-		t.Fatalf("claim of a completed task after a restart: %+v, want done by a with fence 10", a)
+		t.Fatalf("claim of a completed testTask after a restart: %+v, want done by a with fence 10", a)
 	}
 }
 

@@ -1,6 +1,7 @@
-package events
+package failover
 
 import (
+	"github.com/vigil-agent/vigil/events"
 	"hash/fnv"
 	"sort"
 )
@@ -10,14 +11,14 @@ import (
 // excluded, by highest rendezvous hash of (hook, key, member). Every agent
 // with the same view gets the same order, and when the first is gone the
 // second takes over: only the failures of higher-ranked agents move it.
-func Rank(hook, key, subject string, eligible map[string]string, members []Member) []string {
+func Rank(hook, key, subject string, eligible map[string]string, members []events.Member) []string {
 	type cand struct {
 		name  string
 		score uint64
 	}
 	var cands []cand
 	for _, m := range members {
-		if m.Status != "alive" || m.Name == subject || !hasTags(m.Tags, eligible) {
+		if m.Status != "alive" || m.Name == subject || !events.HasTags(m.Tags, eligible) {
 			continue
 		}
 		cands = append(cands, cand{m.Name, rendezvousScore(hook, key, m.Name)})

@@ -1,7 +1,9 @@
-package events
+package failover
 
 import (
 	"context"
+	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,9 +16,9 @@ import (
 type memView struct {
 	mu        sync.Mutex
 	self      string
-	members   map[string]Member
+	members   map[string]events.Member
 	announced []Announcement
-	emitted   []Event
+	emitted   []events.Event
 	net       *claimNet // the other agents' runners, for claims
 }
 
@@ -24,16 +26,16 @@ type memView struct {
 // protocol: a claim reaches every registered runner.
 type claimNet struct {
 	mu      sync.Mutex
-	runners map[string]*Runner
+	runners map[string]*Coordinator
 }
 
-func (n *claimNet) add(name string, r *Runner) {
+func (n *claimNet) add(name string, c *Coordinator) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.runners == nil {
-		n.runners = map[string]*Runner{}
+		n.runners = map[string]*Coordinator{}
 	}
-	n.runners[name] = r
+	n.runners[name] = c
 }
 
 // Remembered implements ClusterView: a test agent has no data dir.
@@ -55,9 +57,9 @@ func (v *memView) Ask(ctx context.Context, to []string, payload []byte, timeout 
 }
 
 func newMemView(self string, alive ...string) *memView {
-	v := &memView{self: self, members: map[string]Member{}}
+	v := &memView{self: self, members: map[string]events.Member{}}
 	for _, n := range alive {
-		v.members[n] = Member{Name: n, Status: "alive", Tags: map[string]string{"role": "replica", BootTag: "b1"}}
+		v.members[n] = events.Member{Name: n, Status: "alive", Tags: map[string]string{"role": "replica", events.BootTag: "b1"}}
 	}
 	return v
 }
@@ -70,17 +72,17 @@ func (v *memView) set(name, status string) {
 	v.members[name] = m
 }
 
-func (v *memView) Members() []Member {
+func (v *memView) Members() []events.Member {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	var out []Member
+	var out []events.Member
 	for _, m := range v.members {
 		out = append(out, m)
 	}
 	return out
 }
 
-func (v *memView) Self() Member {
+func (v *memView) Self() events.Member {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.members[v.self]
@@ -103,7 +105,7 @@ func (v *memView) ConfirmQuorum() (int, int) {
 	return alive, total
 }
 
-func (v *memView) Emit(ev Event) {
+func (v *memView) Emit(ev events.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.emitted = append(v.emitted, ev)
@@ -119,24 +121,31 @@ func (v *memView) emittedTypes() string {
 	return strings.Join(ts, ",")
 }
 
-func newCoordRunner(t *testing.T, view *memView, cfg FailoverConfig, h Hook) *Runner {
+// testAgent is a runner with its coordinator.
+type testAgent struct {
+	*events.Runner
+	c *Coordinator
+}
+
+func newCoordRunner(t *testing.T, view *memView, cfg Config, h events.Hook) testAgent {
 	t.Helper()
-	r, err := NewRunner(RunnerConfig{Self: view.Self, View: view, Failover: cfg, Logger: zerolog.Nop()}, []Hook{h})
+	c := NewCoordinator(CoordinatorConfig{View: view, Guards: cfg, Logger: zerolog.Nop()})
+	r, err := events.NewRunner(events.RunnerConfig{Self: view.Self, Coordinate: c.Attach, Logger: zerolog.Nop()}, []events.Hook{h})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.Close(t.Context()) })
-	return r
+	t.Cleanup(func() { r.Close(t.Context()); c.Close() })
+	return testAgent{r, c}
 }
 
-func memberEvent(v *memView, typ Type, name string) Event {
+func memberEvent(v *memView, typ events.Type, name string) events.Event {
 	v.mu.Lock()
 	m := v.members[name]
 	v.mu.Unlock()
-	return Event{Type: typ, Members: []Member{m}}
+	return events.Event{Type: typ, Members: []events.Member{m}}
 }
 
-func outcomesOf(r *Runner) string {
+func outcomesOf(r testAgent) string {
 	var out []string
 	for _, run := range r.Runs() {
 		out = append(out, string(run.Outcome))
@@ -155,22 +164,22 @@ func TestQuorumHoldsThenRunsOrDrops(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newMemView("a", "a", "b", "c", "d", "e")
-			r := newCoordRunner(t, v, FailoverConfig{BrakeFraction: 1}, Hook{Name: "h", Shell: "true", Quorum: true, Filters: Filters{{Type: MemberFailed}}})
+			r := newCoordRunner(t, v, Config{BrakeFraction: 1}, events.Hook{Name: "h", Shell: "true", Quorum: true, Filters: events.Filters{{Type: events.MemberFailed}}})
 			// a is on the minority side: it sees c, d, e failed.
 			for _, n := range []string{"c", "d", "e"} {
 				v.set(n, "failed")
 			}
-			r.Dispatch(memberEvent(v, MemberFailed, "e"))
-			waitFor(t, 5*time.Second, "a held run", func() bool { return outcomesOf(r) == "held" })
-			if st := r.FailoverStatus(); st.Quorum || len(st.Pending) != 1 || st.Pending[0].State != "held" {
+			r.Dispatch(memberEvent(v, events.MemberFailed, "e"))
+			clustertest.WaitFor(t, 5*time.Second, "a held run", func() bool { return outcomesOf(r) == "held" })
+			if st := r.c.Status(); st.Quorum || len(st.Pending) != 1 || st.Pending[0].State != "held" {
 				t.Errorf("status %+v", st)
 			}
 			// Healing: c and d come back; e stays failed or returns.
 			v.set("c", "alive")
 			v.set("d", "alive")
 			v.set("e", tt.back)
-			r.Dispatch(memberEvent(v, MemberJoin, "c"))
-			waitFor(t, 5*time.Second, tt.outcome+" (have "+outcomesOf(r)+")", func() bool { return outcomesOf(r) == tt.outcome })
+			r.Dispatch(memberEvent(v, events.MemberJoin, "c"))
+			clustertest.WaitFor(t, 5*time.Second, tt.outcome+" (have "+outcomesOf(r)+")", func() bool { return outcomesOf(r) == tt.outcome })
 		})
 	}
 }
@@ -180,23 +189,23 @@ func TestRunOnOneChoosesTheSameRunnerEverywhere(t *testing.T) {
 	ran := 0
 	var runners []string
 	net := &claimNet{}
-	views, rs := map[string]*memView{}, map[string]*Runner{}
+	views, rs := map[string]*memView{}, map[string]testAgent{}
 	for _, self := range names {
 		v := newMemView(self, append(names, "p")...)
-		v.members["p"] = Member{Name: "p", Status: "failed", Tags: map[string]string{"role": "primary", BootTag: "b0"}}
+		v.members["p"] = events.Member{Name: "p", Status: "failed", Tags: map[string]string{"role": "primary", events.BootTag: "b0"}}
 		v.net = net
-		r := newCoordRunner(t, v, FailoverConfig{}, Hook{Name: "promote", Shell: "true", RunOn: RunOnOne,
+		r := newCoordRunner(t, v, Config{}, events.Hook{Name: "promote", Shell: "true", RunOn: events.RunOnOne,
 			Eligible: map[string]string{"role": "replica"}})
-		net.add(self, r)
+		net.add(self, r.c)
 		views[self], rs[self] = v, r
 	}
 	for _, self := range names {
 		v, r := views[self], rs[self]
-		r.Dispatch(memberEvent(v, MemberFailed, "p"))
-		waitFor(t, 5*time.Second, self+"'s decision", func() bool { return len(r.Runs()) == 1 })
+		r.Dispatch(memberEvent(v, events.MemberFailed, "p"))
+		clustertest.WaitFor(t, 5*time.Second, self+"'s decision", func() bool { return len(r.Runs()) == 1 })
 		run := r.Runs()[0]
 		switch run.Outcome {
-		case OutcomeOK:
+		case events.OutcomeOK:
 			ran++
 			runners = append(runners, self)
 			if run.Key != "p@b0.0:member-failed" {
@@ -205,7 +214,7 @@ func TestRunOnOneChoosesTheSameRunnerEverywhere(t *testing.T) {
 			if run.Fence == 0 {
 				t.Errorf("the claimed run has no fence: %+v", run)
 			}
-		case OutcomeSkipped:
+		case events.OutcomeSkipped:
 			runners = append(runners, strings.Fields(run.Reason)[1])
 		default:
 			t.Errorf("%s: outcome %s (%s)", self, run.Outcome, run.Reason)
@@ -223,46 +232,46 @@ func TestRunOnOneChoosesTheSameRunnerEverywhere(t *testing.T) {
 
 func TestFlapDampingAndBrakeEmitEvents(t *testing.T) {
 	v := newMemView("a", "a", "b", "c", "d", "e")
-	r := newCoordRunner(t, v, FailoverConfig{FlapLimit: 1, BrakeFraction: 0.5}, Hook{Name: "h", Shell: "true"})
+	r := newCoordRunner(t, v, Config{FlapLimit: 1, BrakeFraction: 0.5}, events.Hook{Name: "h", Shell: "true"})
 	// b flaps twice: damped past flap_limit 1.
 	for i := 0; i < 2; i++ {
 		v.set("b", "failed")
-		r.Dispatch(memberEvent(v, MemberFailed, "b"))
+		r.Dispatch(memberEvent(v, events.MemberFailed, "b"))
 		v.set("b", "alive")
-		r.Dispatch(memberEvent(v, MemberJoin, "b"))
+		r.Dispatch(memberEvent(v, events.MemberJoin, "b"))
 	}
-	waitFor(t, 5*time.Second, "a damped event", func() bool { return v.emittedTypes() == "damped" })
-	if _, ok := r.FailoverStatus().Damped["b"]; !ok {
-		t.Errorf("b not damped: %+v", r.FailoverStatus())
+	clustertest.WaitFor(t, 5*time.Second, "a damped event", func() bool { return v.emittedTypes() == "damped" })
+	if _, ok := r.c.Status().Damped["b"]; !ok {
+		t.Errorf("b not damped: %+v", r.c.Status())
 	}
 	// c, d, e fail: with b's two failures in the window, 4 of 5 > 0.5.
 	for _, n := range []string{"c", "d"} {
 		v.set(n, "failed")
-		r.Dispatch(memberEvent(v, MemberFailed, n))
+		r.Dispatch(memberEvent(v, events.MemberFailed, n))
 	}
-	waitFor(t, 5*time.Second, "a brake event", func() bool { return strings.HasSuffix(v.emittedTypes(), "brake") })
-	if !r.FailoverStatus().Brake {
+	clustertest.WaitFor(t, 5*time.Second, "a brake event", func() bool { return strings.HasSuffix(v.emittedTypes(), "brake") })
+	if !r.c.Status().Brake {
 		t.Error("brake not engaged")
 	}
-	if !r.ReleaseBrake() || r.FailoverStatus().Brake {
+	if !r.c.Release() || r.c.Status().Brake {
 		t.Error("release did not lift the brake")
 	}
 }
 
 func TestBrakeReleasesWhenEveryoneIsBack(t *testing.T) {
 	v := newMemView("a", "a", "b", "c", "d", "e")
-	r := newCoordRunner(t, v, FailoverConfig{}, Hook{Name: "h", Shell: "true", Filters: Filters{{Type: MemberFailed}}})
+	r := newCoordRunner(t, v, Config{}, events.Hook{Name: "h", Shell: "true", Filters: events.Filters{{Type: events.MemberFailed}}})
 	for _, n := range []string{"c", "d", "e"} {
 		v.set(n, "failed")
-		r.Dispatch(memberEvent(v, MemberFailed, n))
+		r.Dispatch(memberEvent(v, events.MemberFailed, n))
 	}
-	if !r.FailoverStatus().Brake {
+	if !r.c.Status().Brake {
 		t.Fatal("brake not engaged by 3 of 5")
 	}
 	for i, n := range []string{"c", "d", "e"} {
 		v.set(n, "alive")
-		r.Dispatch(memberEvent(v, MemberJoin, n))
-		if got, want := r.FailoverStatus().Brake, i < 2; got != want {
+		r.Dispatch(memberEvent(v, events.MemberJoin, n))
+		if got, want := r.c.Status().Brake, i < 2; got != want {
 			t.Fatalf("after %s returned: brake %v, want %v", n, got, want)
 		}
 	}

@@ -1,4 +1,4 @@
-package events
+package failover
 
 import (
 	"context"
@@ -9,28 +9,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vigil-agent/vigil/events/failover"
+	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // Failover coordination: the guards and the choice of one runner that make
 // a failover hook run once, by the right survivor, only with a majority,
-// and never in a flapping storm. docs/failover.md explains the design.
-
-// Tag keys the failover coordination reads from every member.
-const (
-	// BootTag holds a value unique to each start of an agent, so a failure
-	// has the same key on every agent: subject@boot:event.
-	BootTag = "boot"
-	// HealthSeqTag counts a member's health changes, so a health failure
-	// has the same key on every agent too.
-	HealthSeqTag = "health_seq"
-	// EpochTag counts the accusations (suspect or dead) this start of an
-	// agent refuted: a member declared failed that comes back refutes, so
-	// with the boot tag it names one life of a member, and a member that
-	// comes back and fails again gets a new failure key, the same on
-	// every agent.
-	EpochTag = "epoch"
-)
+// and never in a flapping storm. docs/md explains the design.
 
 // The user events of failover coordination. Hooks never see them.
 const (
@@ -42,18 +28,8 @@ const (
 	ReleaseEvent = "vigil:release"
 )
 
-// The event types of the failover guards.
-const (
-	// Damped: a member flapped (failed then alive) more than flap_limit
-	// times within flap_window; failover hooks for it are held.
-	Damped Type = "damped"
-	// Brake: more than brake_fraction of the cluster failed within
-	// brake_window; failover hooks are held until released.
-	Brake Type = "brake"
-)
-
-// FailoverConfig sets the guards shared by every failover hook.
-type FailoverConfig struct {
+// Config sets the guards shared by every failover hook.
+type Config struct {
 	// FlapLimit is how many failed→alive flaps within FlapWindow a member
 	// may make before it is damped. Default 3.
 	FlapLimit int
@@ -67,12 +43,12 @@ type FailoverConfig struct {
 	// BrakeWindow is the brake's counting window. Default 30s.
 	BrakeWindow time.Duration
 	// Lease is how long a run_on: one runner's claim lasts without a
-	// renewal (failover.DefaultLease, 10s, when zero); see
-	// failover.DefaultLease for the trade-off.
+	// renewal (DefaultLease, 10s, when zero); see
+	// DefaultLease for the trade-off.
 	Lease time.Duration
 }
 
-// Defaults of FailoverConfig.
+// Defaults of Config.
 const (
 	DefaultFlapLimit     = 3
 	DefaultFlapWindow    = 10 * time.Minute
@@ -87,7 +63,7 @@ const (
 )
 
 // WithDefaults fills zero fields with the defaults.
-func (c FailoverConfig) WithDefaults() FailoverConfig {
+func (c Config) WithDefaults() Config {
 	if c.FlapLimit <= 0 {
 		c.FlapLimit = DefaultFlapLimit
 	}
@@ -101,7 +77,7 @@ func (c FailoverConfig) WithDefaults() FailoverConfig {
 		c.BrakeWindow = DefaultBrakeWindow
 	}
 	if c.Lease <= 0 {
-		c.Lease = failover.DefaultLease
+		c.Lease = DefaultLease
 	}
 	return c
 }
@@ -109,14 +85,14 @@ func (c FailoverConfig) WithDefaults() FailoverConfig {
 // ClusterView is what failover coordination needs from the agent.
 type ClusterView interface {
 	// Members returns every known member with its current status and tags.
-	Members() []Member
+	Members() []events.Member
 	// Self returns the local member.
-	Self() Member
+	Self() events.Member
 	// Announce broadcasts an AnnounceEvent user event with the payload.
 	Announce(payload []byte) error
 	// Emit publishes a guard event (damped, brake) like any other event.
 	// It is called from its own goroutine.
-	Emit(ev Event)
+	Emit(ev events.Event)
 	// ConfirmQuorum asks every member this agent believes alive for a
 	// direct acknowledgement and returns how many answered (this agent
 	// included) and how many members count toward quorum. It blocks up to
@@ -125,7 +101,7 @@ type ClusterView interface {
 	// so a quorum-guarded run is confirmed by acks before it starts.
 	ConfirmQuorum() (acked, total int)
 	// Ask sends a claim protocol request to the named members and returns
-	// their answers (failover.Transport).
+	// their answers (Transport).
 	Ask(ctx context.Context, to []string, payload []byte, timeout time.Duration) map[string][]byte
 	// Remembered names the members this agent knew before its last
 	// restart (its data dir's peers file). Those not in Members yet count
@@ -143,7 +119,7 @@ type Announcement struct {
 	// Runner is the agent that ran it.
 	Runner string `json:"r"`
 	// Outcome is the final run's outcome.
-	Outcome Outcome `json:"o"`
+	Outcome events.Outcome `json:"o"`
 	// Fence is the run's fencing token.
 	Fence uint64 `json:"f,omitempty"`
 }
@@ -161,9 +137,10 @@ const (
 
 // task is one failover on its way: one hook, one failure.
 type task struct {
-	q       *hookQueue
+	hook    string // the hook's name
+	one     bool   // a run_on: one task, journaled from its submission
 	key     string // the failure's cluster-wide key
-	ev      Event
+	ev      events.Event
 	state   taskState
 	runner  string // the agent chosen to run it (or holding its claim), for run_on: one
 	reason  string // why it is held
@@ -194,14 +171,14 @@ func (t *task) stopTimers() {
 // ends when the lease is lost (or the agent gives the run up), which kills
 // the hook's process group.
 type claimedRun struct {
-	lease  failover.Lease
+	lease  Lease
 	ctx    context.Context
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	lost   bool
 }
 
-func newClaimedRun(parent context.Context, lease failover.Lease) *claimedRun {
+func newClaimedRun(parent context.Context, lease Lease) *claimedRun {
 	cr := &claimedRun{lease: lease}
 	cr.ctx, cr.cancel = context.WithCancel(parent)
 	go func() {
@@ -217,22 +194,51 @@ func newClaimedRun(parent context.Context, lease failover.Lease) *claimedRun {
 	return cr
 }
 
-// leaseLost reports whether the run ended because its lease was lost.
-func (cr *claimedRun) leaseLost() bool {
+// Context implements events.RunGuard.
+func (cr *claimedRun) Context() context.Context { return cr.ctx }
+
+// Lost implements events.RunGuard: the run ended because its lease was
+// lost.
+func (cr *claimedRun) Lost() bool {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
 	return cr.lost
 }
 
-// coordinator applies settle, quorum, damping and the brake, and chooses
-// the one runner of run_on: one hooks.
-type coordinator struct {
-	r      *Runner
-	view   ClusterView
-	cfg    FailoverConfig
-	now    func() time.Time
-	lock   failover.Lock
-	grants *failover.Grants
+// CoordinatorConfig configures a Coordinator.
+type CoordinatorConfig struct {
+	// View is the agent's view of the cluster and its way to gossip.
+	View ClusterView
+	// Guards are the guards shared by failover hooks, and the lease.
+	Guards Config
+	// Lock decides who runs a run_on: one task (the etcd mode); nil means
+	// the gossip claim protocol (Quorum) over View, with Grants.
+	Lock Lock
+	// Grants are this agent's grants of the gossip claim protocol; nil
+	// keeps them in memory (an agent without a data_dir).
+	Grants *Grants
+	// KillGrace is the runner's time between SIGTERM and SIGKILL, which
+	// Drain allows a killed run to end.
+	KillGrace time.Duration
+	// Logger receives the coordination's decisions.
+	Logger zerolog.Logger
+}
+
+// Coordinator applies settle, quorum, damping and the brake, chooses the
+// one runner of run_on: one hooks, and claims each such run from its Lock
+// before the runner starts it. It implements events.Coordinator once
+// attached to a runner (Attach).
+type Coordinator struct {
+	r         events.CoordinatedRunner
+	view      ClusterView
+	cfg       Config
+	now       func() time.Time
+	lock      Lock
+	grants    *Grants
+	log       zerolog.Logger
+	killGrace time.Duration
+	ctx       context.Context
+	cancel    context.CancelFunc
 
 	mu         sync.Mutex
 	tasks      map[string]*task
@@ -250,32 +256,56 @@ type coordinator struct {
 	running map[string]*claimedRun
 }
 
-func newCoordinator(r *Runner, view ClusterView, cfg FailoverConfig, lock failover.Lock, grants *failover.Grants) *coordinator {
-	c := &coordinator{
-		r: r, view: view, cfg: cfg.WithDefaults(), now: time.Now,
+// NewCoordinator returns a coordinator; Attach gives it its runner.
+func NewCoordinator(cfg CoordinatorConfig) *Coordinator {
+	c := &Coordinator{
+		view: cfg.View, cfg: cfg.Guards.WithDefaults(), now: time.Now, log: cfg.Logger, killGrace: cfg.KillGrace,
 		tasks: map[string]*task{}, done: map[string]time.Time{}, failed: map[string]bool{},
 		flaps: map[string][]time.Time{}, damped: map[string]time.Time{}, failures: map[string]time.Time{},
 		running: map[string]*claimedRun{},
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	grants := cfg.Grants
 	if grants == nil {
-		grants, _ = failover.OpenGrants("") // in memory: cannot fail
+		grants, _ = OpenGrants("") // in memory: cannot fail
 	}
 	grants.SetBootOf(c.bootOf)
 	c.grants = grants
-	if lock == nil {
-		lock = failover.NewQuorum(failover.QuorumConfig{
-			Grants: grants, Transport: view, Peers: c.peers, Lease: c.cfg.Lease, Logger: r.cfg.Logger,
+	c.lock = cfg.Lock
+	if c.lock == nil {
+		c.lock = NewQuorum(QuorumConfig{
+			Grants: grants, Transport: cfg.View, Peers: c.peers, Lease: c.cfg.Lease, Logger: cfg.Logger,
 		})
 	}
-	c.lock = lock
 	return c
 }
 
-// bootOf returns a member's current boot tag (failover.Grants).
-func (c *coordinator) bootOf(name string) (string, bool) {
+// Attach gives the coordinator the runner it hands runs to; it is
+// events.RunnerConfig's Coordinate.
+func (c *Coordinator) Attach(r events.CoordinatedRunner) events.Coordinator {
+	c.r = r
+	return c
+}
+
+// Close stops the claims under way; call it after the runner's Close.
+func (c *Coordinator) Close() { c.cancel() }
+
+// HandleClaim answers one request of the gossip claim protocol from
+// another agent (the payload of its claim query); nil for a malformed one.
+func (c *Coordinator) HandleClaim(payload []byte) []byte { return c.grants.Handle(payload) }
+
+// def returns the current definition of the task's hook.
+func (c *Coordinator) def(t *task) events.Hook {
+	h, _ := c.r.Hook(t.hook)
+	h.Name = t.hook
+	return h
+}
+
+// bootOf returns a member's current boot tag (Grants).
+func (c *Coordinator) bootOf(name string) (string, bool) {
 	for _, m := range c.view.Members() {
 		if m.Name == name {
-			return m.Tags[BootTag], true
+			return m.Tags[events.BootTag], true
 		}
 	}
 	return "", false
@@ -283,38 +313,38 @@ func (c *coordinator) bootOf(name string) (string, bool) {
 
 // peers returns this agent and the members that count toward a claim's
 // majority: every member that has not left, this agent included.
-func (c *coordinator) peers() (failover.Member, []failover.Member) {
+func (c *Coordinator) peers() (Member, []Member) {
 	self := c.view.Self()
-	me := failover.Member{Name: self.Name, Boot: self.Tags[BootTag], Alive: true}
-	out := []failover.Member{me}
+	me := Member{Name: self.Name, Boot: self.Tags[events.BootTag], Alive: true}
+	out := []Member{me}
 	members := c.view.Members()
 	for _, m := range members {
 		if m.Status != "left" && m.Name != self.Name {
-			out = append(out, failover.Member{Name: m.Name, Boot: m.Tags[BootTag], Alive: m.Status == "alive"})
+			out = append(out, Member{Name: m.Name, Boot: m.Tags[events.BootTag], Alive: m.Status == "alive"})
 		}
 	}
 	for _, name := range c.unseen(members) {
 		if name != self.Name {
-			out = append(out, failover.Member{Name: name})
+			out = append(out, Member{Name: name})
 		}
 	}
 	return me, out
 }
 
 // isFailure reports whether ev is a failure that failover hooks act on.
-func isFailure(ev *Event) bool {
+func isFailure(ev *events.Event) bool {
 	switch ev.Type {
-	case MemberFailed:
+	case events.MemberFailed:
 		return true
-	case Health:
+	case events.Health:
 		return ev.Health != nil && ev.Health.Status == "critical"
 	}
 	return false
 }
 
-// guarded reports whether runs of h for ev go through the coordinator.
-func guarded(h *Hook, ev *Event) bool {
-	return h.RunOn == RunOnOne || h.RunOn == RunOnSelf || h.Quorum || h.Settle > 0 || isFailure(ev)
+// Guards implements events.Coordinator: it reports whether runs of h for ev go through the coordinator.
+func (c *Coordinator) Guards(h *events.Hook, ev *events.Event) bool {
+	return h.RunOn == events.RunOnOne || h.RunOn == events.RunOnSelf || h.Quorum || h.Settle > 0 || isFailure(ev)
 }
 
 // FailureKey is the cluster-wide key of the failure ev reports, the same
@@ -323,12 +353,12 @@ func guarded(h *Hook, ev *Event) bool {
 // boot tag (new at each start) and EPOCH its epoch tag (one more each
 // time the cluster declared it dead and it refuted), or with the health
 // status and sequence for health failures.
-func FailureKey(ev *Event) string {
+func FailureKey(ev *events.Event) string {
 	m, ok := ev.Subject()
 	if !ok {
 		return fmt.Sprintf("event-%d", ev.ID)
 	}
-	boot, epoch := m.Tags[BootTag], m.Tags[EpochTag]
+	boot, epoch := m.Tags[events.BootTag], m.Tags[events.EpochTag]
 	if boot == "" {
 		boot = "0"
 	}
@@ -336,26 +366,26 @@ func FailureKey(ev *Event) string {
 		epoch = "0"
 	}
 	key := m.Name + "@" + boot + "." + epoch + ":" + string(ev.Type)
-	if ev.Type == Health && ev.Health != nil {
-		key += ":" + ev.Health.Status + ":" + m.Tags[HealthSeqTag]
+	if ev.Type == events.Health && ev.Health != nil {
+		key += ":" + ev.Health.Status + ":" + m.Tags[events.HealthSeqTag]
 	}
-	if ev.Type == Check && ev.Check != nil {
+	if ev.Type == events.Check && ev.Check != nil {
 		key = fmt.Sprintf("%s:%s:%d", key, ev.Check.ID, ev.ID)
 	}
 	return key
 }
 
-// observe updates the guards from one event before it is dispatched. It
+// Observe implements events.Coordinator: it updates the guards from one event before it is dispatched. It
 // reports true when the event is coordination traffic that hooks must
 // not see.
-func (c *coordinator) observe(ev *Event) bool {
-	if ev.Type == User && ev.User != nil {
+func (c *Coordinator) Observe(ev *events.Event) bool {
+	if ev.Type == events.User && ev.User != nil {
 		switch ev.User.Name {
 		case AnnounceEvent:
 			c.announced(ev.User.Payload)
 			return true
 		case ReleaseEvent:
-			c.release()
+			c.Release()
 			return true
 		}
 	}
@@ -367,17 +397,17 @@ func (c *coordinator) observe(ev *Event) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch ev.Type {
-	case MemberFailed:
+	case events.MemberFailed:
 		c.failed[m.Name] = true
 		c.failures[m.Name] = now
 		c.checkBrake(now)
-	case MemberJoin, MemberUpdate:
+	case events.MemberJoin, events.MemberUpdate:
 		if m.Status == "alive" && c.failed[m.Name] {
 			delete(c.failed, m.Name)
 			c.flapped(m, now)
 			c.releaseIfAllBack()
 		}
-	case MemberLeave, MemberReap:
+	case events.MemberLeave, events.MemberReap:
 		delete(c.failed, m.Name)
 	}
 	c.reevaluateLocked()
@@ -385,7 +415,7 @@ func (c *coordinator) observe(ev *Event) bool {
 }
 
 // flapped counts a failed→alive flap and damps the member past the limit.
-func (c *coordinator) flapped(m Member, now time.Time) {
+func (c *Coordinator) flapped(m events.Member, now time.Time) {
 	recent := c.flaps[m.Name][:0]
 	for _, t := range c.flaps[m.Name] {
 		if now.Sub(t) < c.cfg.FlapWindow {
@@ -402,14 +432,14 @@ func (c *coordinator) flapped(m Member, now time.Time) {
 	c.damped[m.Name] = until
 	time.AfterFunc(c.cfg.FlapWindow+time.Millisecond, c.reevaluate)
 	if !already {
-		c.r.cfg.Logger.Warn().Str("member", m.Name).Int("flaps", len(recent)).Dur("window", c.cfg.FlapWindow).
+		c.log.Warn().Str("member", m.Name).Int("flaps", len(recent)).Dur("window", c.cfg.FlapWindow).
 			Time("until", until).Msg("member is flapping: failover hooks for it are held (damped)")
-		go c.view.Emit(Event{Type: Damped, Members: []Member{m}})
+		go c.view.Emit(events.Event{Type: events.Damped, Members: []events.Member{m}})
 	}
 }
 
 // checkBrake engages the brake when too much of the cluster failed lately.
-func (c *coordinator) checkBrake(now time.Time) {
+func (c *Coordinator) checkBrake(now time.Time) {
 	for name, t := range c.failures {
 		if now.Sub(t) > c.cfg.BrakeWindow {
 			delete(c.failures, name)
@@ -429,21 +459,21 @@ func (c *coordinator) checkBrake(now time.Time) {
 	for name := range c.failures {
 		c.brakeBy[name] = true
 	}
-	var failed []Member
+	var failed []events.Member
 	for _, m := range c.view.Members() {
 		if _, ok := c.failures[m.Name]; ok {
 			failed = append(failed, m)
 		}
 	}
-	c.r.cfg.Logger.Error().Int("failed", len(c.failures)).Int("cluster", size).Dur("window", c.cfg.BrakeWindow).
+	c.log.Error().Int("failed", len(c.failures)).Int("cluster", size).Dur("window", c.cfg.BrakeWindow).
 		Msg("mass failure: failover hooks are held until released (vigil failover release)")
-	go c.view.Emit(Event{Type: Brake, Members: failed})
+	go c.view.Emit(events.Event{Type: events.Brake, Members: failed})
 }
 
 // releaseIfAllBack lifts the brake once every member whose failure engaged
 // it is alive again (a healed partition): nothing is left to hold, and a
 // brake left on would hold the next, unrelated failure.
-func (c *coordinator) releaseIfAllBack() {
+func (c *Coordinator) releaseIfAllBack() {
 	if !c.brake {
 		return
 	}
@@ -454,26 +484,26 @@ func (c *coordinator) releaseIfAllBack() {
 	}
 	c.brake = false
 	c.failures = map[string]time.Time{}
-	c.r.cfg.Logger.Warn().Msg("mass-failure brake released: every member that engaged it is alive again")
+	c.log.Warn().Msg("mass-failure brake released: every member that engaged it is alive again")
 }
 
 // Release lifts the mass-failure brake; held failovers are examined again.
 // It reports whether the brake was engaged.
-func (c *coordinator) release() bool {
+func (c *Coordinator) Release() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	was := c.brake
 	c.brake = false
 	c.failures = map[string]time.Time{}
 	if was {
-		c.r.cfg.Logger.Warn().Msg("mass-failure brake released")
+		c.log.Warn().Msg("mass-failure brake released")
 	}
 	c.reevaluateLocked()
 	return was
 }
 
-// FailoverStatus describes the guards for the HTTP API.
-type FailoverStatus struct {
+// Status describes the guards for the HTTP API.
+type Status struct {
 	// Brake is true while the mass-failure brake holds failovers.
 	Brake bool `json:"brake"`
 	// BrakeSince is when the brake engaged.
@@ -484,11 +514,11 @@ type FailoverStatus struct {
 	Quorum bool `json:"quorum"`
 	// Pending lists failovers that wait: settling, held or waiting for
 	// another agent's run.
-	Pending []PendingFailover `json:"pending"`
+	Pending []Pending `json:"pending"`
 }
 
-// PendingFailover is a failover not yet run or finished.
-type PendingFailover struct {
+// Pending is a failover not yet run or finished.
+type Pending struct {
 	// Hook is the hook's name.
 	Hook string `json:"hook"`
 	// Key is the failure's cluster-wide key.
@@ -506,10 +536,10 @@ type PendingFailover struct {
 var taskStateNames = map[taskState]string{taskSettling: "settling", taskWaiting: "waiting", taskHeld: "held",
 	taskConfirming: "confirming quorum", taskClaiming: "claiming", taskRunning: "running"}
 
-func (c *coordinator) status() FailoverStatus {
+func (c *Coordinator) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := FailoverStatus{Brake: c.brake, Damped: map[string]time.Time{}, Pending: []PendingFailover{}}
+	st := Status{Brake: c.brake, Damped: map[string]time.Time{}, Pending: []Pending{}}
 	if c.brake {
 		t := c.brakeSince.UTC()
 		st.BrakeSince = &t
@@ -523,7 +553,7 @@ func (c *coordinator) status() FailoverStatus {
 	alive, total := c.counts()
 	st.Quorum = 2*alive > total
 	for _, t := range c.tasks {
-		p := PendingFailover{Hook: t.q.hook.Name, Key: t.key, State: taskStateNames[t.state], Runner: t.runner, Reason: t.reason}
+		p := Pending{Hook: t.hook, Key: t.key, State: taskStateNames[t.state], Runner: t.runner, Reason: t.reason}
 		if t.claim != nil {
 			p.Fence = t.claim.lease.Fence()
 		}
@@ -537,7 +567,7 @@ func (c *coordinator) status() FailoverStatus {
 // while this agent has not joined anyone: once it sees another member
 // alive, a push/pull gave it the cluster's full state, and a remembered
 // member missing from it was removed while this agent was down.
-func (c *coordinator) unseen(members []Member) []string {
+func (c *Coordinator) unseen(members []events.Member) []string {
 	self := c.view.Self().Name
 	known := make(map[string]bool, len(members))
 	for _, m := range members {
@@ -558,7 +588,7 @@ func (c *coordinator) unseen(members []Member) []string {
 // counts returns how many members are alive and how many count toward
 // quorum: every member except those that left gracefully, and the
 // remembered members not seen since the restart.
-func (c *coordinator) counts() (alive, total int) {
+func (c *Coordinator) counts() (alive, total int) {
 	members := c.view.Members()
 	total = len(c.unseen(members))
 	for _, m := range members {
@@ -574,33 +604,35 @@ func (c *coordinator) counts() (alive, total int) {
 	return alive, total
 }
 
-// submit takes one guarded run: it waits settle, then evaluate decides.
+// Submit implements events.Coordinator: it takes one guarded run, waits
+// settle, then evaluate decides.
 // A run_on: one task is journaled at once, so an agent that stops before
 // it runs examines it again at its next start (resume).
-func (c *coordinator) submit(q *hookQueue, ev Event) {
+func (c *Coordinator) Submit(hook string, ev events.Event) {
+	h, _ := c.r.Hook(hook)
 	key := FailureKey(&ev)
-	if q.hook.RunOn == RunOnOne {
+	if h.RunOn == events.RunOnOne {
 		ev.Key = key
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := q.hook.Name + "\x00" + key
+	id := hook + "\x00" + key
 	c.prune()
 	if _, ok := c.done[id]; ok {
-		c.r.record(q.hook, &ev, Run{Outcome: OutcomeSkipped, ExitCode: -1, Key: key, Reason: "already run for this failure (announced by its runner)"})
+		c.r.Record(hook, &ev, events.Run{Outcome: events.OutcomeSkipped, ExitCode: -1, Key: key, Reason: "already run for this failure (announced by its runner)"})
 		return
 	}
 	if _, ok := c.tasks[id]; ok {
-		c.r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Key: key, Reason: "duplicate of a failover already under way"})
+		c.r.Record(hook, &ev, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Key: key, Reason: "duplicate of a failover already under way"})
 		return
 	}
-	t := c.newTask(q, ev, key)
+	t := c.newTask(hook, ev, key)
 	c.tasks[id] = t
-	if q.hook.RunOn == RunOnOne {
-		c.r.cfg.Journal.queued(q.hook.Name, &t.ev)
+	if h.RunOn == events.RunOnOne {
+		c.r.JournalQueued(hook, &t.ev)
 	}
-	if q.hook.Settle > 0 {
-		t.timer = time.AfterFunc(q.hook.Settle, func() {
+	if h.Settle > 0 {
+		t.timer = time.AfterFunc(h.Settle, func() {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			if c.tasks[id] == t && t.state == taskSettling {
@@ -616,40 +648,41 @@ func (c *coordinator) submit(q *hookQueue, ev Event) {
 }
 
 // newTask makes a task and notes the members' boot tags.
-func (c *coordinator) newTask(q *hookQueue, ev Event, key string) *task {
-	t := &task{q: q, key: key, ev: ev, created: c.now(), boots: map[string]string{}}
+func (c *Coordinator) newTask(hook string, ev events.Event, key string) *task {
+	h, _ := c.r.Hook(hook)
+	t := &task{hook: hook, one: h.RunOn == events.RunOnOne, key: key, ev: ev, created: c.now(), boots: map[string]string{}}
 	for _, m := range c.view.Members() {
-		t.boots[m.Name] = m.Tags[BootTag]
+		t.boots[m.Name] = m.Tags[events.BootTag]
 	}
 	return t
 }
 
-// resume takes a run_on: one task the journal says a previous start of
+// Resume implements events.Coordinator: it takes a run_on: one task the journal says a previous start of
 // this agent left unfinished. It goes through ranking, the guards and the
 // claim like any task: the claim learns from the other members whether it
 // was completed or is being run elsewhere.
-func (c *coordinator) resume(q *hookQueue, ev Event) {
+func (c *Coordinator) Resume(hook string, ev events.Event) {
 	if ev.Key == "" {
 		ev.Key = FailureKey(&ev)
 	}
 	ev.Fence, ev.TakeoverFrom = 0, ""
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := q.hook.Name + "\x00" + ev.Key
+	id := hook + "\x00" + ev.Key
 	if _, ok := c.tasks[id]; ok {
 		return // the journal had it twice, or it failed again meanwhile
 	}
 	if _, ok := c.done[id]; ok {
-		c.r.cfg.Journal.done(q.hook.Name, &ev)
+		c.r.JournalDone(hook, &ev)
 		return
 	}
-	t := c.newTask(q, ev, ev.Key)
+	t := c.newTask(hook, ev, ev.Key)
 	t.state = taskWaiting
 	c.tasks[id] = t
 	c.evaluate(id, t)
 }
 
-func (c *coordinator) prune() {
+func (c *Coordinator) prune() {
 	now := c.now()
 	for id, at := range c.done {
 		if now.Sub(at) > doneMemory {
@@ -658,25 +691,25 @@ func (c *coordinator) prune() {
 	}
 	for id, t := range c.tasks {
 		if t.state != taskRunning && t.state != taskClaiming && now.Sub(t.created) > taskExpiry {
-			c.end(id, t, Run{Outcome: OutcomeDropped, ExitCode: -1, Key: t.key, Reason: "expired waiting for the runner's announcement"})
+			c.end(id, t, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Key: t.key, Reason: "expired waiting for the runner's announcement"})
 		}
 	}
 }
 
 // end forgets a task that will not run here, records why, and finishes
 // its journal entry. The lock is held.
-func (c *coordinator) end(id string, t *task, run Run) {
+func (c *Coordinator) end(id string, t *task, run events.Run) {
 	delete(c.tasks, id)
 	t.stopTimers()
 	if run.Outcome != "" {
-		c.r.record(t.q.hook, &t.ev, run)
+		c.r.Record(t.hook, &t.ev, run)
 	}
-	if t.q.hook.RunOn == RunOnOne {
-		c.r.cfg.Journal.done(t.q.hook.Name, &t.ev)
+	if t.one {
+		c.r.JournalDone(t.hook, &t.ev)
 	}
 }
 
-func (c *coordinator) reevaluate() {
+func (c *Coordinator) reevaluate() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reevaluateLocked()
@@ -684,7 +717,7 @@ func (c *coordinator) reevaluate() {
 
 // reevaluateLocked examines every waiting and held task again: the view,
 // quorum or guards may have changed.
-func (c *coordinator) reevaluateLocked() {
+func (c *Coordinator) reevaluateLocked() {
 	for id, t := range c.tasks {
 		if t.state == taskWaiting || t.state == taskHeld {
 			c.evaluate(id, t)
@@ -693,31 +726,32 @@ func (c *coordinator) reevaluateLocked() {
 }
 
 // hold records why a task waits (once per reason) and holds it.
-func (c *coordinator) hold(t *task, reason string) {
+func (c *Coordinator) hold(t *task, reason string) {
 	if t.state != taskHeld || t.reason != reason {
-		c.r.record(t.q.hook, &t.ev, Run{Outcome: OutcomeHeld, ExitCode: -1, Key: t.key, Reason: reason})
+		c.r.Record(t.hook, &t.ev, events.Run{Outcome: events.OutcomeHeld, ExitCode: -1, Key: t.key, Reason: reason})
 	}
 	t.state, t.reason = taskHeld, reason
 }
 
 // evaluate decides a settled task: drop, hold, run here, or wait for the
 // chosen runner. The lock is held.
-func (c *coordinator) evaluate(id string, t *task) {
-	h := &t.q.hook
+func (c *Coordinator) evaluate(id string, t *task) {
+	def := c.def(t)
+	h := &def
 	subject, _ := t.ev.Subject()
 	drop := func(reason string) {
-		c.end(id, t, Run{Outcome: OutcomeDropped, ExitCode: -1, Key: t.key, Reason: reason})
+		c.end(id, t, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Key: t.key, Reason: reason})
 	}
-	now, members := c.view.Members(), map[string]Member{}
+	now, members := c.view.Members(), map[string]events.Member{}
 	for _, m := range now {
 		members[m.Name] = m
 	}
 	cur, known := members[subject.Name]
 	switch {
-	case t.ev.Type == MemberFailed && known && cur.Status == "alive":
+	case t.ev.Type == events.MemberFailed && known && cur.Status == "alive":
 		drop("the member is alive again")
 		return
-	case isFailure(&t.ev) && t.ev.Type == Health && known && cur.Status == "alive" && cur.Tags[HealthTag] != "critical":
+	case isFailure(&t.ev) && t.ev.Type == events.Health && known && cur.Status == "alive" && cur.Tags[events.HealthTag] != "critical":
 		drop("the member's health recovered")
 		return
 	}
@@ -725,14 +759,29 @@ func (c *coordinator) evaluate(id string, t *task) {
 		c.hold(t, reason)
 		return
 	}
+	if t.state == taskHeld && h.Settle > 0 {
+		// Held until now (no quorum, damping, the brake): the view that
+		// just changed (a healed partition) is still converging, and the
+		// member may be seen back any moment. Settle again before deciding.
+		t.state, t.reason = taskSettling, ""
+		t.timer = time.AfterFunc(h.Settle, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.tasks[id] == t && t.state == taskSettling {
+				t.state = taskWaiting
+				c.evaluate(id, t)
+			}
+		})
+		return
+	}
 	self := c.view.Self()
-	if h.RunOn != RunOnOne {
+	if h.RunOn != events.RunOnOne {
 		if h.Quorum {
 			c.confirmThenRun(id, t, t.ev)
 			return
 		}
 		delete(c.tasks, id)
-		c.r.enqueue(t.q, t.ev)
+		c.r.Enqueue(t.hook, t.ev, nil)
 		return
 	}
 	if c.stopping {
@@ -755,7 +804,7 @@ func (c *coordinator) evaluate(id string, t *task) {
 			if t.runner != "" {
 				why = "runner " + t.runner + " is gone; agent " + chosen + " takes over"
 			}
-			c.r.record(*h, &t.ev, Run{Outcome: OutcomeSkipped, ExitCode: -1, Key: t.key, Reason: why})
+			c.r.Record(h.Name, &t.ev, events.Run{Outcome: events.OutcomeSkipped, ExitCode: -1, Key: t.key, Reason: why})
 		}
 		t.state, t.runner, t.reason = taskWaiting, chosen, ""
 		if pos > 0 && t.backup == nil {
@@ -787,10 +836,10 @@ func (c *coordinator) evaluate(id string, t *task) {
 // candidates are the members that may run a task: every member, except
 // those that restarted since the task was submitted (a new boot tag):
 // they lost their runs, and a fast restart may hide the failure from them.
-func (c *coordinator) candidates(t *task, members []Member) []Member {
-	out := make([]Member, 0, len(members))
+func (c *Coordinator) candidates(t *task, members []events.Member) []events.Member {
+	out := make([]events.Member, 0, len(members))
 	for _, m := range members {
-		if boot, ok := t.boots[m.Name]; ok && boot != m.Tags[BootTag] {
+		if boot, ok := t.boots[m.Name]; ok && boot != m.Tags[events.BootTag] {
 			continue
 		}
 		out = append(out, m)
@@ -805,11 +854,11 @@ const claimRetry = 2 * time.Second
 
 // claim asks the lock for the task; the run starts only with a lease. The
 // lock is held; the claim is made without it.
-func (c *coordinator) claim(id string, t *task) {
+func (c *Coordinator) claim(id string, t *task) {
 	t.state = taskClaiming
-	tid := failover.TaskID{Hook: t.q.hook.Name, Key: t.key}
+	tid := TaskID{Hook: t.hook, Key: t.key}
 	go func() {
-		lease, err := c.lock.Acquire(c.r.ctx, tid, !t.q.hook.Quorum)
+		lease, err := c.lock.Acquire(c.ctx, tid, !c.def(t).Quorum)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.tasks[id] != t || t.state != taskClaiming || c.stopping {
@@ -821,18 +870,18 @@ func (c *coordinator) claim(id string, t *task) {
 			}
 			return
 		}
-		var done *failover.DoneError
-		var held *failover.HeldError
+		var done *DoneError
+		var held *HeldError
 		switch {
 		case err == nil:
 			c.start(id, t, lease)
 		case errors.As(err, &done):
 			c.done[id] = c.now()
-			c.end(id, t, Run{Outcome: OutcomeSkipped, ExitCode: -1, Key: t.key, Fence: done.Fence,
+			c.end(id, t, events.Run{Outcome: events.OutcomeSkipped, ExitCode: -1, Key: t.key, Fence: done.Fence,
 				Reason: fmt.Sprintf("agent %s ran it (fence %d, outcome %s)", done.Runner, done.Fence, done.Outcome)})
 		case errors.As(err, &held):
 			if t.runner != held.Holder {
-				c.r.record(t.q.hook, &t.ev, Run{Outcome: OutcomeSkipped, ExitCode: -1, Key: t.key, Fence: held.Fence,
+				c.r.Record(t.hook, &t.ev, events.Run{Outcome: events.OutcomeSkipped, ExitCode: -1, Key: t.key, Fence: held.Fence,
 					Reason: "agent " + held.Holder + " holds the claim (fence " + fmt.Sprint(held.Fence) + ")"})
 			}
 			t.state, t.runner, t.reason = taskWaiting, held.Holder, ""
@@ -859,19 +908,19 @@ func (c *coordinator) claim(id string, t *task) {
 }
 
 // start queues a claimed run, with its fence and lease. The lock is held.
-func (c *coordinator) start(id string, t *task, lease failover.Lease) {
+func (c *Coordinator) start(id string, t *task, lease Lease) {
 	ev := t.ev
 	ev.Key, ev.Fence, ev.TakeoverFrom = t.key, lease.Fence(), t.takeoverFrom
 	if prev, ok := lease.(interface{ Previous() string }); ok && prev.Previous() != "" && ev.TakeoverFrom == "" {
 		ev.TakeoverFrom = prev.Previous()
 	}
-	ev.claim = newClaimedRun(c.r.ctx, lease)
-	t.state, t.claim, t.reason = taskRunning, ev.claim, ""
-	c.running[id] = ev.claim
-	if !c.r.enqueue(t.q, ev) {
+	cr := newClaimedRun(c.ctx, lease)
+	t.state, t.claim, t.reason = taskRunning, cr, ""
+	c.running[id] = cr
+	if !c.r.Enqueue(t.hook, ev, cr) {
 		delete(c.running, id)
 		delete(c.tasks, id)
-		ev.claim.cancel()
+		cr.cancel()
 		go lease.Release(context.Background())
 	}
 }
@@ -883,7 +932,7 @@ const confirmRetry = 2 * time.Second
 // confirmThenRun asks the members for acks before a quorum-guarded
 // run_on: all or self run; the run starts only when a strict majority of
 // the cluster answered. The lock is held; the question is asked without it.
-func (c *coordinator) confirmThenRun(id string, t *task, ev Event) {
+func (c *Coordinator) confirmThenRun(id string, t *task, ev events.Event) {
 	t.state = taskConfirming
 	go func() {
 		acked, total := c.view.ConfirmQuorum()
@@ -894,7 +943,7 @@ func (c *coordinator) confirmThenRun(id string, t *task, ev Event) {
 		}
 		if 2*acked > total {
 			delete(c.tasks, id)
-			c.r.enqueue(t.q, ev)
+			c.r.Enqueue(t.hook, ev, nil)
 			return
 		}
 		c.hold(t, fmt.Sprintf("no quorum: only %d of %d members answered", acked, total))
@@ -903,14 +952,15 @@ func (c *coordinator) confirmThenRun(id string, t *task, ev Event) {
 }
 
 // holdReason says why a task must wait, or "" when it may go on.
-func (c *coordinator) holdReason(t *task) string {
-	h := &t.q.hook
+func (c *Coordinator) holdReason(t *task) string {
+	def := c.def(t)
+	h := &def
 	if h.Quorum {
 		if alive, total := c.counts(); 2*alive <= total {
 			return fmt.Sprintf("no quorum: this agent sees %d of %d members alive", alive, total)
 		}
 	}
-	if !isFailure(&t.ev) || h.RunOn == RunOnSelf {
+	if !isFailure(&t.ev) || h.RunOn == events.RunOnSelf {
 		return ""
 	}
 	subject, _ := t.ev.Subject()
@@ -929,24 +979,25 @@ func (c *coordinator) holdReason(t *task) string {
 // completeTimeout bounds how long a completion is sent to the members.
 const completeTimeout = 3 * time.Second
 
-// finished is called when a claimed run ended (after its retries). A
+// Finished implements events.Coordinator: a claimed run ended (after its
+// retries). A
 // completed run is recorded with the granters and announced; a run the
 // agent gave up (stopping) releases its claim; a run whose lease was lost
 // goes back to waiting, to learn from the next claim whether the agent
 // that took over completed it.
-func (c *coordinator) finished(q *hookQueue, ev *Event, final Run) {
-	cr := ev.claim
-	if cr == nil {
+func (c *Coordinator) Finished(hook string, ev *events.Event, guard events.RunGuard, final events.Run) {
+	cr, ok := guard.(*claimedRun)
+	if !ok {
 		return
 	}
-	id := q.hook.Name + "\x00" + ev.Key
+	id := hook + "\x00" + ev.Key
 	cr.cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.running, id)
 	t := c.tasks[id]
-	if final.Outcome == OutcomeCancelled {
-		if c.stopping || c.r.ctx.Err() != nil || t == nil {
+	if final.Outcome == events.OutcomeCancelled {
+		if c.stopping || c.ctx.Err() != nil || t == nil {
 			// Given up by a stopping agent: another member may take it
 			// over at once. The journal keeps it for the next start.
 			delete(c.tasks, id)
@@ -963,27 +1014,27 @@ func (c *coordinator) finished(q *hookQueue, ev *Event, final Run) {
 		t.stopTimers()
 	}
 	c.done[id] = c.now()
-	hook, key, outcome, fence := q.hook.Name, ev.Key, final.Outcome, ev.Fence
+	key, outcome, fence := ev.Key, final.Outcome, ev.Fence
 	self := c.view.Self().Name
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), completeTimeout)
 		defer cancel()
 		if err := cr.lease.Complete(ctx, string(outcome)); err != nil {
-			c.r.cfg.Logger.Warn().Err(err).Str("hook", hook).Str("key", key).Uint64("fence", fence).
+			c.log.Warn().Err(err).Str("hook", hook).Str("key", key).Uint64("fence", fence).
 				Msg("failover run completed, but a newer claim replaced it while it ran: the newer run carries a larger fence")
 		}
 		payload, _ := json.Marshal(Announcement{Hook: hook, Key: key, Runner: self, Outcome: outcome, Fence: fence})
 		if err := c.view.Announce(payload); err != nil {
-			c.r.cfg.Logger.Error().Err(err).Str("hook", hook).Str("key", key).Msg("could not announce the failover's end")
+			c.log.Error().Err(err).Str("hook", hook).Str("key", key).Msg("could not announce the failover's end")
 		}
 	}()
 }
 
 // announced takes another agent's announcement: the failover is over.
-func (c *coordinator) announced(payload string) {
+func (c *Coordinator) announced(payload string) {
 	var a Announcement
 	if err := json.Unmarshal([]byte(payload), &a); err != nil || a.Hook == "" || a.Key == "" {
-		c.r.cfg.Logger.Warn().Str("payload", payload).Msg("ignoring a malformed failover announcement")
+		c.log.Warn().Str("payload", payload).Msg("ignoring a malformed failover announcement")
 		return
 	}
 	id := a.Hook + "\x00" + a.Key
@@ -991,25 +1042,25 @@ func (c *coordinator) announced(payload string) {
 	defer c.mu.Unlock()
 	c.done[id] = c.now()
 	if t, ok := c.tasks[id]; ok && t.state != taskRunning && t.state != taskClaiming {
-		var run Run
+		var run events.Run
 		if t.runner != a.Runner {
 			// Not recorded yet: the announcement beat this agent's own
 			// decision (or named another runner than it expected).
-			run = Run{Outcome: OutcomeSkipped, ExitCode: -1, Key: t.key, Fence: a.Fence,
+			run = events.Run{Outcome: events.OutcomeSkipped, ExitCode: -1, Key: t.key, Fence: a.Fence,
 				Reason: "agent " + a.Runner + " ran it (outcome " + string(a.Outcome) + ")"}
 		}
 		c.end(id, t, run)
-		c.r.cfg.Logger.Info().Str("hook", a.Hook).Str("key", a.Key).Str("runner", a.Runner).Str("outcome", string(a.Outcome)).
+		c.log.Info().Str("hook", a.Hook).Str("key", a.Key).Str("runner", a.Runner).Str("outcome", string(a.Outcome)).
 			Msg("failover ran on another agent")
 	}
 }
 
-// drain is called when the agent stops, before it leaves the cluster: no
+// Drain is called when the agent stops, before it leaves the cluster: no
 // new claim is made, claimed runs under way may finish until ctx ends
 // (their completion is recorded with the granters and announced), and
 // those still running then are killed and their claims released, so
 // another member takes over at once instead of after the lease.
-func (c *coordinator) drain(ctx context.Context) {
+func (c *Coordinator) Drain(ctx context.Context) {
 	c.mu.Lock()
 	c.stopping = true
 	for _, t := range c.tasks {
@@ -1043,35 +1094,40 @@ func (c *coordinator) drain(ctx context.Context) {
 		cr.cancel()
 	}
 	c.mu.Unlock()
-	kill, cancel := context.WithTimeout(context.Background(), c.r.cfg.KillGrace+time.Second)
+	kill, cancel := context.WithTimeout(context.Background(), c.killGrace+time.Second)
 	defer cancel()
 	waitRunning(kill)
 }
 
-// drainTimeout is how long drain lets claimed runs finish: the longest
+// DrainTimeout is how long Drain lets claimed runs finish: the longest
 // timeout of a run_on: one hook with a run under way.
-func (c *coordinator) drainTimeout() time.Duration {
+func (c *Coordinator) DrainTimeout() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var d time.Duration
 	for _, t := range c.tasks {
 		if t.state == taskRunning {
-			d = max(d, t.q.hook.Timeout*time.Duration(t.q.hook.Retries+1))
+			h := c.def(t)
+			d = max(d, h.Timeout*time.Duration(h.Retries+1))
 		}
 	}
 	return d
 }
 
-// requeue points pending failovers at the hooks' queues after a reload;
-// a failover of a removed hook is dropped.
-func (c *coordinator) requeue(queues map[string]*hookQueue) {
+// HooksChanged implements events.Coordinator: after a reload, a pending
+// failover of a removed hook is dropped; the others go on with the hook's
+// new definition.
+func (c *Coordinator) HooksChanged(hooks []events.Hook) {
+	names := make(map[string]bool, len(hooks))
+	for _, h := range hooks {
+		names[h.Name] = true
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, t := range c.tasks {
-		if q, ok := queues[t.q.hook.Name]; ok {
-			t.q = q
+		if names[t.hook] {
 			continue
 		}
-		c.end(id, t, Run{Outcome: OutcomeDropped, ExitCode: -1, Key: t.key, Reason: "hook removed by a reload"})
+		c.end(id, t, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Key: t.key, Reason: "hook removed by a reload"})
 	}
 }
