@@ -6,12 +6,23 @@
 package etcdtest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 
@@ -27,6 +38,11 @@ type Server struct {
 	dir    string
 	client url.URL
 	peer   url.URL
+	// CertFile and KeyFile, with StartTLS, are a self-signed CA
+	// certificate for 127.0.0.1 and its key: etcd's server certificate,
+	// the CA it trusts for client certificates, and a valid client
+	// certificate. Empty without TLS.
+	CertFile, KeyFile string
 
 	mu sync.Mutex
 	e  *embed.Etcd
@@ -36,19 +52,78 @@ type Server struct {
 // the end of the test.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t, false)
+}
+
+// StartTLS starts an etcd member that serves clients over TLS only and
+// requires a client certificate signed by CertFile.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, withTLS bool) *Server {
+	t.Helper()
 	ports := clustertest.FreePorts(t, 2)
+	scheme := "http"
+	if withTLS {
+		scheme = "https"
+	}
 	s := &Server{
 		t:      t,
 		dir:    t.TempDir(),
-		client: url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[0])},
+		client: url.URL{Scheme: scheme, Host: fmt.Sprintf("127.0.0.1:%d", ports[0])},
 		peer:   url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[1])},
+	}
+	if withTLS {
+		s.CertFile, s.KeyFile = writeCA(t)
 	}
 	t.Cleanup(s.Stop)
 	s.Restart()
 	return s
 }
 
-// Endpoint returns the client URL (http://127.0.0.1:PORT).
+// writeCA writes a self-signed ECDSA CA certificate for 127.0.0.1, good
+// for server and client authentication, and its key, as PEM files.
+func writeCA(t testing.TB) (certFile, keyFile string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "etcdtest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// Endpoint returns the client URL (http://127.0.0.1:PORT, or https://
+// with StartTLS).
 func (s *Server) Endpoint() string { return s.client.String() }
 
 // Restart starts the member again (after Stop) on the same address with
@@ -70,6 +145,9 @@ func (s *Server) Restart() {
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.UnsafeNoFsync = true // test data: no need to survive a power cut
+	if s.CertFile != "" {
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: s.CertFile, KeyFile: s.KeyFile, TrustedCAFile: s.CertFile, ClientCertAuth: true}
+	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		s.t.Fatalf("start etcd: %v", err)
