@@ -270,6 +270,7 @@ func NewCoordinator(cfg CoordinatorConfig) *Coordinator {
 		grants, _ = OpenGrants("") // in memory: cannot fail
 	}
 	grants.SetBootOf(c.bootOf)
+	grants.SetLifeOf(c.lifeOf)
 	c.grants = grants
 	c.lock = cfg.Lock
 	if c.lock == nil {
@@ -309,6 +310,30 @@ func (c *Coordinator) bootOf(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// life names one life of a member: its boot and epoch tags, as in its
+// failure keys.
+func life(m events.Member) string {
+	boot, epoch := m.Tags[events.BootTag], m.Tags[events.EpochTag]
+	if boot == "" {
+		boot = "0"
+	}
+	if epoch == "" {
+		epoch = "0"
+	}
+	return boot + "." + epoch
+}
+
+// lifeOf returns a member's current life and whether it is alive
+// (Grants: a claim for a member seen alive in another life is refused).
+func (c *Coordinator) lifeOf(name string) (string, bool, bool) {
+	for _, m := range c.view.Members() {
+		if m.Name == name {
+			return life(m), m.Status == "alive", true
+		}
+	}
+	return "", false, false
 }
 
 // peers returns this agent and the members that count toward a claim's
@@ -358,14 +383,7 @@ func FailureKey(ev *events.Event) string {
 	if !ok {
 		return fmt.Sprintf("event-%d", ev.ID)
 	}
-	boot, epoch := m.Tags[events.BootTag], m.Tags[events.EpochTag]
-	if boot == "" {
-		boot = "0"
-	}
-	if epoch == "" {
-		epoch = "0"
-	}
-	key := m.Name + "@" + boot + "." + epoch + ":" + string(ev.Type)
+	key := m.Name + "@" + life(m) + ":" + string(ev.Type)
 	if ev.Type == events.Health && ev.Health != nil {
 		key += ":" + ev.Health.Status + ":" + m.Tags[events.HealthSeqTag]
 	}
@@ -858,7 +876,11 @@ func (c *Coordinator) claim(id string, t *task) {
 	t.state = taskClaiming
 	tid := TaskID{Hook: t.hook, Key: t.key}
 	go func() {
-		lease, err := c.lock.Acquire(c.ctx, tid, !c.def(t).Quorum)
+		opts := ClaimOptions{AliveOnly: !c.def(t).Quorum}
+		if subject, ok := t.ev.Subject(); ok && t.ev.Type == events.MemberFailed {
+			opts.Subject, opts.Life = subject.Name, life(subject)
+		}
+		lease, err := c.lock.Acquire(c.ctx, tid, opts)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.tasks[id] != t || t.state != taskClaiming || c.stopping {

@@ -26,6 +26,9 @@ type Grants struct {
 	// is known. A holder whose boot changed restarted and lost its runs:
 	// its lease ends at once.
 	bootOf func(name string) (string, bool)
+	// lifeOf returns a member's current life (BOOT.EPOCH), whether this
+	// agent sees it alive, and whether it knows it at all.
+	lifeOf func(name string) (life string, alive, known bool)
 
 	mu sync.Mutex
 	m  map[string]*grant
@@ -98,6 +101,14 @@ func (g *Grants) SetBootOf(f func(name string) (string, bool)) {
 	g.bootOf = f
 }
 
+// SetLifeOf sets how a failed member's current life is looked up, so a
+// new claim for a member this agent sees alive in another life is refused.
+func (g *Grants) SetLifeOf(f func(name string) (life string, alive, known bool)) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.lifeOf = f
+}
+
 // The operations of the claim protocol.
 const (
 	opClaim   = "claim"   // grant, or renew with the same term
@@ -115,6 +126,9 @@ type message struct {
 	Term    uint64 `json:"t"`
 	LeaseMS int64  `json:"l,omitempty"`
 	Outcome string `json:"o,omitempty"`
+	// Subj and Life name the failed member and its life at the failure.
+	Subj string `json:"s,omitempty"`
+	Life string `json:"sl,omitempty"`
 }
 
 // answer is a granter's reply.
@@ -134,6 +148,9 @@ type answer struct {
 	// Prev names the previous holder when a grant replaced one whose
 	// lease had ended.
 	Prev string `json:"p,omitempty"`
+	// Back: a new claim refused because this agent sees the failed member
+	// alive in another life.
+	Back bool `json:"b,omitempty"`
 }
 
 // Handle answers one request (the payload of a claim query).
@@ -172,6 +189,11 @@ func (g *Grants) handle(m *message) answer {
 		}
 		if m.Term <= x.Term {
 			return answer{Term: x.Term}
+		}
+		if m.Subj != "" && g.lifeOf != nil {
+			if life, alive, known := g.lifeOf(m.Subj); known && alive && life != m.Life {
+				return answer{Back: true, Term: x.Term}
+			}
 		}
 		prev := ""
 		if x.Holder != "" && !same {

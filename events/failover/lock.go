@@ -22,12 +22,33 @@ type Lock interface {
 	// Acquire claims task for this agent. It returns a Lease, or one of
 	// *DoneError (the task was completed), *HeldError (another agent
 	// holds a live lease), *NoMajorityError (too few granted) or
-	// *UnavailableError (the lock's store cannot be reached). With
-	// aliveOnly (a hook with quorum: none), a gossip claim needs a
+	// *UnavailableError (the lock's store cannot be reached).
+	Acquire(ctx context.Context, task TaskID, opts ClaimOptions) (Lease, error)
+}
+
+// ClaimOptions qualify a claim.
+type ClaimOptions struct {
+	// AliveOnly (a hook with quorum: none): a gossip claim needs a
 	// majority of the members this agent sees alive, not of every member
 	// that has not left: it runs in a minority too, and its fences are
 	// only as good as the views agree.
-	Acquire(ctx context.Context, task TaskID, aliveOnly bool) (Lease, error)
+	AliveOnly bool
+	// Subject and Life name the failed member and its life (BOOT.EPOCH
+	// tags) at the failure: a gossip granter that sees the subject alive
+	// in another life (it refuted, or restarted) refuses a new claim.
+	Subject, Life string
+}
+
+// BackError says the claim was refused because members see the failed
+// member alive again.
+type BackError struct {
+	// Subject is the member; Seen counts the granters that see it back.
+	Subject string
+	Seen    int
+}
+
+func (e *BackError) Error() string {
+	return fmt.Sprintf("%d members see %s alive again: the claim is refused", e.Seen, e.Subject)
 }
 
 // Lease is the right to run one task, granted with a fence.

@@ -96,6 +96,7 @@ type roundResult struct {
 	held     *answer
 	maxTerm  uint64
 	prev     string
+	back     int      // granters that see the failed member alive again
 	grantees []string // the other members that granted
 }
 
@@ -123,6 +124,8 @@ func (q *Quorum) ask(ctx context.Context, m message, self Member, members []Memb
 			if from != self.Name {
 				r.grantees = append(r.grantees, from)
 			}
+		case a.Back:
+			r.back++
 		case a.Holder != "":
 			if r.held == nil || a.LeftMS > r.held.LeftMS {
 				r.held = &a
@@ -163,12 +166,14 @@ func (q *Quorum) ask(ctx context.Context, m message, self Member, members []Memb
 }
 
 // Acquire implements Lock.
-func (q *Quorum) Acquire(ctx context.Context, task TaskID, aliveOnly bool) (Lease, error) {
+func (q *Quorum) Acquire(ctx context.Context, task TaskID, opts ClaimOptions) (Lease, error) {
+	aliveOnly := opts.AliveOnly
 	self, members := q.peers(aliveOnly)
 	need := len(members)/2 + 1
 	term := max(q.cfg.Grants.maxTerm(task)+1, uint64(q.now().UnixMilli()))
 	for attempt := 0; ; attempt++ {
-		m := message{Op: opClaim, Hook: task.Hook, Key: task.Key, Name: self.Name, Boot: self.Boot, Term: term, LeaseMS: q.cfg.Lease.Milliseconds()}
+		m := message{Op: opClaim, Hook: task.Hook, Key: task.Key, Name: self.Name, Boot: self.Boot, Term: term,
+			LeaseMS: q.cfg.Lease.Milliseconds(), Subj: opts.Subject, Life: opts.Life}
 		sent := q.now()
 		r := q.ask(ctx, m, self, members, need, false)
 		if r.done != nil {
@@ -184,6 +189,9 @@ func (q *Quorum) Acquire(ctx context.Context, task TaskID, aliveOnly bool) (Leas
 		// Not granted: give back the grants this claim got, so that it
 		// does not block another claimant until the lease ends.
 		q.release(context.WithoutCancel(ctx), task, self, r.grantees, term)
+		if r.back > 0 {
+			return nil, &BackError{Subject: opts.Subject, Seen: r.back}
+		}
 		if r.held != nil {
 			return nil, &HeldError{Holder: r.held.Holder, Fence: r.held.Term, Left: time.Duration(r.held.LeftMS) * time.Millisecond}
 		}

@@ -97,12 +97,12 @@ var testTask = TaskID{Hook: "promote", Key: "db1@b0.0:member-failed"}
 func TestQuorumClaimIsExclusiveAndFencesGrow(t *testing.T) {
 	n := newMemNet(t, "a", "b", "c", "d", "e")
 	ctx := context.Background()
-	la, err := n.lock("a", time.Second).Acquire(ctx, testTask, false)
+	la, err := n.lock("a", time.Second).Acquire(ctx, testTask, ClaimOptions{})
 	if err != nil {
 		t.Fatalf("a's claim: %v", err)
 	}
 	defer la.Release(ctx)
-	_, err = n.lock("b", time.Second).Acquire(ctx, testTask, false)
+	_, err = n.lock("b", time.Second).Acquire(ctx, testTask, ClaimOptions{})
 	var held *HeldError
 	if !errors.As(err, &held) || held.Holder != "a" || held.Fence != la.Fence() {
 		t.Fatalf("b's claim while a holds it: %v, want held by a with fence %d", err, la.Fence())
@@ -119,7 +119,7 @@ func TestQuorumClaimIsExclusiveAndFencesGrow(t *testing.T) {
 	var lb Lease
 	deadline := time.Now().Add(5 * time.Second)
 	for lb == nil && time.Now().Before(deadline) {
-		if lb, err = n.lock("b", time.Second).Acquire(ctx, testTask, false); err != nil {
+		if lb, err = n.lock("b", time.Second).Acquire(ctx, testTask, ClaimOptions{}); err != nil {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
@@ -142,7 +142,7 @@ func TestQuorumClaimIsExclusiveAndFencesGrow(t *testing.T) {
 	}
 	// Any later claim learns it was done, from any granter.
 	n.setCut("b", true)
-	_, err = n.lock("c", time.Second).Acquire(ctx, testTask, false)
+	_, err = n.lock("c", time.Second).Acquire(ctx, testTask, ClaimOptions{})
 	var done *DoneError
 	if !errors.As(err, &done) || done.Runner != "b" || done.Fence != lb.Fence() {
 		t.Fatalf("c's claim after b completed: %v, want done by b", err)
@@ -154,7 +154,7 @@ func TestQuorumClaimNeedsAMajority(t *testing.T) {
 	n.setCut("d", true)
 	n.setCut("e", true)
 	n.setCut("c", true)
-	_, err := n.lock("a", time.Second).Acquire(context.Background(), testTask, false)
+	_, err := n.lock("a", time.Second).Acquire(context.Background(), testTask, ClaimOptions{})
 	var nm *NoMajorityError
 	if !errors.As(err, &nm) || nm.Granted != 2 || nm.Needed != 3 {
 		t.Fatalf("claim with 2 of 5 reachable: %v, want no majority (2 of 3 needed)", err)
@@ -164,7 +164,7 @@ func TestQuorumClaimNeedsAMajority(t *testing.T) {
 	n.setCut("c", false)
 	n.setCut("d", false)
 	n.setCut("a", true)
-	if _, err := n.lock("c", time.Second).Acquire(context.Background(), testTask, false); err != nil {
+	if _, err := n.lock("c", time.Second).Acquire(context.Background(), testTask, ClaimOptions{}); err != nil {
 		t.Fatalf("c's claim after a's failed one: %v", err)
 	}
 }
@@ -172,7 +172,7 @@ func TestQuorumClaimNeedsAMajority(t *testing.T) {
 func TestQuorumRestartedHolderLosesItsLease(t *testing.T) {
 	n := newMemNet(t, "a", "b", "c")
 	ctx := context.Background()
-	la, err := n.lock("a", time.Hour).Acquire(ctx, testTask, false)
+	la, err := n.lock("a", time.Hour).Acquire(ctx, testTask, ClaimOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestQuorumRestartedHolderLosesItsLease(t *testing.T) {
 	n.mu.Lock()
 	n.boots["a"] = "b2" // a restarted: its runs died with it
 	n.mu.Unlock()
-	lb, err := n.lock("b", time.Hour).Acquire(ctx, testTask, false)
+	lb, err := n.lock("b", time.Hour).Acquire(ctx, testTask, ClaimOptions{})
 	if err != nil {
 		t.Fatalf("b's claim after a restarted: %v, want granted (a's lease ends with its boot)", err)
 	}
@@ -243,5 +243,41 @@ func TestGrantsRefuseStaleTerms(t *testing.T) {
 		if a.Granted != tc.granted {
 			t.Errorf("step %d %s %s term %d: %+v, granted want %v", i, tc.op, tc.name, tc.term, a, tc.granted)
 		}
+	}
+}
+
+// TestQuorumClaimRefusedWhenTheMemberIsBack: granters that see the failed
+// member alive in a newer life (it refuted, or restarted) refuse a new
+// claim, so a runner whose view lags does not promote a second primary.
+func TestQuorumClaimRefusedWhenTheMemberIsBack(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		life    string // the subject's life the granters see
+		alive   bool
+		granted bool
+	}{
+		{"still failed everywhere", "b1.0", false, true},
+		{"alive in the same life (failure not yet detected there)", "b1.0", true, true},
+		{"alive again after refuting", "b1.1", true, false},
+		{"restarted", "b2.0", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newMemNet(t, "a", "b", "c", "d", "e")
+			for _, name := range []string{"b", "c", "d", "e"} {
+				n.grants[name].SetLifeOf(func(string) (string, bool, bool) { return tc.life, tc.alive, true })
+			}
+			l, err := n.lock("a", time.Second).Acquire(context.Background(), testTask, ClaimOptions{Subject: "db1", Life: "b1.0"})
+			if tc.granted {
+				if err != nil {
+					t.Fatalf("claim: %v, want granted", err)
+				}
+				l.Release(context.Background())
+				return
+			}
+			var back *BackError
+			if !errors.As(err, &back) || back.Subject != "db1" {
+				t.Fatalf("claim: %v, want refused: the member is back", err)
+			}
+		})
 	}
 }

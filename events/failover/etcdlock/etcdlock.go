@@ -199,9 +199,9 @@ func (e *Etcd) revoke(id int64) {
 	_ = e.gw.revoke(ctx, id)
 }
 
-// Acquire implements failover.Lock. aliveOnly is ignored: etcd, not the
-// gossip view, decides who holds the task.
-func (e *Etcd) Acquire(ctx context.Context, task failover.TaskID, _ bool) (failover.Lease, error) {
+// Acquire implements failover.Lock. The options are ignored: etcd, not
+// the gossip view, decides who holds the task.
+func (e *Etcd) Acquire(ctx context.Context, task failover.TaskID, _ failover.ClaimOptions) (failover.Lease, error) {
 	if e.isClosed() {
 		return nil, errors.New("the etcd lock is closed")
 	}

@@ -45,7 +45,7 @@ func admin(t *testing.T, srv *etcdtest.Server) *clientv3.Client {
 
 func acquire(t *testing.T, l *Etcd) failover.Lease {
 	t.Helper()
-	lease, err := l.Acquire(t.Context(), task, false)
+	lease, err := l.Acquire(t.Context(), task, failover.ClaimOptions{})
 	if err != nil {
 		t.Fatalf("%s: acquire: %v", l.cfg.Holder, err)
 	}
@@ -58,7 +58,7 @@ func waitAcquire(t *testing.T, l *Etcd, d time.Duration) failover.Lease {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		lease, err := l.Acquire(t.Context(), task, false)
+		lease, err := l.Acquire(t.Context(), task, failover.ClaimOptions{})
 		if err == nil {
 			return lease
 		}
@@ -107,7 +107,7 @@ func TestAcquireIsExclusive(t *testing.T) {
 	for _, n := range names {
 		l := newLock(t, srv, n)
 		wg.Go(func() {
-			lease, err := l.Acquire(t.Context(), task, false)
+			lease, err := l.Acquire(t.Context(), task, failover.ClaimOptions{})
 			mu.Lock()
 			defer mu.Unlock()
 			var held *failover.HeldError
@@ -137,7 +137,7 @@ func TestAcquireIsExclusive(t *testing.T) {
 	// Renewed: still held after twice the TTL.
 	time.Sleep(2 * testLease)
 	notLost(t, leases[0])
-	if _, err := newLock(t, srv, "late").Acquire(t.Context(), task, false); !errors.As(err, new(*failover.HeldError)) {
+	if _, err := newLock(t, srv, "late").Acquire(t.Context(), task, failover.ClaimOptions{}); !errors.As(err, new(*failover.HeldError)) {
 		t.Fatalf("a claim after 2 TTLs: %v, want held", err)
 	}
 }
@@ -190,7 +190,7 @@ func TestDoneAfterComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range []*Etcd{a, b} {
-		_, err := l.Acquire(t.Context(), task, false)
+		_, err := l.Acquire(t.Context(), task, failover.ClaimOptions{})
 		var done *failover.DoneError
 		if !errors.As(err, &done) || done.Runner != "a" || done.Fence != la.Fence() || done.Outcome != "ok" {
 			t.Fatalf("%s: claim after completion: %v, want done by a (fence %d, ok)", l.cfg.Holder, err, la.Fence())
@@ -245,7 +245,7 @@ func TestCompletion(t *testing.T) {
 				if err != nil {
 					t.Fatalf("completion: %v", err)
 				}
-				if _, err := b.Acquire(t.Context(), task, false); !errors.As(err, new(*failover.DoneError)) {
+				if _, err := b.Acquire(t.Context(), task, failover.ClaimOptions{}); !errors.As(err, new(*failover.DoneError)) {
 					t.Fatalf("claim after the completion: %v, want done", err)
 				}
 				return
@@ -257,7 +257,7 @@ func TestCompletion(t *testing.T) {
 			if err := lb.Complete(t.Context(), "ok"); err != nil {
 				t.Fatalf("the takeover's completion: %v", err)
 			}
-			_, err = a.Acquire(t.Context(), task, false)
+			_, err = a.Acquire(t.Context(), task, failover.ClaimOptions{})
 			var done *failover.DoneError
 			if !errors.As(err, &done) || done.Runner != "b" || done.Fence != lb.Fence() {
 				t.Fatalf("claim after b's completion: %v, want done by b", err)
@@ -280,7 +280,7 @@ func TestEtcdUnreachable(t *testing.T) {
 	if d := time.Since(stopped); d > testLease {
 		t.Errorf("lost %s after etcd stopped, after the lease (%s) could have ended", d, testLease)
 	}
-	_, err := b.Acquire(t.Context(), task, false)
+	_, err := b.Acquire(t.Context(), task, failover.ClaimOptions{})
 	var unavail *failover.UnavailableError
 	if !errors.As(err, &unavail) {
 		t.Fatalf("claim with etcd down: %v, want unavailable", err)
@@ -351,7 +351,7 @@ func TestAuth(t *testing.T) {
 		t.Cleanup(func() { l.Close() })
 		return l
 	}
-	_, err := newAuthLock("bad", "wrong").Acquire(t.Context(), task, false)
+	_, err := newAuthLock("bad", "wrong").Acquire(t.Context(), task, failover.ClaimOptions{})
 	var unavail *failover.UnavailableError
 	if !errors.As(err, &unavail) || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), "authentication") {
 		t.Fatalf("claim with a wrong password: %v, want a refusal that names the authentication", err)
@@ -384,7 +384,7 @@ func TestEndpointFailover(t *testing.T) {
 	if err := la.Complete(t.Context(), "ok"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Acquire(t.Context(), task, false); !errors.As(err, new(*failover.DoneError)) {
+	if _, err := l.Acquire(t.Context(), task, failover.ClaimOptions{}); !errors.As(err, new(*failover.DoneError)) {
 		t.Fatalf("claim after completion: %v, want done", err)
 	}
 }
