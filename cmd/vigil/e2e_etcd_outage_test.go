@@ -1,0 +1,95 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-agent/vigil/internal/etcdtest"
+)
+
+// hookLines returns the lines of out/NAME on every agent.
+func hookLines(agents []*testAgent, name string) []string {
+	var lines []string
+	for _, a := range agents {
+		b, _ := os.ReadFile(filepath.Join(a.dir, "out", name))
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if l != "" {
+				lines = append(lines, l)
+			}
+		}
+	}
+	return lines
+}
+
+// lastField parses the last field of line as an integer.
+func lastField(t *testing.T, line string) int64 {
+	t.Helper()
+	f := strings.Fields(line)
+	n, err := strconv.ParseInt(f[len(f)-1], 10, 64)
+	if err != nil {
+		t.Fatalf("line %q: want a fence last: %v", line, err)
+	}
+	return n
+}
+
+// TestFailoverEtcdOutageMidRun: etcd stops while the promote hook runs.
+// The runner cannot renew its lease and kills the hook before the lease
+// could end in etcd (the run is cancelled, its script never finishes);
+// nothing runs while etcd is down; once etcd is back the failover runs
+// again from the start, with a larger fence, and completes once.
+func TestFailoverEtcdOutageMidRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end cluster test")
+	}
+	srv := etcdtest.Start(t)
+	cfg := writeConfig(t, `
+failover:
+  lease: 2s
+  lock:
+    etcd: [`+srv.Endpoint()+`]
+hooks:
+  - name: promote
+    on: [member-failed]
+    match: {role: primary}
+    run_on: one
+    eligible: {role: replica}
+    settle: 1s
+    shell: 'echo "start $VIGIL_SELF_NAME $VIGIL_FENCE" >> "$OUT/started"; sleep 5; echo "end $VIGIL_SELF_NAME $VIGIL_FENCE" >> "$OUT/promoted"'
+`)
+	p := startAgent(t, "p", "-config", cfg, "-tag", "role=primary")
+	agents := []*testAgent{p,
+		startAgent(t, "r1", "-config", cfg, "-tag", "role=replica", "-join", p.gossip),
+		startAgent(t, "r2", "-config", cfg, "-tag", "role=replica", "-join", p.gossip)}
+	allSee(t, 30*time.Second, agents, map[string]string{"p": "alive", "r1": "alive", "r2": "alive"})
+	replicas := agents[1:]
+
+	p.kill(t)
+	waitFor(t, 30*time.Second, "the promote hook to start", func() bool { return len(hookLines(replicas, "started")) == 1 })
+	first := hookLines(replicas, "started")[0]
+	stopped := time.Now()
+	srv.Stop()
+	waitFor(t, 10*time.Second, "the run to be cancelled (lease lost)", func() bool { return outcomes(replicas)["cancelled"] == 1 })
+	if d := time.Since(stopped); d > 2*time.Second {
+		t.Errorf("the hook was killed %s after etcd stopped, later than its 2s lease", d.Round(time.Millisecond))
+	}
+	// The killed script never finishes, and nothing starts while etcd is
+	// down (longer than the hook would have taken).
+	time.Sleep(6 * time.Second)
+	if ends, starts := hookLines(replicas, "promoted"), hookLines(replicas, "started"); len(ends) != 0 || len(starts) != 1 {
+		t.Fatalf("with etcd down: started %q, ended %q; want the first start only", starts, ends)
+	}
+
+	srv.Restart()
+	waitFor(t, 40*time.Second, "the failover to run again and complete", func() bool { return outcomes(replicas)["ok"] == 1 })
+	starts, ends := hookLines(replicas, "started"), hookLines(replicas, "promoted")
+	if len(starts) != 2 || len(ends) != 1 {
+		t.Fatalf("started %q, ended %q; want two starts and one end", starts, ends)
+	}
+	if f1, f2 := lastField(t, first), lastField(t, ends[0]); f2 <= f1 {
+		t.Fatalf("the run after the outage has fence %d, not above the killed run's %d", f2, f1)
+	}
+}
