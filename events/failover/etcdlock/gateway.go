@@ -48,7 +48,9 @@ func newGateway(endpoints []string, tlsConfig *tls.Config, username, password st
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsConfig
 	tr.MaxIdleConnsPerHost = 4
-	tr.IdleConnTimeout = 90 * time.Second
+	// Close idle connections well before etcd's server (its read
+	// timeout, 5 minutes) or a middlebox does.
+	tr.IdleConnTimeout = 30 * time.Second
 	g.http = &http.Client{Transport: tr}
 	return g
 }
@@ -161,6 +163,11 @@ func (g *gateway) post(ctx context.Context, base, path string, body []byte, resp
 		return err
 	}
 	hreq.Header.Set("Content-Type", "application/json")
+	// Every call the lock makes is safe to send again (a claim or a
+	// completion recognizes its own earlier write); this entry, never
+	// sent, lets net/http resend a request that met a kept-alive
+	// connection etcd had just closed, instead of failing it.
+	hreq.Header["X-Idempotency-Key"] = nil
 	if withToken {
 		g.mu.Lock()
 		if g.token != "" {
