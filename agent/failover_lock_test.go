@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -86,38 +87,67 @@ func TestLockNeverShowsPassword(t *testing.T) {
 	}
 }
 
-// TestDocsEtcdLockExample validates docs/failover.md's etcd mode example,
-// with its files made here.
-func TestDocsEtcdLockExample(t *testing.T) {
-	b, err := os.ReadFile("../docs/failover.md")
+// docBlock returns the first ```yaml block after marker in a doc.
+func docBlock(t *testing.T, path, marker string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, after, ok := strings.Cut(string(b), "## etcd mode")
+	_, after, ok := strings.Cut(string(b), marker)
 	if !ok {
-		t.Fatal("docs/failover.md has no etcd mode section")
+		t.Fatalf("%s has no %q", path, marker)
 	}
 	_, after, ok = strings.Cut(after, "```yaml\n")
-	example, _, ok2 := strings.Cut(after, "```")
+	block, _, ok2 := strings.Cut(after, "```")
 	if !ok || !ok2 {
-		t.Fatal("no ```yaml block in the etcd mode section")
+		t.Fatalf("%s: no ```yaml block after %q", path, marker)
 	}
-	cert, key, pw := lockFiles(t)
-	for from, to := range map[string]string{
-		"/etc/vigil/etcd-ca.pem": cert, "/etc/vigil/etcd-client.pem": cert,
-		"/etc/vigil/etcd-client-key.pem": key, "/etc/vigil/etcd-password": pw,
-	} {
-		if !strings.Contains(example, from) {
-			t.Fatalf("the example no longer names %s", from)
-		}
-		example = strings.ReplaceAll(example, from, to)
-	}
-	checkValidate(t, "name: db-2\n"+example, "")
-	cfg := Default()
-	if err := cfg.LoadFile(writeFile(t, example)); err != nil {
+	return block
+}
+
+// TestDocsEtcdLockExamples validates the etcd lock's examples: the etcd
+// mode section of docs/failover.md, the failover section of
+// docs/configuration.md and the README's one-liner, with their files made
+// here.
+func TestDocsEtcdLockExamples(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Failover.Lock.Etcd) == 0 {
-		t.Fatal("the example sets no etcd endpoints")
+	oneLiner := regexp.MustCompile("`(failover: \\{lock: \\{etcd: [^`]*)`").FindSubmatch(readme)
+	if oneLiner == nil {
+		t.Fatal("README.md shows no failover.lock.etcd one-liner")
+	}
+	cert, key, pw := lockFiles(t)
+	files := map[string]string{
+		"/etc/vigil/etcd-ca.pem": cert, "/etc/vigil/etcd-client.pem": cert,
+		"/etc/vigil/etcd-client-key.pem": key, "/etc/vigil/etcd-password": pw,
+	}
+	for _, tc := range []struct {
+		name, example string
+		files         bool // names every file of files
+	}{
+		{"failover.md", docBlock(t, "../docs/failover.md", "## etcd mode"), true},
+		{"configuration.md", docBlock(t, "../docs/configuration.md", "### `failover`"), true},
+		{"README.md", string(oneLiner[1]) + "\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			example := tc.example
+			for from, to := range files {
+				if tc.files && !strings.Contains(example, from) {
+					t.Fatalf("the example no longer names %s", from)
+				}
+				example = strings.ReplaceAll(example, from, to)
+			}
+			checkValidate(t, "name: db-2\n"+example, "")
+			cfg := Default()
+			if err := cfg.LoadFile(writeFile(t, example)); err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.Failover.Lock.Etcd) == 0 {
+				t.Fatal("the example sets no etcd endpoints")
+			}
+		})
 	}
 }
