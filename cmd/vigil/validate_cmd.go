@@ -140,6 +140,11 @@ func printSummary(w io.Writer, cfg *agent.Config, files []string) error {
 		}
 	}
 	fmt.Fprintf(&b, "  hooks:    %d%s\n", len(names), listSuffix(names))
+	if l := cfg.Failover.Lock; len(l.Etcd) > 0 {
+		// Never the password: only whether auth is on.
+		fmt.Fprintf(&b, "  failover: etcd lock at %s (tls %s, auth %s)\n", strings.Join(l.Etcd, ", "),
+			onOff(l.TLS.CAFile != "" || l.TLS.CertFile != "" || strings.HasPrefix(l.Etcd[0], "https://")), onOff(l.Username != ""))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
