@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-agent/vigil/internal/etcdtest"
 	"github.com/vigil-agent/vigil/internal/failoverchaos"
 )
 
@@ -23,6 +24,7 @@ var (
 	chaosTrials   = flag.Int("failover.trials", 3, "TestFailoverChaos: trials per scenario")
 	chaosProfile  = flag.String("failover.profile", "fast", "TestFailoverChaos: gossip profile of the agents")
 	chaosDeadline = flag.Duration("failover.deadline", 0, "TestFailoverChaos: a trial's wait after its last fault (default: per profile)")
+	chaosLock     = flag.String("failover.lock", "gossip", "TestFailoverChaos: claim mode: gossip, or etcd (an embedded etcd; loopback scenarios only)")
 	chaosParallel = flag.Int("failover.parallel", 3, "TestFailoverChaos: trials of a scenario run at once, each its own cluster (1: one at a time, for timings)")
 	chaosOut      = flag.String("failover.out", "", "TestFailoverChaos: directory for summary.txt, summary.md and trials.jsonl")
 )
@@ -47,7 +49,8 @@ func noteFences(r failoverchaos.Result) {
 // subtests TestFailoverChaos/SCENARIO/TRIAL, and asserts per scenario what
 // issue 11's "done when" asks: no trial without a completed run, and no
 // trial whose completed runs do not carry strictly increasing fences (nor
-// a scenario whose every trial was excluded).
+// a scenario whose every trial was excluded); with -failover.lock etcd, no
+// trial with two completed runs at all.
 //
 // Until the claim protocol lands these fail on main, so the assertion is
 // gated: a failing scenario is skipped, with its counts in the message,
@@ -65,6 +68,13 @@ func TestFailoverChaos(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt := failoverchaos.Options{Profile: *chaosProfile, Deadline: *chaosDeadline}
+	switch *chaosLock {
+	case "gossip":
+	case "etcd":
+		opt.Etcd = etcdtest.Start(t).Endpoint()
+	default:
+		t.Fatalf("-failover.lock %q: want gossip or etcd", *chaosLock)
+	}
 	var sums []failoverchaos.Summary
 	var all []failoverchaos.Result
 	for _, sc := range scenarios {
@@ -99,7 +109,7 @@ func TestFailoverChaos(t *testing.T) {
 					skipped++
 					continue
 				default:
-					r = &failoverchaos.Result{Scenario: sc.Name, Profile: opt.Profile, Trial: i + 1, Excluded: "the harness failed (see the trial's log)"}
+					r = &failoverchaos.Result{Scenario: sc.Name, Profile: opt.Profile, Lock: opt.Lock(), Trial: i + 1, Excluded: "the harness failed (see the trial's log)"}
 				}
 				results = append(results, *r)
 				all = append(all, *r)
@@ -107,7 +117,7 @@ func TestFailoverChaos(t *testing.T) {
 			if skipped > 0 && len(results) == 0 {
 				t.Skipf("every trial was skipped (%s needs network namespaces)", sc.Name)
 			}
-			s := failoverchaos.Summarize(sc, opt.Profile, results)
+			s := failoverchaos.Summarize(sc, opt, results)
 			sums = append(sums, s)
 			t.Logf("\n%s", failoverchaos.Table([]failoverchaos.Summary{s}))
 			judgeChaos(t, s, opt)

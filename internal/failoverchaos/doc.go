@@ -10,7 +10,8 @@
 //	name: promote, on: [member-failed], match: {role: primary}, run_on: one,
 //	eligible: {role: replica}, settle: 1s, timeout: 30s (default quorum)
 //
-// whose script appends "start UNIX-NANO VIGIL_SELF_NAME VIGIL_FENCE
+// (with Options.Etcd, also failover.lock.etcd: claims through etcd, each
+// trial under a prefix of its own) whose script appends "start UNIX-NANO VIGIL_SELF_NAME VIGIL_FENCE
 // VIGIL_EVENT_ID PID" to a file shared by the trial's agents, sleeps 5 s,
 // and appends the same line starting with "end" (an empty variable is
 // logged as "-"). The trial kills the primary with kill -9, injects the

@@ -98,7 +98,7 @@ func TestSummarize(t *testing.T) {
 		{Trial: 4, Excluded: "the primary exited before the kill"},
 		{Trial: 5, Completed: 1, MaxConcurrent: 1, KillToFirst: 5 * time.Second, Quiet: true, FenceSeen: true},
 	}
-	s := Summarize(sc, "lan", rs)
+	s := Summarize(sc, Options{Profile: "lan"}, rs)
 	if s.Trials != 4 || s.One != 2 || s.Zero != 1 || s.TwoOrMore != 1 || s.MaxConcurrent != 2 || s.FenceViolations != 1 ||
 		s.Excluded != 1 || s.NotQuiet != 1 || !s.FenceSeen || s.P50 != 4*time.Second || s.P90 != 4*time.Second {
 		t.Errorf("summary %+v", s)
@@ -106,8 +106,15 @@ func TestSummarize(t *testing.T) {
 	if p := s.Problems(); len(p) != 2 {
 		t.Errorf("problems %q, want zero runs and fence order", p)
 	}
-	if p := Summarize(sc, "lan", rs[3:4]).Problems(); len(p) != 1 || !strings.Contains(p[0], "excluded") {
+	if p := Summarize(sc, Options{Profile: "lan"}, rs[3:4]).Problems(); len(p) != 1 || !strings.Contains(p[0], "excluded") {
 		t.Errorf("all excluded: problems %q", p)
+	}
+	etcd := Summarize(sc, Options{Profile: "lan", Etcd: "http://127.0.0.1:2379"}, rs)
+	if p := etcd.Problems(); len(p) != 3 || !strings.Contains(p[0], "etcd") {
+		t.Errorf("etcd problems %q, want two runs, zero runs and fence order", p)
+	}
+	if md := Markdown([]Summary{etcd}); !strings.Contains(md, "| `lan, etcd` |") {
+		t.Errorf("etcd markdown:\n%s", md)
 	}
 	tab, md := Table([]Summary{s}), Markdown([]Summary{s})
 	for _, want := range []string{"kill-primary", "excluded trial 4: the primary exited", "trial 3: no completed run", "trial 2: 2 completed runs, at most 2 at once; fence order violated: x"} {
@@ -119,7 +126,7 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("markdown:\n%s", md)
 	}
 	for _, sc := range Scenarios() {
-		row := strings.Split(strings.TrimSpace(Markdown([]Summary{Summarize(sc, "lan", nil)})), "\n")[2]
+		row := strings.Split(strings.TrimSpace(Markdown([]Summary{Summarize(sc, Options{Profile: "lan"}, nil)})), "\n")[2]
 		if n := strings.Count(strings.ReplaceAll(row, `\|`, ""), "|"); n != 11 {
 			t.Errorf("markdown row of %s has %d cells: %s", sc.Name, n-1, row)
 		}

@@ -14,6 +14,8 @@ type Summary struct {
 	Scenario string `json:"scenario"`
 	Title    string `json:"title"`
 	Profile  string `json:"profile"`
+	// Lock is the claim mode: gossip or etcd.
+	Lock string `json:"lock"`
 	// Trials counts the trials that were not excluded.
 	Trials int `json:"trials"`
 	// One, Zero and TwoOrMore count the trials with exactly one, zero,
@@ -41,9 +43,10 @@ type Summary struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Summarize adds up the results of one scenario's trials.
-func Summarize(sc Scenario, profile string, rs []Result) Summary {
-	s := Summary{Scenario: sc.Name, Title: sc.Title, Profile: profile}
+// Summarize adds up the results of one scenario's trials, run with opt.
+func Summarize(sc Scenario, opt Options, rs []Result) Summary {
+	opt = opt.withDefaults()
+	s := Summary{Scenario: sc.Name, Title: sc.Title, Profile: opt.Profile, Lock: opt.Lock()}
 	var lat []time.Duration
 	for _, r := range rs {
 		if r.Excluded != "" {
@@ -97,10 +100,14 @@ func percentile(ds []time.Duration, p int) time.Duration {
 
 // Problems lists what issue 11's "done when" forbids in this summary:
 // trials with zero completed runs, trials whose completed runs do not
-// carry strictly increasing fences, and a scenario every trial of which
-// was excluded (nothing was measured).
+// carry strictly increasing fences, with the etcd lock trials with two
+// completed runs at all, and a scenario every trial of which was excluded
+// (nothing was measured).
 func (s Summary) Problems() []string {
 	var out []string
+	if s.Lock == "etcd" && s.TwoOrMore > 0 {
+		out = append(out, fmt.Sprintf("%d of %d trials had two or more completed runs with the etcd lock", s.TwoOrMore, s.Trials))
+	}
 	if s.Zero > 0 {
 		out = append(out, fmt.Sprintf("%d of %d trials had no completed run", s.Zero, s.Trials))
 	}
@@ -111,6 +118,14 @@ func (s Summary) Problems() []string {
 		out = append(out, fmt.Sprintf("all %d trials were excluded", s.Excluded))
 	}
 	return out
+}
+
+// mode labels the profile and, for the etcd lock, the lock: "lan", "lan, etcd".
+func (s Summary) mode() string {
+	if s.Lock == "etcd" {
+		return s.Profile + ", etcd"
+	}
+	return s.Profile
 }
 
 // seconds formats a duration as "3.39 s", "-" when zero.
@@ -128,7 +143,7 @@ func Table(ss []Summary) string {
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "scenario\tprofile\ttrials\texactly one\tzero\ttwo or more\tmax concurrent\tfence violations\texcluded\tkill → first completion p50 / p90\t")
 	for _, s := range ss {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s / %s\t\n", s.Scenario, s.Profile, s.Trials, s.One, s.Zero, s.TwoOrMore,
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s / %s\t\n", s.Scenario, s.mode(), s.Trials, s.One, s.Zero, s.TwoOrMore,
 			s.MaxConcurrent, s.FenceViolations, s.Excluded, seconds(s.P50), seconds(s.P90))
 	}
 	w.Flush()
@@ -153,7 +168,7 @@ func Markdown(ss []Summary) string {
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range ss {
 		title := strings.ReplaceAll(s.Title, "|", `\|`)
-		fmt.Fprintf(&b, "| `%s`: %s | `%s` | %d | %d | %d | %d | %d | %d | %d | %s / %s |\n", s.Scenario, title, s.Profile, s.Trials,
+		fmt.Fprintf(&b, "| `%s`: %s | `%s` | %d | %d | %d | %d | %d | %d | %d | %s / %s |\n", s.Scenario, title, s.mode(), s.Trials,
 			s.One, s.Zero, s.TwoOrMore, s.MaxConcurrent, s.FenceViolations, s.Excluded, seconds(s.P50), seconds(s.P90))
 	}
 	return b.String()

@@ -35,6 +35,19 @@ type Options struct {
 	// HookSleep is how long the hook sleeps between its start and end
 	// lines; 0 means 5 s.
 	HookSleep time.Duration
+	// Etcd, an etcd client URL, makes the agents claim through etcd
+	// (failover.lock.etcd, a prefix of their own per trial) instead of the
+	// gossip claim. The agents must reach it: scenarios in network
+	// namespaces are skipped in this mode.
+	Etcd string
+}
+
+// Lock names the claim mode: "gossip", or "etcd" with Etcd set.
+func (o Options) Lock() string {
+	if o.Etcd != "" {
+		return "etcd"
+	}
+	return "gossip"
 }
 
 // DefaultDeadline is a trial's wait bound after its faults, per profile:
@@ -88,6 +101,8 @@ type Result struct {
 	Scenario string `json:"scenario"`
 	// Profile is the gossip profile.
 	Profile string `json:"profile"`
+	// Lock is the claim mode: gossip or etcd.
+	Lock string `json:"lock"`
 	// Trial counts from 1.
 	Trial int `json:"trial"`
 	// Excluded says why the trial does not count (the primary exited
@@ -180,11 +195,16 @@ func RunTrial(t testing.TB, sc Scenario, n int, opt Options) Result {
 	began := time.Now()
 	tr := &trial{t: t, opt: opt.withDefaults(), sc: sc, dir: t.TempDir(), gone: map[string]time.Time{}, bad: map[string]bool{}}
 	tr.logPath = filepath.Join(tr.dir, "hooks.log")
-	res := Result{Scenario: sc.Name, Profile: tr.opt.Profile, Trial: n}
+	res := Result{Scenario: sc.Name, Profile: tr.opt.Profile, Lock: tr.opt.Lock(), Trial: n}
+	if sc.Netns && tr.opt.Etcd != "" {
+		t.Skip("the etcd mode runs on loopback only: agents in network namespaces cannot reach the test's etcd")
+	}
 	tr.startCluster()
 
 	if tr.agents[0].Exited() {
 		res.Excluded = "the primary exited before the kill"
+		res.Duration = time.Since(began)
+		t.Logf("%s trial %d excluded: %s", sc.Name, n, res.Excluded)
 		return res
 	}
 	tr.killAt = time.Now()
@@ -199,6 +219,7 @@ func RunTrial(t testing.TB, sc Scenario, n int, opt Options) Result {
 			tr.poll()
 			res.Excluded = ex.why
 			res.Faults, res.Runs = tr.faults, tr.runs
+			res.Duration = time.Since(began)
 			t.Logf("%s trial %d excluded: %s (faults: %s)", sc.Name, n, ex.why, strings.Join(tr.faults, "; "))
 			return res
 		}
@@ -236,7 +257,12 @@ func (tr *trial) startCluster() {
 		t.Fatal(err)
 	}
 	tr.cfgPath = filepath.Join(tr.dir, "vigil.yaml")
-	cfg := fmt.Sprintf(`hooks:
+	cfg := ""
+	if tr.opt.Etcd != "" {
+		// A prefix per trial: the trials share one etcd.
+		cfg = fmt.Sprintf("failover:\n  lock:\n    etcd: [%s]\n    prefix: /vigil-chaos/%s/%d/\n", strconv.Quote(tr.opt.Etcd), tr.sc.Name, time.Now().UnixNano())
+	}
+	cfg += fmt.Sprintf(`hooks:
   - name: %s
     on: [member-failed]
     match: {role: primary}
