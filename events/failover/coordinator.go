@@ -367,7 +367,8 @@ func isFailure(ev *events.Event) bool {
 	return false
 }
 
-// Guards implements events.Coordinator: it reports whether runs of h for ev go through the coordinator.
+// Guards implements events.Coordinator: it reports whether runs of h for
+// ev go through the coordinator.
 func (c *Coordinator) Guards(h *events.Hook, ev *events.Event) bool {
 	return h.RunOn == events.RunOnOne || h.RunOn == events.RunOnSelf || h.Quorum || h.Settle > 0 || isFailure(ev)
 }
@@ -375,8 +376,9 @@ func (c *Coordinator) Guards(h *events.Hook, ev *events.Event) bool {
 // FailureKey is the cluster-wide key of the failure ev reports, the same
 // on every agent that sees it, since it is made of what the failed member
 // gossiped: NAME@BOOT.EPOCH:member-failed, where BOOT is the member's
-// boot tag (new at each start) and EPOCH its epoch tag (one more each
-// time the cluster declared it dead and it refuted), or with the health
+// boot tag (new at each start) and EPOCH its epoch tag (one more at each
+// announcement of itself: a member declared failed comes back only
+// through one), or with the health
 // status and sequence for health failures.
 func FailureKey(ev *events.Event) string {
 	m, ok := ev.Subject()
@@ -393,9 +395,9 @@ func FailureKey(ev *events.Event) string {
 	return key
 }
 
-// Observe implements events.Coordinator: it updates the guards from one event before it is dispatched. It
-// reports true when the event is coordination traffic that hooks must
-// not see.
+// Observe implements events.Coordinator: it updates the guards from one
+// event before it is dispatched. It reports true when the event is
+// coordination traffic that hooks must not see.
 func (c *Coordinator) Observe(ev *events.Event) bool {
 	if ev.Type == events.User && ev.User != nil {
 		switch ev.User.Name {
@@ -675,10 +677,11 @@ func (c *Coordinator) newTask(hook string, ev events.Event, key string) *task {
 	return t
 }
 
-// Resume implements events.Coordinator: it takes a run_on: one task the journal says a previous start of
-// this agent left unfinished. It goes through ranking, the guards and the
-// claim like any task: the claim learns from the other members whether it
-// was completed or is being run elsewhere.
+// Resume implements events.Coordinator: it takes a run_on: one task the
+// journal says a previous start of this agent left unfinished. It goes
+// through ranking, the guards and the claim like any task: the claim
+// learns from the other members whether it was completed or is being run
+// elsewhere.
 func (c *Coordinator) Resume(hook string, ev events.Event) {
 	if ev.Key == "" {
 		ev.Key = FailureKey(&ev)
