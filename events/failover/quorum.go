@@ -3,7 +3,6 @@ package failover
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -181,9 +180,9 @@ func (q *Quorum) Acquire(ctx context.Context, task TaskID, opts ClaimOptions) (L
 			return nil, &DoneError{Runner: r.done.Holder, Fence: r.done.Term, Outcome: r.done.Outcome}
 		}
 		if r.granted >= need {
-			l := &quorumLease{q: q, task: task, self: self, term: term, prev: r.prev, aliveOnly: aliveOnly,
-				deadline: sent.Add(q.cfg.Lease * 9 / 10), lost: make(chan struct{}), stop: make(chan struct{})}
-			go l.renew()
+			log := q.cfg.Logger.With().Str("hook", task.Hook).Str("key", task.Key).Uint64("fence", term).Logger()
+			l := &quorumLease{LeaseKeeper: NewLeaseKeeper(sent, q.cfg.Lease, log), q: q, task: task, self: self, term: term, prev: r.prev, aliveOnly: aliveOnly}
+			go l.Run(q.cfg.Lease/3, "could not renew the lease from a majority in time", l.renew)
 			return l, nil
 		}
 		// Not granted: give back the grants this claim got, so that it
@@ -231,6 +230,7 @@ func (q *Quorum) release(ctx context.Context, task TaskID, self Member, to []str
 
 // quorumLease is a live claim, renewed every third of the lease.
 type quorumLease struct {
+	*LeaseKeeper
 	q    *Quorum
 	task TaskID
 	self Member
@@ -238,93 +238,35 @@ type quorumLease struct {
 	prev string
 	// aliveOnly: the majority counts the members seen alive (quorum: none).
 	aliveOnly bool
-
-	mu       sync.Mutex
-	deadline time.Time // the lease may have ended at the granters after it
-	ended    bool
-	lost     chan struct{}
-	stop     chan struct{}
-	stopOnce sync.Once
-	lostOnce sync.Once
 }
 
 // Fence implements Lease.
 func (l *quorumLease) Fence() uint64 { return l.term }
 
-// Lost implements Lease.
-func (l *quorumLease) Lost() <-chan struct{} { return l.lost }
-
 // Previous names the agent whose ended lease this one replaced, if any.
 func (l *quorumLease) Previous() string { return l.prev }
 
-func (l *quorumLease) markLost(why string) {
-	l.lostOnce.Do(func() {
-		l.q.cfg.Logger.Warn().Str("hook", l.task.Hook).Str("key", l.task.Key).Uint64("fence", l.term).Str("reason", why).
-			Msg("failover lease lost: stopping the run")
-		close(l.lost)
-	})
-}
-
-// renew renews the lease until it is completed or released, and marks it
-// lost when the deadline passes without a renewal granted by a majority.
-func (l *quorumLease) renew() {
-	every := l.q.cfg.Lease / 3
-	t := time.NewTimer(every)
-	defer t.Stop()
-	for {
-		l.mu.Lock()
-		deadline := l.deadline
-		l.mu.Unlock()
-		wait := min(every, time.Until(deadline))
-		if wait <= 0 {
-			l.markLost("could not renew the lease from a majority in time")
-			return
-		}
-		t.Reset(wait)
-		select {
-		case <-l.stop:
-			return
-		case <-t.C:
-		}
-		if !l.q.now().Before(deadline) {
-			l.markLost("could not renew the lease from a majority in time")
-			return
-		}
-		self, members := l.q.peers(l.aliveOnly)
-		need := len(members)/2 + 1
-		m := message{Op: opClaim, Hook: l.task.Hook, Key: l.task.Key, Name: l.self.Name, Boot: l.self.Boot, Term: l.term, LeaseMS: l.q.cfg.Lease.Milliseconds()}
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		sent := l.q.now()
-		r := l.q.ask(ctx, m, self, members, need, true)
-		cancel()
-		select {
-		case <-l.stop:
-			return
-		default:
-		}
-		switch {
-		case r.done != nil:
-			l.markLost("the task was completed by " + r.done.Holder)
-			return
-		case r.granted >= need:
-			l.mu.Lock()
-			l.deadline = sent.Add(l.q.cfg.Lease * 9 / 10)
-			l.mu.Unlock()
-		}
+// renew is one renewal: the same claim, granted again by a majority.
+func (l *quorumLease) renew(ctx context.Context) Renewal {
+	self, members := l.q.peers(l.aliveOnly)
+	need := len(members)/2 + 1
+	m := message{Op: opClaim, Hook: l.task.Hook, Key: l.task.Key, Name: l.self.Name, Boot: l.self.Boot, Term: l.term, LeaseMS: l.q.cfg.Lease.Milliseconds()}
+	sent := l.q.now()
+	r := l.q.ask(ctx, m, self, members, need, true)
+	switch {
+	case r.done != nil:
+		return Renewal{Gone: "the task was completed by " + r.done.Holder}
+	case r.granted >= need:
+		return Renewal{Deadline: Deadline(sent, l.q.cfg.Lease)}
 	}
-}
-
-func (l *quorumLease) end() bool {
-	first := false
-	l.stopOnce.Do(func() { close(l.stop); first = true })
-	return first
+	return Renewal{}
 }
 
 // Complete implements Lease: the completion is sent to every member (and
 // kept by this agent), so a member that missed it learns it from any
 // granter. It is refused when a newer claim replaced this one.
 func (l *quorumLease) Complete(ctx context.Context, outcome string) error {
-	l.end()
+	l.Stop()
 	self, members := l.q.peers(l.aliveOnly)
 	m := message{Op: opDone, Hook: l.task.Hook, Key: l.task.Key, Name: l.self.Name, Boot: l.self.Boot, Term: l.term, Outcome: outcome}
 	r := l.q.ask(ctx, m, self, members, 0, false)
@@ -336,7 +278,7 @@ func (l *quorumLease) Complete(ctx context.Context, outcome string) error {
 
 // Release implements Lease.
 func (l *quorumLease) Release(ctx context.Context) {
-	if !l.end() {
+	if !l.Stop() {
 		return
 	}
 	_, members := l.q.cfg.Peers()

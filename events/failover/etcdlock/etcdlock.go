@@ -232,10 +232,9 @@ func (e *Etcd) Acquire(ctx context.Context, task failover.TaskID, _ failover.Cla
 		fence, resp.Succeeded = uint64(kv.ModRevision), true
 	}
 	if resp.Succeeded {
-		l := &lease{e: e, task: task, key: key, id: id, fence: fence,
-			deadline: sent.Add(time.Duration(ttl) * time.Second * 9 / 10),
-			lost:     make(chan struct{}), stop: make(chan struct{})}
-		go l.keepAlive(time.Duration(ttl) * time.Second)
+		log := e.cfg.Logger.With().Str("hook", task.Hook).Str("key", task.Key).Uint64("fence", fence).Logger()
+		l := &lease{LeaseKeeper: failover.NewLeaseKeeper(sent, time.Duration(ttl)*time.Second, log), e: e, task: task, key: key, id: id, fence: fence}
+		go l.Run(time.Duration(ttl)*time.Second/3, "could not renew the etcd lease in time (etcd unreachable)", l.renew)
 		return l, nil
 	}
 	go e.revoke(id)
@@ -264,91 +263,32 @@ func (e *Etcd) Acquire(ctx context.Context, task failover.TaskID, _ failover.Cla
 
 // lease is a claim held in etcd.
 type lease struct {
+	*failover.LeaseKeeper
 	e     *Etcd
 	task  failover.TaskID
 	key   string
 	id    int64
 	fence uint64
-
-	mu       sync.Mutex
-	deadline time.Time // the lease may have expired in etcd after it
-	lost     chan struct{}
-	stop     chan struct{}
-	lostOnce sync.Once
-	stopOnce sync.Once
 }
 
 // Fence implements failover.Lease: the revision that created the claim.
 func (l *lease) Fence() uint64 { return l.fence }
 
-// Lost implements failover.Lease.
-func (l *lease) Lost() <-chan struct{} { return l.lost }
-
-func (l *lease) markLost(why string) {
-	l.lostOnce.Do(func() {
-		l.e.cfg.Logger.Warn().Str("hook", l.task.Hook).Str("key", l.task.Key).Uint64("fence", l.fence).Str("reason", why).
-			Msg("failover lease lost: stopping the run")
-		close(l.lost)
-	})
-}
-
-// keepAlive renews the lease every third of its TTL. The deadline is
-// counted from when a renewal was sent, which is no later than when etcd
-// renewed it, and the lease is marked lost at nine tenths of the TTL after
-// the last renewal that succeeded: before etcd can expire it and grant the
-// task to another agent.
-func (l *lease) keepAlive(ttl time.Duration) {
-	every := ttl / 3
-	t := time.NewTimer(every)
-	defer t.Stop()
-	for {
-		l.mu.Lock()
-		deadline := l.deadline
-		l.mu.Unlock()
-		wait := min(every, time.Until(deadline))
-		if wait <= 0 {
-			l.markLost("could not renew the etcd lease in time (etcd unreachable)")
-			return
-		}
-		t.Reset(wait)
-		select {
-		case <-l.stop:
-			return
-		case <-t.C:
-		}
-		if !time.Now().Before(deadline) {
-			l.markLost("could not renew the etcd lease in time (etcd unreachable)")
-			return
-		}
-		if l.e.isClosed() {
-			continue // no more renewals: lost at the deadline
-		}
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		sent := time.Now()
-		left, err := l.e.gw.keepAlive(ctx, l.id)
-		cancel()
-		select {
-		case <-l.stop:
-			return
-		default:
-		}
-		var api *apiError
-		switch {
-		case err == nil && left <= 0, errors.As(err, &api) && api.Code == codeNotFound:
-			l.markLost("the etcd lease expired or was revoked")
-			return
-		case err == nil:
-			l.mu.Lock()
-			l.deadline = sent.Add(time.Duration(min(left, l.e.ttl)) * time.Second * 9 / 10)
-			l.mu.Unlock()
-		}
+// renew is one keep-alive of the etcd lease (failover.LeaseKeeper).
+func (l *lease) renew(ctx context.Context) failover.Renewal {
+	if l.e.isClosed() {
+		return failover.Renewal{} // no more renewals: lost at the deadline
 	}
-}
-
-func (l *lease) end() bool {
-	first := false
-	l.stopOnce.Do(func() { close(l.stop); first = true })
-	return first
+	sent := time.Now()
+	left, err := l.e.gw.keepAlive(ctx, l.id)
+	var api *apiError
+	switch {
+	case err == nil && left <= 0, errors.As(err, &api) && api.Code == codeNotFound:
+		return failover.Renewal{Gone: "the etcd lease expired or was revoked"}
+	case err == nil:
+		return failover.Renewal{Deadline: failover.Deadline(sent, time.Duration(min(left, l.e.ttl))*time.Second)}
+	}
+	return failover.Renewal{}
 }
 
 // Complete implements failover.Lease: the key becomes {state: done} if it
@@ -356,7 +296,7 @@ func (l *lease) end() bool {
 // as the run finished and nobody claimed since); then the run's lease is
 // revoked. A key changed by a newer claim refuses it: *failover.StaleError.
 func (l *lease) Complete(ctx context.Context, outcome string) error {
-	l.end()
+	l.Stop()
 	defer func() { go l.e.revoke(l.id) }()
 	val, _ := json.Marshal(record{State: stateDone, Runner: l.e.cfg.Holder, Outcome: outcome, Fence: l.fence, At: time.Now().UTC()})
 	ctx, cancel := context.WithTimeout(ctx, l.e.cfg.RequestTimeout)
@@ -396,7 +336,7 @@ func (l *lease) Complete(ctx context.Context, outcome string) error {
 // Release implements failover.Lease: the lease is revoked, and the key
 // with it, so another agent may claim the task at once.
 func (l *lease) Release(ctx context.Context) {
-	if !l.end() {
+	if !l.Stop() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.e.cfg.RequestTimeout)
