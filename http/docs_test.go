@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/events/failover"
 )
 
 // docSection returns the part of a markdown file from the heading start
@@ -259,5 +262,40 @@ func TestDocKeysExample(t *testing.T) {
 	}
 	if strings.Contains(string(b), primary) || strings.Contains(string(b), other) {
 		t.Errorf("GET /v1/keys shows a key: %s", b)
+	}
+}
+
+// failoverAgent is a fake agent with a failover under way.
+type failoverAgent struct {
+	*fakeAgent
+	st failover.Status
+}
+
+func (f *failoverAgent) FailoverStatus() failover.Status { return f.st }
+
+// TestDocFailoverExamples: the GET /v1/failover and POST
+// /v1/failover/release examples of http-api.md are what the API answers.
+func TestDocFailoverExamples(t *testing.T) {
+	var examples []docExample
+	for _, sec := range []string{"## GET /v1/failover", "## POST /v1/failover/release"} {
+		examples = append(examples, curlExamples(docSection(t, "../docs/http-api.md", sec))...)
+	}
+	if len(examples) != 2 {
+		t.Fatalf("found %d curl examples, want 2", len(examples))
+	}
+	fa := &failoverAgent{fakeAgent: newFakeAgent(), st: failover.Status{Damped: map[string]time.Time{}, Quorum: true,
+		Pending: []failover.Pending{{Hook: "promote", Key: "db-1@dndu98ypiw82.0:member-failed", State: "running", Runner: "db-2", Fence: 1796579434518}}}}
+	ts := httptest.NewServer(New(fa, zerolog.Nop()).Handler())
+	defer ts.Close()
+	for _, ex := range examples {
+		resp, err := http.DefaultClient.Do(curlRequest(t, ex.curl, ts.Listener.Addr().String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := strings.TrimSpace(string(b)); got != ex.want {
+			t.Errorf("%s answers\n%s\ndocs:\n%s", ex.curl, got, ex.want)
+		}
 	}
 }
