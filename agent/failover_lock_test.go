@@ -9,12 +9,14 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/internal/certtest"
 )
 
 // lockFiles writes a CA/certificate, its key and a password file.
 func lockFiles(t *testing.T) (cert, key, password string) {
 	t.Helper()
-	cert, key = writeTestCert(t)
+	cert, key = certtest.Write(t, "vigil test")
 	password = filepath.Join(t.TempDir(), "etcd-password")
 	if err := os.WriteFile(password, []byte("s3cret-etcd-pw\n"), 0o600); err != nil {
 		t.Fatal(err)

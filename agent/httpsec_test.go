@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/certtest"
 )
 
 // TestHookEnvToken: hooks get VIGIL_HTTP_TOKEN only with hook_http_token,
@@ -127,7 +129,7 @@ func TestReloadTokenNeedsRestart(t *testing.T) {
 // connection over http_max_connections with the 503 JSON error over TLS,
 // and a stream over http_max_streams with a 429, while a GET still works.
 func TestAgentConnectionCapTLS(t *testing.T) {
-	certFile, keyFile := writeTestCert(t)
+	certFile, keyFile := certtest.Write(t, "vigil test")
 	pemBytes, _ := os.ReadFile(certFile)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemBytes)

@@ -3,18 +3,11 @@ package agent
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,12 +19,13 @@ import (
 	"github.com/rs/zerolog"
 
 	vigilhttp "github.com/vigil-agent/vigil/http"
+	"github.com/vigil-agent/vigil/internal/certtest"
 	"github.com/vigil-agent/vigil/internal/clustertest"
 	"github.com/vigil-agent/vigil/membership"
 )
 
 func TestSecurityValidation(t *testing.T) {
-	certFile, keyFile := writeTestCert(t)
+	certFile, keyFile := certtest.Write(t, "vigil test")
 	key16 := "AAAAAAAAAAAAAAAAAAAAAA=="
 	tests := []struct {
 		name string
@@ -190,48 +184,11 @@ func startTestAgent(t *testing.T, client *http.Client, mutate func(*Config)) *te
 	}
 }
 
-// writeTestCert writes a self-signed ECDSA certificate for 127.0.0.1 and
-// localhost, and its key, as PEM files.
-func writeTestCert(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "vigil test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
 // TestHTTPSWithToken: the API serves TLS with a certificate made here; reads
 // are open, changes need the token; hooks get the https:// address, the
 // token (asked for with hook_http_token) and the certificate to call back.
 func TestHTTPSWithToken(t *testing.T) {
-	certFile, keyFile := writeTestCert(t)
+	certFile, keyFile := certtest.Write(t, "vigil test")
 	pemBytes, _ := os.ReadFile(certFile)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemBytes)
