@@ -15,6 +15,8 @@ import (
 
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/events/failover"
+	"github.com/vigil-agent/vigil/events/hook"
+	"github.com/vigil-agent/vigil/events/journal"
 	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/membership"
 	"github.com/vigil-agent/vigil/probes"
@@ -37,7 +39,7 @@ type Agent struct {
 	version string
 
 	ring    *events.Ring
-	runner  *events.Runner
+	runner  *hook.Runner
 	coord   *failover.Coordinator // failover coordination, used by runner
 	metrics *vigilhttp.Metrics
 	probes  *probes.Manager // nil without a service
@@ -46,8 +48,8 @@ type Agent struct {
 	http    *vigilhttp.Server
 	ln      net.Listener
 	lock    *os.File
-	journal *events.Journal       // nil without a data dir
-	pending []events.JournalEntry // runs the last stop left unfinished
+	journal *journal.Journal // nil without a data dir
+	pending []journal.Entry  // runs the last stop left unfinished
 
 	publishMu sync.Mutex // orders ring ids and hook queues alike
 
@@ -77,7 +79,7 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		if a.lock, err = lockDataDir(cfg.DataDir); err != nil {
 			return nil, err
 		}
-		if a.journal, a.pending, past, err = events.OpenJournal(events.JournalPath(cfg.DataDir)); err != nil {
+		if a.journal, a.pending, past, err = journal.Open(journal.Path(cfg.DataDir)); err != nil {
 			a.lock.Close()
 			return nil, err
 		}
@@ -99,9 +101,9 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		lock = etcd
 	}
 	a.coord = failover.NewCoordinator(failover.CoordinatorConfig{
-		View: clusterView{a}, Guards: cfg.failoverConfig(), Lock: lock, Grants: grants, KillGrace: events.DefaultKillGrace, Logger: logger,
+		View: clusterView{a}, Guards: cfg.failoverConfig(), Lock: lock, Grants: grants, KillGrace: hook.DefaultKillGrace, Logger: logger,
 	})
-	a.runner, err = events.NewRunner(events.RunnerConfig{
+	a.runner, err = hook.NewRunner(hook.RunnerConfig{
 		Self:           a.selfMember,
 		HTTPAddr:       cfg.HTTP,
 		DefaultTimeout: time.Duration(cfg.HookTimeout),
@@ -127,8 +129,8 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 }
 
 // devHook is -dev's built-in hook: it logs every event.
-func devHook(logger zerolog.Logger) events.Hook {
-	return events.Hook{
+func devHook(logger zerolog.Logger) hook.Hook {
+	return hook.Hook{
 		Name:    "dev-log",
 		Filters: events.Filters{{Any: true}},
 		Builtin: func(_ context.Context, ev *events.Event) (string, error) {

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
 	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/membership"
 	"github.com/vigil-agent/vigil/probes"
@@ -304,7 +304,7 @@ func Default() Config {
 		HTTP:          DefaultHTTP,
 		Profile:       DefaultProfile,
 		LogLevel:      "info",
-		HookTimeout:   Duration(events.DefaultHookTimeout),
+		HookTimeout:   Duration(hook.DefaultHookTimeout),
 		JoinInterval:  Duration(DefaultJoinInterval),
 		Tags:          map[string]string{},
 		CheckInterval: Duration(10 * time.Second),

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -181,10 +181,10 @@ func TestBuildHooks(t *testing.T) {
 	if h := hooks[0]; h.Name != "promote" || h.Timeout != 30*time.Second || len(h.Command) != 2 || h.Filters.Strings()[1] != "user:promote" {
 		t.Errorf("hook 0 = %+v", h)
 	}
-	if h := hooks[1]; h.Name != "hook-2" || h.Stdin != events.StdinSerf || h.Shell != "logger joined" {
+	if h := hooks[1]; h.Name != "hook-2" || h.Stdin != hook.StdinSerf || h.Shell != "logger joined" {
 		t.Errorf("hook 1 = %+v", h)
 	}
-	if h := hooks[2]; h.Name != "hook-3" || h.Stdin != events.StdinSerf || h.Shell != "/bin/on-leave" {
+	if h := hooks[2]; h.Name != "hook-3" || h.Stdin != hook.StdinSerf || h.Shell != "/bin/on-leave" {
 		t.Errorf("hook 2 = %+v", h)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
+	"github.com/vigil-agent/vigil/events/journal"
 )
 
 // resumeDelay is how long after start the agent waits, for its member
@@ -14,7 +16,7 @@ const resumeDelay = 3 * time.Second
 
 // resumeJournal re-runs, after resumeDelay, the journal's unfinished runs
 // whose events still hold.
-func (a *Agent) resumeJournal(ctx context.Context, pending []events.JournalEntry) {
+func (a *Agent) resumeJournal(ctx context.Context, pending []journal.Entry) {
 	if len(pending) == 0 {
 		return
 	}
@@ -26,7 +28,11 @@ func (a *Agent) resumeJournal(ctx context.Context, pending []events.JournalEntry
 		return
 	case <-t.C:
 	}
-	a.runner.Resume(pending, a.eventHolds)
+	runs := make([]hook.Pending, 0, len(pending))
+	for _, p := range pending {
+		runs = append(runs, hook.Pending{Hook: p.Hook, Event: *p.Event})
+	}
+	a.runner.Resume(runs, a.eventHolds)
 }
 
 // eventHolds reports whether an event from before a restart still holds:

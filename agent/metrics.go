@@ -7,7 +7,7 @@ import (
 	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
 	vigilhttp "github.com/vigil-agent/vigil/http"
 )
 
@@ -59,7 +59,7 @@ func (a *Agent) HookQueueDepths() map[string]int { return a.runner.QueueDepth() 
 // GET /metrics.
 func (a *Agent) MetricsRegistry() *prometheus.Registry { return a.metrics.Registry() }
 
-func hookNames(hooks []events.Hook) []string {
+func hookNames(hooks []hook.Hook) []string {
 	out := make([]string, len(hooks))
 	for i, h := range hooks {
 		out[i] = h.Name

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/events/failover"
+	"github.com/vigil-agent/vigil/events/hook"
 	"github.com/vigil-agent/vigil/membership"
 )
 
@@ -80,9 +81,9 @@ func (c *Config) Validate() error {
 }
 
 // buildHooks turns the file's hooks and the -hook specs into events.Hooks.
-func (c *Config) buildHooks() ([]events.Hook, error) {
+func (c *Config) buildHooks() ([]hook.Hook, error) {
 	var errs ConfigErrors
-	var hooks []events.Hook
+	var hooks []hook.Hook
 	names := map[string]string{}
 	for i, hc := range c.Hooks {
 		key := "hooks[" + strconv.Itoa(i) + "]"
@@ -118,26 +119,26 @@ func (c *Config) buildHooks() ([]events.Hook, error) {
 			fail("timeout", "%s: must not be negative", hc.Timeout)
 			continue
 		}
-		budget, err := events.ParseBudget(hc.MaxRunsPer)
+		budget, err := hook.ParseBudget(hc.MaxRunsPer)
 		if err != nil {
 			fail("max_runs_per", "%v", err)
 			continue
 		}
-		h := events.Hook{Name: name, Filters: filters, Command: hc.Command, Shell: hc.Shell,
-			Timeout: time.Duration(hc.Timeout), Stdin: events.StdinFormat(hc.Stdin), Budget: budget,
-			Match: hc.Match, RunOn: events.RunOn(hc.RunOn), Eligible: hc.Eligible,
+		h := hook.Hook{Name: name, Filters: filters, Command: hc.Command, Shell: hc.Shell,
+			Timeout: time.Duration(hc.Timeout), Stdin: hook.StdinFormat(hc.Stdin), Budget: budget,
+			Match: hc.Match, RunOn: hook.RunOn(hc.RunOn), Eligible: hc.Eligible,
 			Settle: time.Duration(hc.Settle), Retries: hc.Retries}
 		switch hc.Quorum {
 		case "majority":
 			h.Quorum = true
 		case "none":
 		case "":
-			h.Quorum = h.RunOn == events.RunOnOne
+			h.Quorum = h.RunOn == hook.RunOnOne
 		default:
 			fail("quorum", "%q: want majority or none", hc.Quorum)
 			continue
 		}
-		if h.RunOn == events.RunOnOne && hc.Settle == 0 && c.where(key+".settle") == "" {
+		if h.RunOn == hook.RunOnOne && hc.Settle == 0 && c.where(key+".settle") == "" {
 			h.Settle = DefaultOneSettle
 		}
 		if err := h.Validate(); err != nil {
@@ -152,7 +153,7 @@ func (c *Config) buildHooks() ([]events.Hook, error) {
 		hooks = append(hooks, h)
 	}
 	for _, spec := range c.HookSpecs {
-		h, err := events.ParseHookSpec(spec)
+		h, err := hook.ParseHookSpec(spec)
 		if err != nil {
 			errs = append(errs, &ConfigError{Where: c.where("hooks"), Key: "hook", Msg: err.Error()})
 			continue

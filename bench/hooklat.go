@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
 )
 
 // HookLatency is the time from handing an event to vigil's hook runner
-// (events.Runner.Dispatch, what the agent does the moment serf reports an
+// (hook.Runner.Dispatch, what the agent does the moment serf reports an
 // event) until the hook has started.
 type HookLatency struct {
 	Kind    string `json:"kind"`
@@ -37,29 +39,29 @@ type HookLatency struct {
 //     queueing and goroutine hand-off, no process).
 func MeasureHookLatency(kind string, samples int) HookLatency {
 	res := HookLatency{Kind: kind, Samples: samples}
-	hook := events.Hook{Name: "probe", Timeout: 10 * time.Second}
+	h := hook.Hook{Name: "probe", Timeout: 10 * time.Second}
 	var builtinAt chan int64
 	switch kind {
 	case "argv":
-		hook.Command = []string{"date", "+%s%N"}
+		h.Command = []string{"date", "+%s%N"}
 		res.Command = "date +%s%N (command: argv)"
 	case "shell":
-		hook.Shell = "date +%s%N"
+		h.Shell = "date +%s%N"
 		res.Command = "/bin/sh -c 'date +%s%N' (-hook spec)"
 	default:
 		builtinAt = make(chan int64, 1)
-		hook.Builtin = func(_ context.Context, _ *events.Event) (string, error) {
+		h.Builtin = func(_ context.Context, _ *events.Event) (string, error) {
 			builtinAt <- time.Now().UnixNano()
 			return "", nil
 		}
 		res.Command = "in-process builtin hook"
 	}
 	runs := make(chan events.Run, 16)
-	r, err := events.NewRunner(events.RunnerConfig{
+	r, err := hook.NewRunner(hook.RunnerConfig{
 		Self:   func() events.Member { return events.Member{Name: "bench", Addr: "127.0.0.1", Port: 7946} },
 		Logger: zerolog.Nop(),
 		OnRun:  func(run events.Run) { runs <- run },
-	}, []events.Hook{hook})
+	}, []hook.Hook{h})
 	if err != nil {
 		res.Errors = samples
 		return res

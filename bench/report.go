@@ -433,7 +433,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	w("\n\n![Idle RSS vs N](%s/rss_vs_n.png)\n\n![Idle CPU vs N](%s/cpu_vs_n.png)\n\n", rel, rel)
 
 	w("## Hook dispatch inside vigil\n\n")
-	w("Measured in-process (`bench.MeasureHookLatency`): a real `events.Runner` with one hook; events are handed to `Runner.Dispatch` one at a time, as the agent does the moment serf reports one, and the time runs until the hook has started. ")
+	w("Measured in-process (`bench.MeasureHookLatency`): a real `hook.Runner` with one hook; events are handed to `Runner.Dispatch` one at a time, as the agent does the moment serf reports one, and the time runs until the hook has started. ")
 	w("For process hooks the hook is `date +%%s%%N`, which prints the wall-clock time at which it runs: the latency includes the runner's queue, building the environment and stdin, fork/exec and the dynamic loader. ")
 	w("*argv* runs it directly (a `command:` hook); *shell* through `/bin/sh -c` as every `-hook` spec does. *builtin* is an in-process hook (queue and goroutine hand-off only). The machine's other activity adds to the tail.\n\n")
 	w("| Hook | Samples | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) | Errors |\n|---|---|---|---|---|---|---|\n")

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	vevents "github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
+	"github.com/vigil-agent/vigil/events/journal"
 	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
@@ -186,7 +188,7 @@ func stormTrial(t *testing.T, n, victims int, seed uint64, profile string, stric
 			t.Fatal(err)
 		}
 		before[a.Name] = c
-		jr, err := readJournalRuns(vevents.JournalPath(dataDir[a.Name]), nil)
+		jr, err := readJournalRuns(journal.Path(dataDir[a.Name]), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +275,7 @@ func isDeadName(names []string, n string) bool {
 }
 
 // journalRuns is what an agent's hook journal (data_dir/hooks.journal, see
-// events/journal.go) says about the agent's hook runs.
+// events/journal/journal.go) says about the agent's hook runs.
 //
 // The journal holds, per hook and event, a "queued" line when the event is
 // put on the hook's queue, a "run" line (the run record, with its outcome)
@@ -337,7 +339,7 @@ func readJournalRuns(path string, hooks map[string]vevents.Type) (*journalRuns, 
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	for n := 1; sc.Scan(); n++ {
 		jr.lines++
-		var je vevents.JournalEntry
+		var je journal.Entry
 		if err := json.Unmarshal(sc.Bytes(), &je); err != nil {
 			jr.problems = append(jr.problems, fmt.Sprintf("line %d unreadable: %v", n, err))
 			continue
@@ -433,7 +435,7 @@ func waitJournal(t *testing.T, d time.Duration, agents []*clustertest.Agent, dat
 	check := func() *journalTally {
 		jt := &journalTally{}
 		for _, a := range agents {
-			jr, err := readJournalRuns(vevents.JournalPath(dataDir[a.Name]), hooks)
+			jr, err := readJournalRuns(journal.Path(dataDir[a.Name]), hooks)
 			if err != nil {
 				jt.problems = append(jt.problems, fmt.Sprintf("%s: %v", a.Name, err))
 				continue
@@ -474,12 +476,12 @@ func waitJournal(t *testing.T, d time.Duration, agents []*clustertest.Agent, dat
 // after the compaction an agent start makes; a duplicated or unfinished
 // event, a failed run and a run of an unexpected hook are problems.
 func TestJournalRunsReading(t *testing.T) {
-	path := vevents.JournalPath(t.TempDir())
-	j, _, _, err := vevents.OpenJournal(path)
+	path := journal.Path(t.TempDir())
+	j, _, _, err := journal.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := vevents.NewRunner(vevents.RunnerConfig{Journal: j, Env: []string{}}, []vevents.Hook{
+	r, err := hook.NewRunner(hook.RunnerConfig{Journal: j, Env: []string{}}, []hook.Hook{
 		{Name: "on-join", Filters: vevents.Filters{{Type: vevents.MemberJoin}}, Command: []string{"true"}},
 		{Name: "on-failed", Filters: vevents.Filters{{Type: vevents.MemberFailed}}, Command: []string{"true"}},
 	})
@@ -511,7 +513,7 @@ func TestJournalRunsReading(t *testing.T) {
 	}
 
 	// As an agent start leaves it: the run records only.
-	j, pending, _, err := vevents.OpenJournal(path)
+	j, pending, _, err := journal.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,15 +532,15 @@ func TestJournalRunsReading(t *testing.T) {
 	// Faults: every one must be a problem, and an unterminated last line
 	// (an entry being written) must be ignored.
 	queued := func(hook string, id uint64, m string) string {
-		b, _ := json.Marshal(vevents.JournalEntry{Op: "queued", Hook: hook, Event: &vevents.Event{ID: id, Type: vevents.MemberJoin, Members: []vevents.Member{{Name: m}}}})
+		b, _ := json.Marshal(journal.Entry{Op: "queued", Hook: hook, Event: &vevents.Event{ID: id, Type: vevents.MemberJoin, Members: []vevents.Member{{Name: m}}}})
 		return string(b) + "\n"
 	}
 	run := func(hook string, id uint64, m string, o vevents.Outcome) string {
-		b, _ := json.Marshal(vevents.JournalEntry{Op: "run", Hook: hook, Run: &vevents.Run{Hook: hook, EventID: id, Event: vevents.MemberJoin, Member: m, Outcome: o}})
+		b, _ := json.Marshal(journal.Entry{Op: "run", Hook: hook, Run: &vevents.Run{Hook: hook, EventID: id, Event: vevents.MemberJoin, Member: m, Outcome: o}})
 		return string(b) + "\n"
 	}
 	done := func(hook string, id uint64) string {
-		b, _ := json.Marshal(vevents.JournalEntry{Op: "done", Hook: hook, EventID: id})
+		b, _ := json.Marshal(journal.Entry{Op: "done", Hook: hook, EventID: id})
 		return string(b) + "\n"
 	}
 	for _, c := range []struct {

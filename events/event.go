@@ -1,10 +1,9 @@
-// Package events holds vigil's event model, the filters that select events,
-// the event ring served over HTTP, the hook runner that turns events into
-// script runs, and the hook journal (data_dir/hooks.journal) that lets a
-// restarted agent resume them. Failover coordination plugs into the runner
-// through the Coordinator interface (package events/failover implements
-// it). It knows nothing of serf: the membership package translates serf's
-// events into the types defined here.
+// Package events holds vigil's event model (Event, Member, the event
+// types and the tags vigil reserves), the filters that select events, the
+// event ring served over HTTP and the run record (Run). The hook runner is
+// in events/hook, its journal in events/journal, failover coordination in
+// events/failover. It knows nothing of serf: the membership package
+// translates serf's events into the types defined here.
 package events
 
 import (

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
 )
 
 // Failover coordination: the guards and the choice of one runner that make
@@ -194,10 +195,10 @@ func newClaimedRun(parent context.Context, lease Lease) *claimedRun {
 	return cr
 }
 
-// Context implements events.RunGuard.
+// Context implements hook.RunGuard.
 func (cr *claimedRun) Context() context.Context { return cr.ctx }
 
-// Lost implements events.RunGuard: the run ended because its lease was
+// Lost implements hook.RunGuard: the run ended because its lease was
 // lost.
 func (cr *claimedRun) Lost() bool {
 	cr.mu.Lock()
@@ -226,10 +227,10 @@ type CoordinatorConfig struct {
 
 // Coordinator applies settle, quorum, damping and the brake, chooses the
 // one runner of run_on: one hooks, and claims each such run from its Lock
-// before the runner starts it. It implements events.Coordinator once
+// before the runner starts it. It implements hook.Coordinator once
 // attached to a runner (Attach).
 type Coordinator struct {
-	r         events.CoordinatedRunner
+	r         hook.CoordinatedRunner
 	view      ClusterView
 	cfg       Config
 	now       func() time.Time
@@ -282,8 +283,8 @@ func NewCoordinator(cfg CoordinatorConfig) *Coordinator {
 }
 
 // Attach gives the coordinator the runner it hands runs to; it is
-// events.RunnerConfig's Coordinate.
-func (c *Coordinator) Attach(r events.CoordinatedRunner) events.Coordinator {
+// hook.RunnerConfig's Coordinate.
+func (c *Coordinator) Attach(r hook.CoordinatedRunner) hook.Coordinator {
 	c.r = r
 	return c
 }
@@ -296,7 +297,7 @@ func (c *Coordinator) Close() { c.cancel() }
 func (c *Coordinator) HandleClaim(payload []byte) []byte { return c.grants.Handle(payload) }
 
 // def returns the current definition of the task's hook.
-func (c *Coordinator) def(t *task) events.Hook {
+func (c *Coordinator) def(t *task) hook.Hook {
 	h, _ := c.r.Hook(t.hook)
 	h.Name = t.hook
 	return h
@@ -367,10 +368,10 @@ func isFailure(ev *events.Event) bool {
 	return false
 }
 
-// Guards implements events.Coordinator: it reports whether runs of h for
+// Guards implements hook.Coordinator: it reports whether runs of h for
 // ev go through the coordinator.
-func (c *Coordinator) Guards(h *events.Hook, ev *events.Event) bool {
-	return h.RunOn == events.RunOnOne || h.RunOn == events.RunOnSelf || h.Quorum || h.Settle > 0 || isFailure(ev)
+func (c *Coordinator) Guards(h *hook.Hook, ev *events.Event) bool {
+	return h.RunOn == hook.RunOnOne || h.RunOn == hook.RunOnSelf || h.Quorum || h.Settle > 0 || isFailure(ev)
 }
 
 // FailureKey is the cluster-wide key of the failure ev reports, the same
@@ -395,7 +396,7 @@ func FailureKey(ev *events.Event) string {
 	return key
 }
 
-// Observe implements events.Coordinator: it updates the guards from one
+// Observe implements hook.Coordinator: it updates the guards from one
 // event before it is dispatched. It reports true when the event is
 // coordination traffic that hooks must not see.
 func (c *Coordinator) Observe(ev *events.Event) bool {
@@ -624,32 +625,32 @@ func (c *Coordinator) counts() (alive, total int) {
 	return alive, total
 }
 
-// Submit implements events.Coordinator: it takes one guarded run, waits
+// Submit implements hook.Coordinator: it takes one guarded run, waits
 // settle, then evaluate decides.
 // A run_on: one task is journaled at once, so an agent that stops before
 // it runs examines it again at its next start (resume).
-func (c *Coordinator) Submit(hook string, ev events.Event) {
-	h, _ := c.r.Hook(hook)
+func (c *Coordinator) Submit(hookName string, ev events.Event) {
+	h, _ := c.r.Hook(hookName)
 	key := FailureKey(&ev)
-	if h.RunOn == events.RunOnOne {
+	if h.RunOn == hook.RunOnOne {
 		ev.Key = key
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := hook + "\x00" + key
+	id := hookName + "\x00" + key
 	c.prune()
 	if _, ok := c.done[id]; ok {
-		c.r.Record(hook, &ev, events.Run{Outcome: events.OutcomeSkipped, ExitCode: -1, Key: key, Reason: "already run for this failure (announced by its runner)"})
+		c.r.Record(hookName, &ev, events.Run{Outcome: events.OutcomeSkipped, ExitCode: -1, Key: key, Reason: "already run for this failure (announced by its runner)"})
 		return
 	}
 	if _, ok := c.tasks[id]; ok {
-		c.r.Record(hook, &ev, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Key: key, Reason: "duplicate of a failover already under way"})
+		c.r.Record(hookName, &ev, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Key: key, Reason: "duplicate of a failover already under way"})
 		return
 	}
-	t := c.newTask(hook, ev, key)
+	t := c.newTask(hookName, ev, key)
 	c.tasks[id] = t
-	if h.RunOn == events.RunOnOne {
-		c.r.JournalQueued(hook, &t.ev)
+	if h.RunOn == hook.RunOnOne {
+		c.r.JournalQueued(hookName, &t.ev)
 	}
 	if h.Settle > 0 {
 		t.timer = time.AfterFunc(h.Settle, func() {
@@ -668,36 +669,36 @@ func (c *Coordinator) Submit(hook string, ev events.Event) {
 }
 
 // newTask makes a task and notes the members' boot tags.
-func (c *Coordinator) newTask(hook string, ev events.Event, key string) *task {
-	h, _ := c.r.Hook(hook)
-	t := &task{hook: hook, one: h.RunOn == events.RunOnOne, key: key, ev: ev, created: c.now(), boots: map[string]string{}}
+func (c *Coordinator) newTask(hookName string, ev events.Event, key string) *task {
+	h, _ := c.r.Hook(hookName)
+	t := &task{hook: hookName, one: h.RunOn == hook.RunOnOne, key: key, ev: ev, created: c.now(), boots: map[string]string{}}
 	for _, m := range c.view.Members() {
 		t.boots[m.Name] = m.Tags[events.BootTag]
 	}
 	return t
 }
 
-// Resume implements events.Coordinator: it takes a run_on: one task the
+// Resume implements hook.Coordinator: it takes a run_on: one task the
 // journal says a previous start of this agent left unfinished. It goes
 // through ranking, the guards and the claim like any task: the claim
 // learns from the other members whether it was completed or is being run
 // elsewhere.
-func (c *Coordinator) Resume(hook string, ev events.Event) {
+func (c *Coordinator) Resume(hookName string, ev events.Event) {
 	if ev.Key == "" {
 		ev.Key = FailureKey(&ev)
 	}
 	ev.Fence, ev.TakeoverFrom = 0, ""
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := hook + "\x00" + ev.Key
+	id := hookName + "\x00" + ev.Key
 	if _, ok := c.tasks[id]; ok {
 		return // the journal had it twice, or it failed again meanwhile
 	}
 	if _, ok := c.done[id]; ok {
-		c.r.JournalDone(hook, &ev)
+		c.r.JournalDone(hookName, &ev)
 		return
 	}
-	t := c.newTask(hook, ev, ev.Key)
+	t := c.newTask(hookName, ev, ev.Key)
 	t.state = taskWaiting
 	c.tasks[id] = t
 	c.evaluate(id, t)
@@ -796,7 +797,7 @@ func (c *Coordinator) evaluate(id string, t *task) {
 		return
 	}
 	self := c.view.Self()
-	if h.RunOn != events.RunOnOne {
+	if h.RunOn != hook.RunOnOne {
 		if h.Quorum {
 			c.confirmThenRun(id, t, t.ev)
 			return
@@ -985,7 +986,7 @@ func (c *Coordinator) holdReason(t *task) string {
 			return fmt.Sprintf("no quorum: this agent sees %d of %d members alive", alive, total)
 		}
 	}
-	if !isFailure(&t.ev) || h.RunOn == events.RunOnSelf {
+	if !isFailure(&t.ev) || h.RunOn == hook.RunOnSelf {
 		return ""
 	}
 	subject, _ := t.ev.Subject()
@@ -1004,18 +1005,18 @@ func (c *Coordinator) holdReason(t *task) string {
 // completeTimeout bounds how long a completion is sent to the members.
 const completeTimeout = 3 * time.Second
 
-// Finished implements events.Coordinator: a claimed run ended (after its
+// Finished implements hook.Coordinator: a claimed run ended (after its
 // retries). A
 // completed run is recorded with the granters and announced; a run the
 // agent gave up (stopping) releases its claim; a run whose lease was lost
 // goes back to waiting, to learn from the next claim whether the agent
 // that took over completed it.
-func (c *Coordinator) Finished(hook string, ev *events.Event, guard events.RunGuard, final events.Run) {
+func (c *Coordinator) Finished(hookName string, ev *events.Event, guard hook.RunGuard, final events.Run) {
 	cr, ok := guard.(*claimedRun)
 	if !ok {
 		return
 	}
-	id := hook + "\x00" + ev.Key
+	id := hookName + "\x00" + ev.Key
 	cr.cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -1045,12 +1046,12 @@ func (c *Coordinator) Finished(hook string, ev *events.Event, guard events.RunGu
 		ctx, cancel := context.WithTimeout(context.Background(), completeTimeout)
 		defer cancel()
 		if err := cr.lease.Complete(ctx, string(outcome)); err != nil {
-			c.log.Warn().Err(err).Str("hook", hook).Str("key", key).Uint64("fence", fence).
+			c.log.Warn().Err(err).Str("hook", hookName).Str("key", key).Uint64("fence", fence).
 				Msg("failover run completed, but a newer claim replaced it while it ran: the newer run carries a larger fence")
 		}
-		payload, _ := json.Marshal(Announcement{Hook: hook, Key: key, Runner: self, Outcome: outcome, Fence: fence})
+		payload, _ := json.Marshal(Announcement{Hook: hookName, Key: key, Runner: self, Outcome: outcome, Fence: fence})
 		if err := c.view.Announce(payload); err != nil {
-			c.log.Error().Err(err).Str("hook", hook).Str("key", key).Msg("could not announce the failover's end")
+			c.log.Error().Err(err).Str("hook", hookName).Str("key", key).Msg("could not announce the failover's end")
 		}
 	}()
 }
@@ -1139,10 +1140,10 @@ func (c *Coordinator) DrainTimeout() time.Duration {
 	return d
 }
 
-// HooksChanged implements events.Coordinator: after a reload, a pending
+// HooksChanged implements hook.Coordinator: after a reload, a pending
 // failover of a removed hook is dropped; the others go on with the hook's
 // new definition.
-func (c *Coordinator) HooksChanged(hooks []events.Hook) {
+func (c *Coordinator) HooksChanged(hooks []hook.Hook) {
 	names := make(map[string]bool, len(hooks))
 	for _, h := range hooks {
 		names[h.Name] = true

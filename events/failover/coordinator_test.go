@@ -2,12 +2,14 @@ package failover
 
 import (
 	"context"
-	"github.com/vigil-agent/vigil/events"
-	"github.com/vigil-agent/vigil/internal/clustertest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 
 	"github.com/rs/zerolog"
 )
@@ -123,14 +125,14 @@ func (v *memView) emittedTypes() string {
 
 // testAgent is a runner with its coordinator.
 type testAgent struct {
-	*events.Runner
+	*hook.Runner
 	c *Coordinator
 }
 
-func newCoordRunner(t *testing.T, view *memView, cfg Config, h events.Hook) testAgent {
+func newCoordRunner(t *testing.T, view *memView, cfg Config, h hook.Hook) testAgent {
 	t.Helper()
 	c := NewCoordinator(CoordinatorConfig{View: view, Guards: cfg, Logger: zerolog.Nop()})
-	r, err := events.NewRunner(events.RunnerConfig{Self: view.Self, Coordinate: c.Attach, Logger: zerolog.Nop()}, []events.Hook{h})
+	r, err := hook.NewRunner(hook.RunnerConfig{Self: view.Self, Coordinate: c.Attach, Logger: zerolog.Nop()}, []hook.Hook{h})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +166,7 @@ func TestQuorumHoldsThenRunsOrDrops(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newMemView("a", "a", "b", "c", "d", "e")
-			r := newCoordRunner(t, v, Config{BrakeFraction: 1}, events.Hook{Name: "h", Shell: "true", Quorum: true, Filters: events.Filters{{Type: events.MemberFailed}}})
+			r := newCoordRunner(t, v, Config{BrakeFraction: 1}, hook.Hook{Name: "h", Shell: "true", Quorum: true, Filters: events.Filters{{Type: events.MemberFailed}}})
 			// a is on the minority side: it sees c, d, e failed.
 			for _, n := range []string{"c", "d", "e"} {
 				v.set(n, "failed")
@@ -194,7 +196,7 @@ func TestRunOnOneChoosesTheSameRunnerEverywhere(t *testing.T) {
 		v := newMemView(self, append(names, "p")...)
 		v.members["p"] = events.Member{Name: "p", Status: "failed", Tags: map[string]string{"role": "primary", events.BootTag: "b0"}}
 		v.net = net
-		r := newCoordRunner(t, v, Config{}, events.Hook{Name: "promote", Shell: "true", RunOn: events.RunOnOne,
+		r := newCoordRunner(t, v, Config{}, hook.Hook{Name: "promote", Shell: "true", RunOn: hook.RunOnOne,
 			Eligible: map[string]string{"role": "replica"}})
 		net.add(self, r.c)
 		views[self], rs[self] = v, r
@@ -232,7 +234,7 @@ func TestRunOnOneChoosesTheSameRunnerEverywhere(t *testing.T) {
 
 func TestFlapDampingAndBrakeEmitEvents(t *testing.T) {
 	v := newMemView("a", "a", "b", "c", "d", "e")
-	r := newCoordRunner(t, v, Config{FlapLimit: 1, BrakeFraction: 0.5}, events.Hook{Name: "h", Shell: "true"})
+	r := newCoordRunner(t, v, Config{FlapLimit: 1, BrakeFraction: 0.5}, hook.Hook{Name: "h", Shell: "true"})
 	// b flaps twice: damped past flap_limit 1.
 	for i := 0; i < 2; i++ {
 		v.set("b", "failed")
@@ -260,7 +262,7 @@ func TestFlapDampingAndBrakeEmitEvents(t *testing.T) {
 
 func TestBrakeReleasesWhenEveryoneIsBack(t *testing.T) {
 	v := newMemView("a", "a", "b", "c", "d", "e")
-	r := newCoordRunner(t, v, Config{}, events.Hook{Name: "h", Shell: "true", Filters: events.Filters{{Type: events.MemberFailed}}})
+	r := newCoordRunner(t, v, Config{}, hook.Hook{Name: "h", Shell: "true", Filters: events.Filters{{Type: events.MemberFailed}}})
 	for _, n := range []string{"c", "d", "e"} {
 		v.set(n, "failed")
 		r.Dispatch(memberEvent(v, events.MemberFailed, n))

@@ -3,8 +3,8 @@
 // members by rendezvous hash to choose the one runner of a run_on: one
 // hook, and decides which agent runs a task and hands the run a fencing
 // token. It plugs into the hook runner of package events through the
-// events.Coordinator interface and uses the runner only through
-// events.CoordinatedRunner. A task is one hook's run for one failure, named the
+// hook.Coordinator interface and uses the runner only through
+// hook.CoordinatedRunner. A task is one hook's run for one failure, named the
 // same on every agent (TaskID). Before a chosen runner starts the hook it
 // acquires a Lease from a Lock; the lease carries the fence, a number that
 // grows with every grant of the task, and closes Lost when the runner can

@@ -1,9 +1,11 @@
 package failover
 
 import (
-	"github.com/vigil-agent/vigil/events"
 	"hash/fnv"
 	"sort"
+
+	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
 )
 
 // Rank orders the agents eligible to run hook for the failure with base
@@ -11,17 +13,17 @@ import (
 // excluded, by highest rendezvous hash of (hook, key, member). Every agent
 // with the same view gets the same order, and when the first is gone the
 // second takes over: only the failures of higher-ranked agents move it.
-func Rank(hook, key, subject string, eligible map[string]string, members []events.Member) []string {
+func Rank(hookName, key, subject string, eligible map[string]string, members []events.Member) []string {
 	type cand struct {
 		name  string
 		score uint64
 	}
 	var cands []cand
 	for _, m := range members {
-		if m.Status != "alive" || m.Name == subject || !events.HasTags(m.Tags, eligible) {
+		if m.Status != "alive" || m.Name == subject || !hook.HasTags(m.Tags, eligible) {
 			continue
 		}
-		cands = append(cands, cand{m.Name, rendezvousScore(hook, key, m.Name)})
+		cands = append(cands, cand{m.Name, rendezvousScore(hookName, key, m.Name)})
 	}
 	sort.Slice(cands, func(i, j int) bool {
 		if cands[i].score != cands[j].score {
@@ -38,9 +40,9 @@ func Rank(hook, key, subject string, eligible map[string]string, members []event
 
 // rendezvousScore hashes (hook, key, member) with FNV-1a and a final
 // splitmix64 mix, so nearby names still spread evenly.
-func rendezvousScore(hook, key, member string) uint64 {
+func rendezvousScore(hookName, key, member string) uint64 {
 	h := fnv.New64a()
-	h.Write([]byte(hook))
+	h.Write([]byte(hookName))
 	h.Write([]byte{0})
 	h.Write([]byte(key))
 	h.Write([]byte{0})

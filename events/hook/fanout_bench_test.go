@@ -1,4 +1,4 @@
-package events
+package hook
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/events"
 
 	"github.com/rs/zerolog"
 )
@@ -24,15 +26,15 @@ func BenchmarkDispatchFanout(b *testing.B) {
 			var ran atomic.Int64
 			hooks := make([]Hook, h)
 			for i := range hooks {
-				hooks[i] = Hook{Name: fmt.Sprintf("h%d", i), Filters: Filters{{Type: MemberFailed}},
-					Builtin: func(context.Context, *Event) (string, error) { ran.Add(1); return "", nil }}
+				hooks[i] = Hook{Name: fmt.Sprintf("h%d", i), Filters: events.Filters{{Type: events.MemberFailed}},
+					Builtin: func(context.Context, *events.Event) (string, error) { ran.Add(1); return "", nil }}
 			}
 			r, err := NewRunner(RunnerConfig{Logger: zerolog.Nop(), Env: []string{}, QueueLimit: 1 << 30}, hooks)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer r.Close(context.Background())
-			ev := Event{Type: MemberFailed, Time: time.Now(), Members: []Member{{Name: "peer", Addr: "10.0.0.2", Port: 7946, Status: "failed"}}}
+			ev := events.Event{Type: events.MemberFailed, Time: time.Now(), Members: []events.Member{{Name: "peer", Addr: "10.0.0.2", Port: 7946, Status: "failed"}}}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
@@ -67,8 +69,8 @@ func BenchmarkHookStart(b *testing.B) {
 		{"shell", Hook{Name: "date", Shell: "date +%s%N"}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			runs := make(chan Run, 1)
-			r, err := NewRunner(RunnerConfig{Logger: zerolog.Nop(), OnRun: func(run Run) { runs <- run }}, []Hook{tc.hook})
+			runs := make(chan events.Run, 1)
+			r, err := NewRunner(RunnerConfig{Logger: zerolog.Nop(), OnRun: func(run events.Run) { runs <- run }}, []Hook{tc.hook})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -78,7 +80,7 @@ func BenchmarkHookStart(b *testing.B) {
 			for b.Loop() {
 				n++
 				t0 := time.Now().UnixNano()
-				r.Dispatch(Event{ID: uint64(n), Type: MemberFailed, Time: time.Now(), Members: []Member{{Name: "peer", Status: "failed"}}})
+				r.Dispatch(events.Event{ID: uint64(n), Type: events.MemberFailed, Time: time.Now(), Members: []events.Member{{Name: "peer", Status: "failed"}}})
 				run := <-runs
 				started, err := strconv.ParseInt(strings.TrimSpace(run.Output), 10, 64)
 				if err != nil {

@@ -1,4 +1,4 @@
-package events
+package hook
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vigil-agent/vigil/events"
 
 	"github.com/rs/zerolog"
 )
@@ -47,7 +49,7 @@ const OutputDropped = "[output dropped: the run history keeps the output of its 
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	// Self returns the local member at the time a hook starts.
-	Self func() Member
+	Self func() events.Member
 	// HTTPAddr is the agent's HTTP address, given to hooks as VIGIL_HTTP_ADDR.
 	HTTPAddr string
 	// DefaultTimeout applies to hooks without their own (DefaultHookTimeout
@@ -70,12 +72,13 @@ type RunnerConfig struct {
 	// run_on: all.
 	Coordinate func(CoordinatedRunner) Coordinator
 	// OnRun, when set, is called with every recorded run (for metrics).
-	OnRun func(Run)
+	OnRun func(events.Run)
 	// Journal, when set, records queued events, finished runs and run
-	// records so a restart resumes unfinished runs and keeps the history.
-	Journal *Journal
+	// records so a restart resumes unfinished runs and keeps the history
+	// (package events/journal).
+	Journal Journal
 	// PastRuns seeds the run history (the journal's records).
-	PastRuns []Run
+	PastRuns []events.Run
 }
 
 // Runner runs hooks for events. Each hook has its own FIFO queue and worker,
@@ -91,7 +94,7 @@ type Runner struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	history []Run
+	history []events.Run
 	// Runs before history[outputFrom] had their output dropped (or had
 	// none); outputHeld is the output the others hold. See
 	// MaxHistoryOutput.
@@ -112,7 +115,7 @@ type hookQueue struct {
 // NewRunner validates the hooks and starts one worker per hook.
 func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 	if cfg.Self == nil {
-		cfg.Self = func() Member { return Member{} }
+		cfg.Self = func() events.Member { return events.Member{} }
 	}
 	if cfg.DefaultTimeout <= 0 {
 		cfg.DefaultTimeout = DefaultHookTimeout
@@ -128,6 +131,9 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 	}
 	if cfg.Env == nil {
 		cfg.Env = os.Environ()
+	}
+	if cfg.Journal == nil {
+		cfg.Journal = noJournal{}
 	}
 	r := &Runner{cfg: cfg}
 	normal, err := r.normalize(hooks)
@@ -174,7 +180,7 @@ func (r *Runner) normalize(hooks []Hook) ([]Hook, error) {
 			h.Stdin = StdinJSON
 		}
 		if len(h.Filters) == 0 {
-			h.Filters = Filters{{Any: true}}
+			h.Filters = events.Filters{{Any: true}}
 		}
 		out = append(out, h)
 	}
@@ -214,7 +220,7 @@ func (r *Runner) Hooks() []Hook {
 
 // Dispatch queues ev for every hook whose filters and match select it;
 // failover runs go through coordination first. It never blocks.
-func (r *Runner) Dispatch(ev Event) {
+func (r *Runner) Dispatch(ev events.Event) {
 	if r.coord != nil && r.coord.Observe(&ev) {
 		return
 	}
@@ -242,23 +248,23 @@ func (r *Runner) Dispatch(ev Event) {
 // queuedRun is one event waiting for a hook, with the guard of a
 // coordinated run.
 type queuedRun struct {
-	ev    *Event
+	ev    *events.Event
 	guard RunGuard
 }
 
 // Enqueue implements CoordinatedRunner.
-func (r *Runner) Enqueue(hook string, ev Event, guard RunGuard) bool {
+func (r *Runner) Enqueue(hook string, ev events.Event, guard RunGuard) bool {
 	for _, q := range r.queueList() {
 		if q.hook.Name == hook {
 			return r.enqueue(q, ev, guard)
 		}
 	}
-	r.record(Hook{Name: hook}, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Reason: "hook removed by a reload"})
+	r.record(Hook{Name: hook}, &ev, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Reason: "hook removed by a reload"})
 	return false
 }
 
 // Record implements CoordinatedRunner.
-func (r *Runner) Record(hook string, ev *Event, run Run) {
+func (r *Runner) Record(hook string, ev *events.Event, run events.Run) {
 	r.record(Hook{Name: hook}, ev, run)
 }
 
@@ -273,16 +279,16 @@ func (r *Runner) Hook(name string) (Hook, bool) {
 }
 
 // JournalQueued implements CoordinatedRunner.
-func (r *Runner) JournalQueued(hook string, ev *Event) { r.cfg.Journal.queued(hook, ev) }
+func (r *Runner) JournalQueued(hook string, ev *events.Event) { r.cfg.Journal.Queued(hook, ev) }
 
 // JournalDone implements CoordinatedRunner.
-func (r *Runner) JournalDone(hook string, ev *Event) { r.cfg.Journal.done(hook, ev) }
+func (r *Runner) JournalDone(hook string, ev *events.Event) { r.cfg.Journal.Done(hook, ev) }
 
 // enqueue puts ev on one hook's queue; it reports false when the event
 // was dropped instead.
-func (r *Runner) enqueue(q *hookQueue, ev Event, guard RunGuard) bool {
+func (r *Runner) enqueue(q *hookQueue, ev events.Event, guard RunGuard) bool {
 	if r.isClosed() {
-		r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: "agent is stopping"})
+		r.record(q.hook, &ev, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Error: "agent is stopping"})
 		return false
 	}
 	q.mu.Lock()
@@ -299,14 +305,14 @@ func (r *Runner) enqueue(q *hookQueue, ev Event, guard RunGuard) bool {
 	}
 	if len(q.pending) >= r.cfg.QueueLimit {
 		q.mu.Unlock()
-		r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: fmt.Sprintf("hook queue full (%d events waiting)", r.cfg.QueueLimit)})
+		r.record(q.hook, &ev, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Error: fmt.Sprintf("hook queue full (%d events waiting)", r.cfg.QueueLimit)})
 		return false
 	}
 	// Journaled before the worker can take it, so the event's queued line
 	// comes before its done line: a done finishes only the queued lines
 	// before it, which is what lets the journal be compacted while it is
 	// appended to.
-	r.cfg.Journal.queued(q.hook.Name, &ev)
+	r.cfg.Journal.Queued(q.hook.Name, &ev)
 	q.pending = append(q.pending, queuedRun{ev: &ev, guard: guard})
 	q.mu.Unlock()
 	select {
@@ -329,11 +335,11 @@ func (r *Runner) QueueDepth() map[string]int {
 }
 
 // Runs returns the recent runs, oldest first.
-func (r *Runner) Runs() []Run {
+func (r *Runner) Runs() []events.Run {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	kept := r.history[max(0, len(r.history)-r.cfg.History):]
-	out := make([]Run, len(kept))
+	out := make([]events.Run, len(kept))
 	copy(out, kept)
 	return out
 }
@@ -376,7 +382,7 @@ func (r *Runner) work(q *hookQueue) {
 	defer r.wg.Done()
 	for {
 		q.mu.Lock()
-		var ev *Event
+		var ev *events.Event
 		var guard RunGuard
 		if len(q.pending) > 0 {
 			ev, guard = q.pending[0].ev, q.pending[0].guard
@@ -390,26 +396,26 @@ func (r *Runner) work(q *hookQueue) {
 				ctx = guard.Context()
 			}
 			if r.ctx.Err() != nil {
-				r.record(q.hook, ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Error: "agent stopped before the hook ran"})
+				r.record(q.hook, ev, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Error: "agent stopped before the hook ran"})
 				if guard != nil {
-					r.coord.Finished(q.hook.Name, ev, guard, Run{Outcome: OutcomeCancelled})
+					r.coord.Finished(q.hook.Name, ev, guard, events.Run{Outcome: events.OutcomeCancelled})
 				}
 				continue
 			}
 			if ctx.Err() != nil {
-				r.record(q.hook, ev, Run{Outcome: OutcomeCancelled, ExitCode: -1, Reason: "failover claim lost or given up before the hook started"})
-				r.coord.Finished(q.hook.Name, ev, guard, Run{Outcome: OutcomeCancelled})
+				r.record(q.hook, ev, events.Run{Outcome: events.OutcomeCancelled, ExitCode: -1, Reason: "failover claim lost or given up before the hook started"})
+				r.coord.Finished(q.hook.Name, ev, guard, events.Run{Outcome: events.OutcomeCancelled})
 				continue
 			}
 			if held, why := q.spendBudget(time.Now()); held {
-				r.record(q.hook, ev, Run{Start: time.Now().UTC(), Outcome: OutcomeHeld, ExitCode: -1, Error: why})
+				r.record(q.hook, ev, events.Run{Start: time.Now().UTC(), Outcome: events.OutcomeHeld, ExitCode: -1, Error: why})
 				if guard != nil {
-					r.coord.Finished(q.hook.Name, ev, guard, Run{Outcome: OutcomeCancelled})
+					r.coord.Finished(q.hook.Name, ev, guard, events.Run{Outcome: events.OutcomeCancelled})
 				}
 				continue
 			}
 			final := r.runWithRetries(ctx, q, ev, guard)
-			if final.Outcome == OutcomeCancelled {
+			if final.Outcome == events.OutcomeCancelled {
 				// The agent is stopping, or a failover run lost its claim:
 				// left unfinished in the journal, so the next start (or
 				// the coordinator) examines it again.
@@ -418,7 +424,7 @@ func (r *Runner) work(q *hookQueue) {
 				}
 				continue
 			}
-			r.cfg.Journal.done(q.hook.Name, ev)
+			r.cfg.Journal.Done(q.hook.Name, ev)
 			if guard != nil {
 				r.coord.Finished(q.hook.Name, ev, guard, final)
 			}
@@ -436,14 +442,14 @@ func (r *Runner) work(q *hookQueue) {
 
 // runWithRetries runs a hook, and again after a non-zero exit while it
 // has retries left, with a doubling backoff. Every attempt is recorded.
-func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *Event, guard RunGuard) Run {
+func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *events.Event, guard RunGuard) events.Run {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		run := r.execute(ctx, &q.hook, ev)
 		if ev.TakeoverFrom != "" {
 			run.Reason = "took over from " + ev.TakeoverFrom + ", whose claim ended before it completed the run"
 		}
-		if run.Outcome == OutcomeCancelled && guard != nil && r.ctx.Err() == nil {
+		if run.Outcome == events.OutcomeCancelled && guard != nil && r.ctx.Err() == nil {
 			if guard.Lost() {
 				run.Reason = "failover lease lost (this agent could not renew its claim in time): killed, so that another agent may take over"
 			} else {
@@ -453,7 +459,7 @@ func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *Event, gu
 		if q.hook.Retries > 0 {
 			run.Attempt = attempt
 		}
-		retry := (run.Outcome == OutcomeFailed || run.Outcome == OutcomeTimeout || run.Outcome == OutcomeError) &&
+		retry := (run.Outcome == events.OutcomeFailed || run.Outcome == events.OutcomeTimeout || run.Outcome == events.OutcomeError) &&
 			attempt <= q.hook.Retries && ctx.Err() == nil
 		if retry {
 			run.Reason = strings.TrimSpace(run.Reason + fmt.Sprintf(" retrying in %s (attempt %d of %d)", backoff, attempt+1, q.hook.Retries+1))
@@ -470,7 +476,7 @@ func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *Event, gu
 	}
 }
 
-func (r *Runner) record(h Hook, ev *Event, run Run) {
+func (r *Runner) record(h Hook, ev *events.Event, run events.Run) {
 	run.Hook = h.Name
 	run.EventID = ev.ID
 	run.Event = ev.Type
@@ -487,7 +493,7 @@ func (r *Runner) record(h Hook, ev *Event, run Run) {
 		run.Start = time.Now().UTC()
 	}
 	r.log(run)
-	r.cfg.Journal.run(run)
+	r.cfg.Journal.Record(run)
 	if r.cfg.OnRun != nil {
 		r.cfg.OnRun(run)
 	}
@@ -525,12 +531,12 @@ func (r *Runner) dropOldOutput() {
 	}
 }
 
-func (r *Runner) log(run Run) {
+func (r *Runner) log(run events.Run) {
 	var e *zerolog.Event
 	switch run.Outcome {
-	case OutcomeOK, OutcomeSkipped:
+	case events.OutcomeOK, events.OutcomeSkipped:
 		e = r.cfg.Logger.Info()
-	case OutcomeDropped, OutcomeError:
+	case events.OutcomeDropped, events.OutcomeError:
 		if run.Error == "" {
 			e = r.cfg.Logger.Info() // a decision (member back, duplicate), not a fault
 		} else {
@@ -590,7 +596,7 @@ func (q *hookQueue) spendBudget(now time.Time) (bool, string) {
 // finished: holds says whether each still holds (and why not); those that
 // do are queued again with their original id and key, the others are
 // recorded as dropped. Call it once the member view has settled.
-func (r *Runner) Resume(pending []JournalEntry, holds func(ev *Event) (bool, string)) {
+func (r *Runner) Resume(pending []Pending, holds func(ev *events.Event) (bool, string)) {
 	for _, p := range pending {
 		var q *hookQueue
 		for _, cand := range r.queueList() {
@@ -598,7 +604,7 @@ func (r *Runner) Resume(pending []JournalEntry, holds func(ev *Event) (bool, str
 				q = cand
 			}
 		}
-		ev := *p.Event
+		ev := p.Event
 		if q == nil {
 			r.cfg.Logger.Warn().Str("hook", p.Hook).Uint64("event_id", ev.ID).Msg("journal names a hook that is no longer configured; not resumed")
 			continue
@@ -612,8 +618,8 @@ func (r *Runner) Resume(pending []JournalEntry, holds func(ev *Event) (bool, str
 			continue
 		}
 		if ok, why := holds(&ev); !ok {
-			r.record(q.hook, &ev, Run{Outcome: OutcomeDropped, ExitCode: -1, Reason: "not resumed after restart: " + why})
-			r.cfg.Journal.done(q.hook.Name, &ev)
+			r.record(q.hook, &ev, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Reason: "not resumed after restart: " + why})
+			r.cfg.Journal.Done(q.hook.Name, &ev)
 			continue
 		}
 		r.cfg.Logger.Info().Str("hook", q.hook.Name).Uint64("event_id", ev.ID).Str("key", ev.Key).Msg("resuming a run left unfinished by the last stop")

@@ -1,4 +1,4 @@
-package events
+package hook
 
 import (
 	"runtime"
@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/vigil-agent/vigil/events"
 
 	"github.com/rs/zerolog"
 )
@@ -69,7 +71,7 @@ func TestHookOutputMemoryBounded(t *testing.T) {
 	heapKept, _ := heapNow(true)
 
 	run := runsOf(r, "flood")[0]
-	if run.Outcome != OutcomeOK {
+	if run.Outcome != events.OutcomeOK {
 		t.Fatalf("run %s: %s %s", run.Outcome, run.Error, run.Output[max(0, len(run.Output)-200):])
 	}
 	if run.OutputBytes != size+3 {
@@ -104,31 +106,31 @@ func TestHookOutputMemoryBounded(t *testing.T) {
 func TestRingMemoryBounded(t *testing.T) {
 	const published = 1_000_000
 	tags := map[string]string{"role": "web", "dc": "east"}
-	event := func(i int) Event {
+	event := func(i int) events.Event {
 		name := "node-" + strconv.Itoa(i%5000)
 		if i%2 == 0 {
-			return Event{Type: MemberJoin, Members: []Member{{Name: name, Addr: "10.0.0.1", Port: 7946, Status: "alive", Tags: tags}}}
+			return events.Event{Type: events.MemberJoin, Members: []events.Member{{Name: name, Addr: "10.0.0.1", Port: 7946, Status: "alive", Tags: tags}}}
 		}
-		return Event{Type: User, User: &UserEvent{Name: "deploy", Payload: "v1.2.3-" + strconv.Itoa(i), LTime: uint64(i)}}
+		return events.Event{Type: events.User, User: &events.UserEvent{Name: "deploy", Payload: "v1.2.3-" + strconv.Itoa(i), LTime: uint64(i)}}
 	}
 
 	heapStart, _ := heapNow(true)
-	r := NewRing(0)
+	r := events.NewRing(0)
 	_, stuck := r.Subscribe(0) // never read: cut off after its buffer fills
-	for i := range DefaultRingSize {
+	for i := range events.DefaultRingSize {
 		r.Publish(event(i))
 	}
 	heapFull, totalFull := heapNow(true)
 	start := time.Now()
-	for i := DefaultRingSize; i < published; i++ {
+	for i := events.DefaultRingSize; i < published; i++ {
 		r.Publish(event(i))
 	}
 	elapsed := time.Since(start)
 	heapEnd, totalEnd := heapNow(true)
 	runtime.KeepAlive(r)
 
-	if got := len(r.Since(0)); got != DefaultRingSize {
-		t.Fatalf("ring holds %d events, want %d", got, DefaultRingSize)
+	if got := len(r.Since(0)); got != events.DefaultRingSize {
+		t.Fatalf("ring holds %d events, want %d", got, events.DefaultRingSize)
 	}
 	if last := r.LastID(); last != published {
 		t.Fatalf("last id %d, want %d", last, published)
@@ -139,8 +141,8 @@ func TestRingMemoryBounded(t *testing.T) {
 	full := int64(heapFull) - int64(heapStart)
 	growth := int64(heapEnd) - int64(heapFull)
 	t.Logf("ring of %d (%d-byte Event): %.2f MiB once full (%d B/event); after %d publishes (%s, %.0f B allocated each): %+.3f MiB more",
-		DefaultRingSize, unsafe.Sizeof(Event{}), float64(full)/mib, full/DefaultRingSize, published,
-		elapsed.Round(time.Millisecond), float64(totalEnd-totalFull)/float64(published-DefaultRingSize), float64(growth)/mib)
+		events.DefaultRingSize, unsafe.Sizeof(events.Event{}), float64(full)/mib, full/events.DefaultRingSize, published,
+		elapsed.Round(time.Millisecond), float64(totalEnd-totalFull)/float64(published-events.DefaultRingSize), float64(growth)/mib)
 	if full > 4*mib {
 		t.Errorf("a full ring takes %.1f MiB, want < 4 MiB", float64(full)/mib)
 	}

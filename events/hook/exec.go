@@ -1,4 +1,4 @@
-package events
+package hook
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-agent/vigil/events"
+
 	"github.com/vigil-agent/vigil/internal/tail"
 )
 
@@ -21,17 +23,17 @@ const pipeDrainDelay = 2 * time.Second
 
 // execute runs one hook for one event and reports how it went. It never
 // panics on a bad hook; failures are in the Run.
-func (r *Runner) execute(ctx context.Context, h *Hook, ev *Event) Run {
+func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event) events.Run {
 	self := r.cfg.Self()
 	start := time.Now()
 	if h.Builtin != nil {
 		bctx, cancel := context.WithTimeout(ctx, h.Timeout)
 		defer cancel()
 		out, err := h.Builtin(bctx, ev)
-		run := Run{Start: start.UTC(), Outcome: OutcomeOK, Output: out, OutputBytes: int64(len(out))}
+		run := events.Run{Start: start.UTC(), Outcome: events.OutcomeOK, Output: out, OutputBytes: int64(len(out))}
 		run.DurationMS = msSince(start)
 		if err != nil {
-			run.Outcome, run.ExitCode, run.Error = OutcomeFailed, 1, err.Error()
+			run.Outcome, run.ExitCode, run.Error = events.OutcomeFailed, 1, err.Error()
 		}
 		return run
 	}
@@ -42,7 +44,7 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *Event) Run {
 	} else {
 		var err error
 		if stdin, err = JSONStdin(ev, self); err != nil {
-			return Run{Start: start.UTC(), Outcome: OutcomeError, ExitCode: -1, Error: err.Error()}
+			return events.Run{Start: start.UTC(), Outcome: events.OutcomeError, ExitCode: -1, Error: err.Error()}
 		}
 	}
 
@@ -66,7 +68,7 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *Event) Run {
 	cmd.WaitDelay = pipeDrainDelay
 
 	if err := cmd.Start(); err != nil {
-		return Run{Start: start.UTC(), Outcome: OutcomeError, ExitCode: -1, Error: fmt.Sprintf("start: %v", err)}
+		return events.Run{Start: start.UTC(), Outcome: events.OutcomeError, ExitCode: -1, Error: fmt.Sprintf("start: %v", err)}
 	}
 	pgid := cmd.Process.Pid
 	exited := make(chan struct{})
@@ -80,7 +82,7 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *Event) Run {
 	timer := time.NewTimer(h.Timeout)
 	defer timer.Stop()
 	var err error
-	outcome := OutcomeOK
+	outcome := events.OutcomeOK
 	exitedFirst := false
 	kill := func() error {
 		select {
@@ -94,33 +96,33 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *Event) Run {
 	select {
 	case err = <-waitErr:
 	case <-timer.C:
-		outcome = OutcomeTimeout
+		outcome = events.OutcomeTimeout
 		err = kill()
 	case <-ctx.Done():
-		outcome = OutcomeCancelled
+		outcome = events.OutcomeCancelled
 		err = kill()
 	}
-	if outcome != OutcomeOK && exitedFirst {
+	if outcome != events.OutcomeOK && exitedFirst {
 		// The hook had exited by itself before the timeout or the
 		// cancellation was noticed (the agent was paused meanwhile, say):
 		// it completed, and is reported as it ended.
-		outcome = OutcomeOK
+		outcome = events.OutcomeOK
 	}
 
-	run := Run{Start: start.UTC(), Outcome: outcome, Output: out.String(), OutputBytes: out.Total()}
+	run := events.Run{Start: start.UTC(), Outcome: outcome, Output: out.String(), OutputBytes: out.Total()}
 	run.DurationMS = msSince(start)
 	run.ExitCode = cmd.ProcessState.ExitCode()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		run.Signal = ws.Signal().String()
 	}
-	if outcome == OutcomeOK && run.ExitCode != 0 {
-		run.Outcome = OutcomeFailed
+	if outcome == events.OutcomeOK && run.ExitCode != 0 {
+		run.Outcome = events.OutcomeFailed
 	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) && !errors.Is(err, exec.ErrWaitDelay) {
 		run.Error = err.Error()
 	}
-	if outcome == OutcomeTimeout {
+	if outcome == events.OutcomeTimeout {
 		run.Error = fmt.Sprintf("killed after timeout %s", h.Timeout)
 	}
 	return run

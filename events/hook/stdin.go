@@ -1,4 +1,4 @@
-package events
+package hook
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // StdinDocument is the JSON document a hook with `stdin: json` reads.
@@ -13,19 +15,19 @@ type StdinDocument struct {
 	// ID is the event's id, as in VIGIL_EVENT_ID.
 	ID uint64 `json:"id"`
 	// Event is the event type.
-	Event Type `json:"event"`
+	Event events.Type `json:"event"`
 	// Time is when this agent received the event.
 	Time time.Time `json:"time"`
 	// Self is the member running the hook.
-	Self Member `json:"self"`
+	Self events.Member `json:"self"`
 	// Members are the members the event concerns; empty for user events.
-	Members []Member `json:"members"`
+	Members []events.Member `json:"members"`
 	// UserEvent is set for user events.
-	UserEvent *UserEvent `json:"user_event,omitempty"`
+	UserEvent *events.UserEvent `json:"user_event,omitempty"`
 	// Check is set for check events.
-	Check *CheckChange `json:"check,omitempty"`
+	Check *events.CheckChange `json:"check,omitempty"`
 	// Health is set for health events.
-	Health *HealthChange `json:"health,omitempty"`
+	Health *events.HealthChange `json:"health,omitempty"`
 	// Key is the failure's cluster-wide key (run_on: one hooks).
 	Key string `json:"key,omitempty"`
 	// Fence is the run's fencing token (claimed failover runs).
@@ -35,10 +37,10 @@ type StdinDocument struct {
 }
 
 // JSONStdin encodes the stdin document for ev.
-func JSONStdin(ev *Event, self Member) ([]byte, error) {
+func JSONStdin(ev *events.Event, self events.Member) ([]byte, error) {
 	members := ev.Members
 	if members == nil {
-		members = []Member{}
+		members = []events.Member{}
 	}
 	doc := StdinDocument{ID: ev.ID, Event: ev.Type, Time: ev.Time, Self: self, Members: members, UserEvent: ev.User, Check: ev.Check, Health: ev.Health, Key: ev.Key, Fence: ev.Fence, TakeoverFrom: ev.TakeoverFrom}
 	b, err := json.Marshal(doc)
@@ -59,7 +61,7 @@ func serfClean(v string) string {
 // events one line per member, NAME\tADDR\tROLE\tk=v,k=v; for user events the
 // payload with a trailing newline added when missing. Tags are sorted by key
 // (serf leaves them in map order).
-func SerfStdin(ev *Event) []byte {
+func SerfStdin(ev *events.Event) []byte {
 	if ev.User != nil {
 		p := ev.User.Payload
 		if p != "" && !strings.HasSuffix(p, "\n") {

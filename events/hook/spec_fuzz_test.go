@@ -1,10 +1,12 @@
-package events
+package hook
 
 import (
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // FuzzHookSpec feeds arbitrary -hook specs to ParseHookSpec. It must never
@@ -36,13 +38,13 @@ func FuzzHookSpec(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	events := []*Event{
-		{Type: MemberFailed, Members: []Member{{Name: "a"}}},
-		{Type: User, User: &UserEvent{Name: "deploy"}},
-		{Type: Check, Check: &CheckChange{ID: "web-http"}},
-		{Type: Health, Health: &HealthChange{Status: "critical"}},
-		{Type: User},
-		{Type: Health},
+	samples := []*events.Event{
+		{Type: events.MemberFailed, Members: []events.Member{{Name: "a"}}},
+		{Type: events.User, User: &events.UserEvent{Name: "deploy"}},
+		{Type: events.Check, Check: &events.CheckChange{ID: "web-http"}},
+		{Type: events.Health, Health: &events.HealthChange{Status: "critical"}},
+		{Type: events.User},
+		{Type: events.Health},
 	}
 	f.Fuzz(func(t *testing.T, spec string) {
 		h, err := ParseHookSpec(spec)
@@ -81,11 +83,11 @@ func FuzzHookSpec(f *testing.F) {
 		}
 		// Each filter reads back as itself from its text form.
 		for _, fl := range h.Filters {
-			back, err := ParseFilter(fl.String())
+			back, err := events.ParseFilter(fl.String())
 			if err != nil || back != fl {
 				t.Fatalf("%q: filter %#v reads back as %#v, %v", spec, fl, back, err)
 			}
-			for _, ev := range events {
+			for _, ev := range samples {
 				fl.Match(ev)
 			}
 		}

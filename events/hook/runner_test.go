@@ -1,4 +1,4 @@
-package events
+package hook
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/events"
 
 	"github.com/rs/zerolog"
 )
@@ -31,8 +33,8 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 func newTestRunner(t *testing.T, hooks ...Hook) *Runner {
 	t.Helper()
 	r, err := NewRunner(RunnerConfig{
-		Self: func() Member {
-			return Member{Name: "self-node", Addr: "127.0.0.1", Port: 7946, Tags: map[string]string{"role": "replica"}}
+		Self: func() events.Member {
+			return events.Member{Name: "self-node", Addr: "127.0.0.1", Port: 7946, Tags: map[string]string{"role": "replica"}}
 		},
 		HTTPAddr:  "127.0.0.1:7947",
 		KillGrace: time.Second,
@@ -49,8 +51,8 @@ func newTestRunner(t *testing.T, hooks ...Hook) *Runner {
 	return r
 }
 
-func runsOf(r *Runner, hook string) []Run {
-	var out []Run
+func runsOf(r *Runner, hook string) []events.Run {
+	var out []events.Run
 	for _, run := range r.Runs() {
 		if run.Hook == hook {
 			out = append(out, run)
@@ -72,23 +74,23 @@ func processGone(pid int) bool {
 	return len(fields) > 0 && fields[0] == "Z"
 }
 
-func failedEvent(id uint64, name string) Event {
-	return Event{ID: id, Type: MemberFailed, Time: time.Now(), Members: []Member{{Name: name, Addr: "127.0.0.9", Port: 7000, Status: "failed"}}}
+func failedEvent(id uint64, name string) events.Event {
+	return events.Event{ID: id, Type: events.MemberFailed, Time: time.Now(), Members: []events.Member{{Name: name, Addr: "127.0.0.9", Port: 7000, Status: "failed"}}}
 }
 
 func TestRunnerOutcomes(t *testing.T) {
 	tests := []struct {
 		name     string
 		hook     Hook
-		outcome  Outcome
+		outcome  events.Outcome
 		exitCode int
 		output   string
 	}{
-		{name: "exit 0", hook: Hook{Shell: "echo hello; echo oops >&2"}, outcome: OutcomeOK, output: "hello\noops\n"},
-		{name: "exit 3", hook: Hook{Shell: "exit 3"}, outcome: OutcomeFailed, exitCode: 3},
-		{name: "argv without shell", hook: Hook{Command: []string{"/bin/echo", "$HOME", "a b"}}, outcome: OutcomeOK, output: "$HOME a b\n"},
-		{name: "missing program", hook: Hook{Command: []string{"/nonexistent/vigil-hook"}}, outcome: OutcomeError, exitCode: -1},
-		{name: "killed by its own signal", hook: Hook{Shell: "kill -9 $$"}, outcome: OutcomeFailed, exitCode: -1},
+		{name: "exit 0", hook: Hook{Shell: "echo hello; echo oops >&2"}, outcome: events.OutcomeOK, output: "hello\noops\n"},
+		{name: "exit 3", hook: Hook{Shell: "exit 3"}, outcome: events.OutcomeFailed, exitCode: 3},
+		{name: "argv without shell", hook: Hook{Command: []string{"/bin/echo", "$HOME", "a b"}}, outcome: events.OutcomeOK, output: "$HOME a b\n"},
+		{name: "missing program", hook: Hook{Command: []string{"/nonexistent/vigil-hook"}}, outcome: events.OutcomeError, exitCode: -1},
+		{name: "killed by its own signal", hook: Hook{Shell: "kill -9 $$"}, outcome: events.OutcomeFailed, exitCode: -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,7 +105,7 @@ func TestRunnerOutcomes(t *testing.T) {
 			if tt.output != "" && run.Output != tt.output {
 				t.Errorf("output %q, want %q", run.Output, tt.output)
 			}
-			if run.Hook != "h" || run.EventID != 1 || run.Event != MemberFailed || run.Member != "db-1" {
+			if run.Hook != "h" || run.EventID != 1 || run.Event != events.MemberFailed || run.Member != "db-1" {
 				t.Errorf("run record %+v does not name its hook and event", run)
 			}
 		})
@@ -119,10 +121,10 @@ func TestRunnerTimeoutKillsProcessGroup(t *testing.T) {
 	r.Dispatch(failedEvent(2, "b"))
 	waitFor(t, 15*time.Second, "both runs", func() bool { return len(r.Runs()) == 2 })
 	runs := r.Runs()
-	if runs[0].Outcome != OutcomeTimeout || runs[0].Signal == "" {
+	if runs[0].Outcome != events.OutcomeTimeout || runs[0].Signal == "" {
 		t.Errorf("first run: outcome %s signal %q, want timeout by signal", runs[0].Outcome, runs[0].Signal)
 	}
-	if runs[1].Outcome != OutcomeOK || runs[1].EventID != 2 {
+	if runs[1].Outcome != events.OutcomeOK || runs[1].EventID != 2 {
 		t.Errorf("second run %+v, want ok for event 2", runs[1])
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "child"))
@@ -161,9 +163,9 @@ func TestRunnerHooksIndependentAndOrdered(t *testing.T) {
 
 func TestRunnerGivesEnvAndStdin(t *testing.T) {
 	dir := t.TempDir()
-	jsonHook := Hook{Name: "json", Filters: Filters{{Type: MemberFailed}}, Shell: "env > " + dir + "/env; cat > " + dir + "/stdin.json"}
+	jsonHook := Hook{Name: "json", Filters: events.Filters{{Type: events.MemberFailed}}, Shell: "env > " + dir + "/env; cat > " + dir + "/stdin.json"}
 	serfHook := Hook{Name: "serf", Stdin: StdinSerf, Shell: "cat > " + dir + "/stdin.serf"}
-	userOnly := Hook{Name: "user-only", Filters: Filters{{Type: User, Name: "deploy"}}, Shell: "true"}
+	userOnly := Hook{Name: "user-only", Filters: events.Filters{{Type: events.User, Name: "deploy"}}, Shell: "true"}
 	r := newTestRunner(t, jsonHook, serfHook, userOnly)
 	r.Dispatch(failedEvent(9, "db-1"))
 	waitFor(t, 10*time.Second, "runs", func() bool { return len(r.Runs()) == 2 })
@@ -213,7 +215,7 @@ func TestRunnerCloseKillsAndDrops(t *testing.T) {
 	r.Close(ctx)
 	r.Dispatch(failedEvent(3, "c"))
 	runs := r.Runs()
-	if len(runs) != 3 || runs[0].Outcome != OutcomeCancelled || runs[1].Outcome != OutcomeDropped || runs[2].Outcome != OutcomeDropped {
+	if len(runs) != 3 || runs[0].Outcome != events.OutcomeCancelled || runs[1].Outcome != events.OutcomeDropped || runs[2].Outcome != events.OutcomeDropped {
 		t.Fatalf("runs after close: %+v", runs)
 	}
 }
@@ -267,7 +269,7 @@ func TestRunnerHistoryKeepsTheNewest(t *testing.T) {
 	}
 	h := Hook{Name: "h"}
 	for i := uint64(1); i <= 10; i++ {
-		r.record(h, &Event{ID: i}, Run{Outcome: OutcomeOK})
+		r.record(h, &events.Event{ID: i}, events.Run{Outcome: events.OutcomeOK})
 		runs := r.Runs()
 		if want := min(int(i), 3); len(runs) != want || runs[len(runs)-1].EventID != i {
 			t.Fatalf("after %d runs: %d kept, newest %d", i, len(runs), runs[len(runs)-1].EventID)
@@ -299,9 +301,9 @@ func TestRunHistoryOutputBudget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var past []Run
+			var past []events.Run
 			for i := range tt.past {
-				past = append(past, Run{Hook: "h", EventID: uint64(i + 1), Output: strings.Repeat("p", 4<<10), OutputBytes: 4 << 10})
+				past = append(past, events.Run{Hook: "h", EventID: uint64(i + 1), Output: strings.Repeat("p", 4<<10), OutputBytes: 4 << 10})
 			}
 			r, err := NewRunner(RunnerConfig{PastRuns: past, Logger: zerolog.Nop()}, nil)
 			if err != nil {
@@ -328,7 +330,7 @@ func TestRunHistoryOutputBudget(t *testing.T) {
 				id := uint64(tt.past + i + 1)
 				// Each run's own output, so the heap holds what the history does.
 				out := fmt.Sprintf("run %08d\n", id) + strings.Repeat("x", max(0, tt.output-13))
-				r.record(h, &Event{ID: id}, Run{Outcome: OutcomeOK, Output: out[:tt.output], OutputBytes: int64(tt.output) * 10})
+				r.record(h, &events.Event{ID: id}, events.Run{Outcome: events.OutcomeOK, Output: out[:tt.output], OutputBytes: int64(tt.output) * 10})
 				if held := heldOutput(); held > MaxHistoryOutput {
 					t.Fatalf("after run %d the history holds %d bytes of output, over %d", id, held, MaxHistoryOutput)
 				}

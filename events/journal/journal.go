@@ -1,4 +1,8 @@
-package events
+// Package journal keeps the hook journal (data_dir/hooks.journal): the
+// events queued for hooks, the runs finished and the run records, so a
+// restarted agent resumes the runs its last stop left unfinished and shows
+// the runs from before. It implements hook.Journal.
+package journal
 
 import (
 	"bufio"
@@ -10,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // The hook journal: in the agent's data_dir, one JSON line per queued
@@ -44,20 +50,20 @@ import (
 // run records. Like every append, the delta is written but not fsynced
 // before the rename: a power loss can lose the last lines either way.
 
-// JournalEntry is one line of the journal.
-type JournalEntry struct {
+// Entry is one line of the journal.
+type Entry struct {
 	// Op is queued (an event waits for a hook), done (the hook finished
 	// with it) or run (a run record).
 	Op string `json:"op"`
 	// Hook is the hook's name.
 	Hook string `json:"hook"`
 	// Event is the queued event (op queued).
-	Event *Event `json:"event,omitempty"`
+	Event *events.Event `json:"event,omitempty"`
 	// EventID and Key identify the finished event (op done).
 	EventID uint64 `json:"event_id,omitempty"`
 	Key     string `json:"key,omitempty"`
 	// Run is a run record (op run).
-	Run *Run `json:"run,omitempty"`
+	Run *events.Run `json:"run,omitempty"`
 }
 
 // Journal appends entries to the journal file and compacts it as it grows.
@@ -96,7 +102,7 @@ type Journal struct {
 
 const (
 	// journalRunsKept is how many run records survive a compaction.
-	journalRunsKept = DefaultRunHistory
+	journalRunsKept = 1024 // hook.DefaultRunHistory: the run history's size
 	// journalCompactLines starts a compaction once this many lines (a run
 	// writes three: queued, run, done) were appended since the last one,
 	// or as many as the last one kept if that is more, so a large backlog
@@ -110,11 +116,11 @@ const (
 	journalRunOutput = 4 << 10
 )
 
-// OpenJournal reads the journal at path, compacts it to what is still
+// Open reads the journal at path, compacts it to what is still
 // pending plus the recent run records, and opens it for appending. It
 // returns the events that were queued but never finished, oldest first,
 // and the recent run records.
-func OpenJournal(path string) (*Journal, []JournalEntry, []Run, error) {
+func Open(path string) (*Journal, []Entry, []events.Run, error) {
 	pending, runs, err := readJournal(path)
 	if err != nil {
 		return nil, nil, nil, err
@@ -211,7 +217,7 @@ type journalQueued struct {
 
 // parseJournalLine decodes one line; ok is false for a line to ignore (a
 // torn last line, or one that is not an entry).
-func parseJournalLine(raw []byte) (e JournalEntry, id string, ok bool) {
+func parseJournalLine(raw []byte) (e Entry, id string, ok bool) {
 	if json.Unmarshal(raw, &e) != nil {
 		return e, "", false
 	}
@@ -230,7 +236,7 @@ func parseJournalLine(raw []byte) (e JournalEntry, id string, ok bool) {
 }
 
 // add follows one entry. It returns the index of a queued entry.
-func (s *journalState) add(e *JournalEntry, id string) int {
+func (s *journalState) add(e *Entry, id string) int {
 	switch e.Op {
 	case "queued":
 		if s.open == nil {
@@ -260,7 +266,7 @@ func (s *journalState) pending(i int) bool {
 
 // readJournal returns the unfinished queued entries and the last run
 // records. A torn last line (a crash mid-write) is skipped.
-func readJournal(path string) ([]JournalEntry, []Run, error) {
+func readJournal(path string) ([]Entry, []events.Run, error) {
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return nil, nil, nil
@@ -270,8 +276,8 @@ func readJournal(path string) ([]JournalEntry, []Run, error) {
 	}
 	defer f.Close()
 	var st journalState
-	var queued []JournalEntry
-	var runs []Run
+	var queued []Entry
+	var runs []events.Run
 	err = eachLine(f, func(raw []byte) error {
 		e, id, ok := parseJournalLine(raw)
 		if !ok {
@@ -295,7 +301,7 @@ func readJournal(path string) ([]JournalEntry, []Run, error) {
 	if len(runs) > journalRunsKept {
 		runs = runs[len(runs)-journalRunsKept:]
 	}
-	var pending []JournalEntry
+	var pending []Entry
 	for i, q := range queued {
 		if st.pending(i) {
 			pending = append(pending, q)
@@ -399,7 +405,7 @@ func (j *Journal) OnError(f func(error)) {
 	j.onError = f
 }
 
-func (j *Journal) append(e JournalEntry) {
+func (j *Journal) append(e Entry) {
 	if j == nil {
 		return
 	}
@@ -535,17 +541,21 @@ func (j *Journal) compact(end, linesAtEnd int64) error {
 	return nil
 }
 
-func (j *Journal) queued(hook string, ev *Event) {
-	j.append(JournalEntry{Op: "queued", Hook: hook, Event: ev})
+// Queued implements hook.Journal: ev waits for the named hook.
+func (j *Journal) Queued(hook string, ev *events.Event) {
+	j.append(Entry{Op: "queued", Hook: hook, Event: ev})
 }
 
-func (j *Journal) done(hook string, ev *Event) {
-	j.append(JournalEntry{Op: "done", Hook: hook, EventID: ev.ID, Key: ev.Key})
+// Done implements hook.Journal: the named hook is finished with ev.
+func (j *Journal) Done(hook string, ev *events.Event) {
+	j.append(Entry{Op: "done", Hook: hook, EventID: ev.ID, Key: ev.Key})
 }
 
-func (j *Journal) run(r Run) {
+// Record implements hook.Journal: a run record, with the tail of its
+// output.
+func (j *Journal) Record(r events.Run) {
 	r.Output = tailString(r.Output, journalRunOutput)
-	j.append(JournalEntry{Op: "run", Hook: r.Hook, Run: &r})
+	j.append(Entry{Op: "run", Hook: r.Hook, Run: &r})
 }
 
 func tailString(s string, n int) string {
@@ -577,5 +587,5 @@ func (j *Journal) Close() error {
 	return nil
 }
 
-// JournalPath is the journal's file name in a data dir.
-func JournalPath(dataDir string) string { return filepath.Join(dataDir, "hooks.journal") }
+// Path is the journal's file name in a data dir.
+func Path(dataDir string) string { return filepath.Join(dataDir, "hooks.journal") }

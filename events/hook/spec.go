@@ -1,8 +1,10 @@
-package events
+package hook
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // ParseHookSpec parses a serf-style handler spec, `[filter,filter=]script`,
@@ -29,7 +31,7 @@ func ParseHookSpec(spec string) (Hook, error) {
 	if script == "" {
 		return Hook{}, fmt.Errorf("hook spec %q: no script after the filter", spec)
 	}
-	filters, err := ParseFilters(filterList)
+	filters, err := events.ParseFilters(filterList)
 	if err != nil {
 		return Hook{}, fmt.Errorf("hook spec %q: %w", spec, err)
 	}

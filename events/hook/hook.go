@@ -1,4 +1,4 @@
-package events
+package hook
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // StdinFormat chooses what a hook process reads on stdin.
@@ -25,7 +27,7 @@ const (
 const DefaultHookTimeout = 60 * time.Second
 
 // BuiltinFunc is an in-process hook. It returns output to record with the run.
-type BuiltinFunc func(ctx context.Context, ev *Event) (output string, err error)
+type BuiltinFunc func(ctx context.Context, ev *events.Event) (output string, err error)
 
 // Hook is one handler attached to events: a process (Command or Shell) or a
 // built-in function, with the filters that select its events.
@@ -34,7 +36,7 @@ type Hook struct {
 	// unnamed -hook specs hook-1, hook-2, ...
 	Name string
 	// Filters select the events the hook runs for; empty means every event.
-	Filters Filters
+	Filters events.Filters
 	// Command is an argv list run without a shell. Exactly one of Command,
 	// Shell and Builtin is set.
 	Command []string
@@ -87,7 +89,7 @@ const (
 )
 
 // matchesSubject reports whether the event's member has every Match tag.
-func (h *Hook) matchesSubject(ev *Event) bool {
+func (h *Hook) matchesSubject(ev *events.Event) bool {
 	if len(h.Match) == 0 {
 		return true
 	}

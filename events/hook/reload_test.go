@@ -1,4 +1,4 @@
-package events
+package hook
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package events
+package hook
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 var envKeyUnsafe = regexp.MustCompile(`[^A-Z0-9_]`)
@@ -26,7 +28,7 @@ func envValue(v string) string {
 
 // HookEnv returns the variables vigil adds to a hook's environment for ev.
 // self is the local member; httpAddr is the agent's HTTP address.
-func HookEnv(ev *Event, self Member, httpAddr string) []string {
+func HookEnv(ev *events.Event, self events.Member, httpAddr string) []string {
 	env := []string{
 		"VIGIL_EVENT=" + string(ev.Type),
 		"VIGIL_EVENT_ID=" + eventID(ev),
@@ -71,7 +73,7 @@ func HookEnv(ev *Event, self Member, httpAddr string) []string {
 			"VIGIL_HEALTH="+envValue(ev.Health.Status),
 			"VIGIL_SERVICE="+envValue(ev.Health.Service),
 		)
-	} else if svc := self.Tags[ServiceTag]; svc != "" {
+	} else if svc := self.Tags[events.ServiceTag]; svc != "" {
 		env = append(env, "VIGIL_SERVICE="+envValue(svc))
 	}
 	keys := make([]string, 0, len(self.Tags))
@@ -88,7 +90,7 @@ func HookEnv(ev *Event, self Member, httpAddr string) []string {
 // eventID is VIGIL_EVENT_ID: the failure's cluster-wide key for a
 // run_on: one hook (the same on every agent, so a script can be
 // idempotent), else the event's id on this agent.
-func eventID(ev *Event) string {
+func eventID(ev *events.Event) string {
 	if ev.Key != "" {
 		return ev.Key
 	}

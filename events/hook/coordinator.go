@@ -1,6 +1,10 @@
-package events
+package hook
 
-import "context"
+import (
+	"context"
+
+	"github.com/vigil-agent/vigil/events"
+)
 
 // Coordinator is failover coordination as the runner sees it (package
 // events/failover implements it): it sees every event first, takes the
@@ -10,17 +14,17 @@ import "context"
 type Coordinator interface {
 	// Observe sees every event before it is dispatched; true means the
 	// event is coordination traffic that hooks must not see.
-	Observe(ev *Event) bool
+	Observe(ev *events.Event) bool
 	// Guards reports whether runs of h for ev go through the coordinator.
-	Guards(h *Hook, ev *Event) bool
+	Guards(h *Hook, ev *events.Event) bool
 	// Submit takes one run of the named hook that Guards selected.
-	Submit(hook string, ev Event)
+	Submit(hook string, ev events.Event)
 	// Resume takes a run_on: one run that the journal says the last stop
 	// of the agent left unfinished.
-	Resume(hook string, ev Event)
+	Resume(hook string, ev events.Event)
 	// Finished is told how a run enqueued with a guard ended, after its
 	// retries; OutcomeCancelled when it was killed or never started.
-	Finished(hook string, ev *Event, guard RunGuard, final Run)
+	Finished(hook string, ev *events.Event, guard RunGuard, final events.Run)
 	// HooksChanged is told the hooks after a reload.
 	HooksChanged(hooks []Hook)
 }
@@ -38,14 +42,14 @@ type RunGuard interface {
 type CoordinatedRunner interface {
 	// Enqueue queues ev for the named hook, with guard (nil for none); it
 	// reports false when the run was dropped instead (recorded).
-	Enqueue(hook string, ev Event, guard RunGuard) bool
+	Enqueue(hook string, ev events.Event, guard RunGuard) bool
 	// Record records a decision (held, skipped, dropped) as a run of the
 	// named hook.
-	Record(hook string, ev *Event, run Run)
+	Record(hook string, ev *events.Event, run events.Run)
 	// Hook returns the named hook's current definition.
 	Hook(name string) (Hook, bool)
 	// JournalQueued and JournalDone write a coordinated run's journal
 	// lines, so a restart resumes a run still under way.
-	JournalQueued(hook string, ev *Event)
-	JournalDone(hook string, ev *Event)
+	JournalQueued(hook string, ev *events.Event)
+	JournalDone(hook string, ev *events.Event)
 }

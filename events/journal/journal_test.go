@@ -1,4 +1,4 @@
-package events
+package journal
 
 import (
 	"bytes"
@@ -12,11 +12,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
+	"github.com/vigil-agent/vigil/internal/clustertest"
+
 	"github.com/rs/zerolog"
 )
 
 // waitCompaction waits for the compaction in flight, if one is, and
 // returns the last compaction's error.
+// mib is a mebibyte.
+const mib = 1 << 20
+
 func (j *Journal) waitCompaction() error {
 	j.mu.Lock()
 	ch := j.compactDone
@@ -47,9 +54,9 @@ func (j *Journal) compactNow() error {
 	}
 }
 
-func journalTestEvent(id uint64) *Event {
-	return &Event{ID: id, Type: MemberFailed, Time: time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC),
-		Members: []Member{{Name: fmt.Sprintf("node-%d", id), Addr: "10.0.0.1", Port: 7946, Status: "failed"}}}
+func journalTestEvent(id uint64) *events.Event {
+	return &events.Event{ID: id, Type: events.MemberFailed, Time: time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC),
+		Members: []events.Member{{Name: fmt.Sprintf("node-%d", id), Addr: "10.0.0.1", Port: 7946, Status: "failed"}}}
 }
 
 // journalModel is what a journal must read back as: the unfinished
@@ -69,14 +76,14 @@ func (m *journalModel) clone() journalModel {
 // in it).
 func (m *journalModel) hookRun(j *Journal, id uint64, output string, finish bool) {
 	ev := journalTestEvent(id)
-	j.queued("h", ev)
-	j.run(Run{Hook: "h", EventID: id, Event: ev.Type, Outcome: OutcomeOK, Output: output, OutputBytes: int64(len(output))})
+	j.Queued("h", ev)
+	j.Record(events.Run{Hook: "h", EventID: id, Event: ev.Type, Outcome: events.OutcomeOK, Output: output, OutputBytes: int64(len(output))})
 	m.runs = append(m.runs, id)
 	if len(m.runs) > journalRunsKept {
 		m.runs = m.runs[len(m.runs)-journalRunsKept:]
 	}
 	if finish {
-		j.done("h", ev)
+		j.Done("h", ev)
 	} else {
 		m.pending = append(m.pending, id)
 	}
@@ -84,7 +91,7 @@ func (m *journalModel) hookRun(j *Journal, id uint64, output string, finish bool
 
 // finish journals the end of an earlier unfinished run.
 func (m *journalModel) finish(j *Journal, id uint64) {
-	j.done("h", journalTestEvent(id))
+	j.Done("h", journalTestEvent(id))
 	m.pending = slices.DeleteFunc(m.pending, func(p uint64) bool { return p == id })
 }
 
@@ -98,7 +105,7 @@ func readBack(t *testing.T, path string) journalModel {
 	return journalIDs(pending, runs)
 }
 
-func journalIDs(pending []JournalEntry, runs []Run) journalModel {
+func journalIDs(pending []Entry, runs []events.Run) journalModel {
 	var m journalModel
 	for _, p := range pending {
 		m.pending = append(m.pending, p.Event.ID)
@@ -119,7 +126,7 @@ func (m journalModel) String() string {
 
 func openTestJournal(t *testing.T, path string) *Journal {
 	t.Helper()
-	j, _, _, err := OpenJournal(path)
+	j, _, _, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,33 +148,33 @@ func fileSize(t *testing.T, path string) int64 {
 // before it, and an event queued more than once (resumed, then queued
 // again) is resumed once.
 func TestJournalReading(t *testing.T) {
-	q := func(id uint64) JournalEntry {
-		return JournalEntry{Op: "queued", Hook: "h", Event: journalTestEvent(id)}
+	q := func(id uint64) Entry {
+		return Entry{Op: "queued", Hook: "h", Event: journalTestEvent(id)}
 	}
-	d := func(id uint64) JournalEntry { return JournalEntry{Op: "done", Hook: "h", EventID: id} }
-	r := func(id uint64) JournalEntry {
-		return JournalEntry{Op: "run", Hook: "h", Run: &Run{Hook: "h", EventID: id}}
+	d := func(id uint64) Entry { return Entry{Op: "done", Hook: "h", EventID: id} }
+	r := func(id uint64) Entry {
+		return Entry{Op: "run", Hook: "h", Run: &events.Run{Hook: "h", EventID: id}}
 	}
 	tests := []struct {
 		name    string
-		entries []JournalEntry
+		entries []Entry
 		torn    string
 		pending []uint64
 	}{
-		{name: "finished", entries: []JournalEntry{q(1), r(1), d(1)}},
-		{name: "unfinished", entries: []JournalEntry{q(1), r(1), q(2)}, pending: []uint64{1, 2}},
-		{name: "queued twice", entries: []JournalEntry{q(1), q(1)}, pending: []uint64{1}},
-		{name: "queued twice, finished", entries: []JournalEntry{q(1), q(1), d(1)}},
-		{name: "queued again after done", entries: []JournalEntry{q(1), d(1), q(1)}, pending: []uint64{1}},
-		{name: "other hook", entries: []JournalEntry{q(1), {Op: "done", Hook: "g", EventID: 1}}, pending: []uint64{1}},
-		{name: "in order", entries: []JournalEntry{q(3), q(1), q(2), d(1)}, pending: []uint64{3, 2}},
-		{name: "torn last line", entries: []JournalEntry{q(1)}, torn: `{"op":"done","hook":"h","ev`, pending: []uint64{1}},
+		{name: "finished", entries: []Entry{q(1), r(1), d(1)}},
+		{name: "unfinished", entries: []Entry{q(1), r(1), q(2)}, pending: []uint64{1, 2}},
+		{name: "queued twice", entries: []Entry{q(1), q(1)}, pending: []uint64{1}},
+		{name: "queued twice, finished", entries: []Entry{q(1), q(1), d(1)}},
+		{name: "queued again after done", entries: []Entry{q(1), d(1), q(1)}, pending: []uint64{1}},
+		{name: "other hook", entries: []Entry{q(1), {Op: "done", Hook: "g", EventID: 1}}, pending: []uint64{1}},
+		{name: "in order", entries: []Entry{q(3), q(1), q(2), d(1)}, pending: []uint64{3, 2}},
+		{name: "torn last line", entries: []Entry{q(1)}, torn: `{"op":"done","hook":"h","ev`, pending: []uint64{1}},
 		{name: "empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := JournalPath(dir)
+			path := Path(dir)
 			var buf bytes.Buffer
 			var wantRuns []uint64
 			for _, e := range tt.entries {
@@ -226,7 +233,7 @@ func TestJournalCompactsWhileRunning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := JournalPath(t.TempDir())
+			path := Path(t.TempDir())
 			j := openTestJournal(t, path)
 			var m journalModel
 			m.hookRun(j, 1, "started\n", false) // the agent dies in this one
@@ -259,7 +266,7 @@ func TestJournalCompactsWhileRunning(t *testing.T) {
 
 			// A restart: the run left unfinished is resumed, the history
 			// has the last runs.
-			j2, pending, past, err := OpenJournal(path)
+			j2, pending, past, err := Open(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -267,14 +274,18 @@ func TestJournalCompactsWhileRunning(t *testing.T) {
 			if got := journalIDs(pending, past); got.String() != m.String() {
 				t.Fatalf("after the restart: %s, want %s", got, m)
 			}
-			r, err := NewRunner(RunnerConfig{Journal: j2, PastRuns: past, KillGrace: time.Second, Logger: zerolog.Nop()},
-				[]Hook{{Name: "h", Shell: `echo "resumed $VIGIL_EVENT_ID"`}})
+			r, err := hook.NewRunner(hook.RunnerConfig{Journal: j2, PastRuns: past, KillGrace: time.Second, Logger: zerolog.Nop()},
+				[]hook.Hook{{Name: "h", Shell: `echo "resumed $VIGIL_EVENT_ID"`}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { r.Close(t.Context()) })
-			r.Resume(pending, func(*Event) (bool, string) { return true, "" })
-			waitFor(t, 10*time.Second, "the resumed run", func() bool {
+			runs := make([]hook.Pending, 0, len(pending))
+			for _, p := range pending {
+				runs = append(runs, hook.Pending{Hook: p.Hook, Event: *p.Event})
+			}
+			r.Resume(runs, func(*events.Event) (bool, string) { return true, "" })
+			clustertest.WaitFor(t, 10*time.Second, "the resumed run", func() bool {
 				runs := r.Runs()
 				last := runs[len(runs)-1]
 				return last.EventID == 1 && last.Output == "resumed 1\n"
@@ -308,7 +319,7 @@ func TestJournalCompactionCrash(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.stage, func(t *testing.T) {
 			dir := t.TempDir()
-			path := JournalPath(dir)
+			path := Path(dir)
 			j := openTestJournal(t, path)
 			j.compactLines, j.compactBytes = 1<<40, 1<<40 // compactNow only
 			var m journalModel
@@ -357,11 +368,11 @@ func TestJournalCompactionCrash(t *testing.T) {
 				t.Errorf("the compaction left %d bytes of %d", after, before)
 			}
 
-			crashPath := JournalPath(crashDir)
+			crashPath := Path(crashDir)
 			if size := fileSize(t, crashPath); (size < before) != tt.compacted {
 				t.Errorf("a crash at %s leaves a journal of %d bytes (%d before the compaction); want the compacted one: %v", tt.stage, size, before, tt.compacted)
 			}
-			cj, pending, past, err := OpenJournal(crashPath)
+			cj, pending, past, err := Open(crashPath)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -388,7 +399,7 @@ func TestJournalCompactionCrash(t *testing.T) {
 // unfinished run, and no finished one, is resumed, and the run records
 // keep each worker's order.
 func TestJournalCompactionRacesAppends(t *testing.T) {
-	path := JournalPath(t.TempDir())
+	path := Path(t.TempDir())
 	j := openTestJournal(t, path)
 	j.compactLines = 64
 	// Compactions that copied lines appended while they ran: the journal's
@@ -496,8 +507,8 @@ func TestJournalReportsFailedAppends(t *testing.T) {
 	j := openTestJournal(t, path)
 	var errs []error
 	j.OnError(func(err error) { errs = append(errs, err) })
-	ev := &Event{ID: 1, Type: MemberFailed}
-	j.queued("h", ev)
+	ev := &events.Event{ID: 1, Type: events.MemberFailed}
+	j.Queued("h", ev)
 	if len(errs) != 0 {
 		t.Fatalf("a good append reported %v", errs)
 	}
@@ -511,7 +522,7 @@ func TestJournalReportsFailedAppends(t *testing.T) {
 	j.f = bad
 	j.mu.Unlock()
 	for range 3 {
-		j.done("h", ev)
+		j.Done("h", ev)
 	}
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "append to journal "+path) {
 		t.Fatalf("3 failed appends reported %v, want one error naming the journal", errs)
@@ -519,11 +530,11 @@ func TestJournalReportsFailedAppends(t *testing.T) {
 	j.mu.Lock()
 	j.f = good
 	j.mu.Unlock()
-	j.queued("h", ev)
+	j.Queued("h", ev)
 	j.mu.Lock()
 	j.f = bad
 	j.mu.Unlock()
-	j.done("h", ev)
+	j.Done("h", ev)
 	j.mu.Lock()
 	j.f = good
 	j.mu.Unlock()

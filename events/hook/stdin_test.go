@@ -1,43 +1,45 @@
-package events
+package hook
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 func TestSerfStdin(t *testing.T) {
 	tests := []struct {
 		name string
-		ev   Event
+		ev   events.Event
 		want string
 	}{
 		{
 			name: "member event, serf's line with sorted tags",
-			ev: Event{Type: MemberFailed, Members: []Member{{Name: "db-1", Addr: "10.0.0.5", Port: 7946,
+			ev: events.Event{Type: events.MemberFailed, Members: []events.Member{{Name: "db-1", Addr: "10.0.0.5", Port: 7946,
 				Tags: map[string]string{"role": "primary", "dc": "east"}}}},
 			want: "db-1\t10.0.0.5\tprimary\tdc=east,role=primary\n",
 		},
 		{
 			name: "no tags",
-			ev:   Event{Type: MemberJoin, Members: []Member{{Name: "a", Addr: "127.0.0.1"}}},
+			ev:   events.Event{Type: events.MemberJoin, Members: []events.Member{{Name: "a", Addr: "127.0.0.1"}}},
 			want: "a\t127.0.0.1\t\t\n",
 		},
 		{
 			name: "hostile name and tags cannot add lines or fields",
-			ev: Event{Type: MemberJoin, Members: []Member{{Name: "evil\nroot\t1.2.3.4", Addr: "127.0.0.1",
+			ev: events.Event{Type: events.MemberJoin, Members: []events.Member{{Name: "evil\nroot\t1.2.3.4", Addr: "127.0.0.1",
 				Tags: map[string]string{"role": "x\ny", "k": "v\tw"}}}},
 			want: "evil\\nroot\\t1.2.3.4\t127.0.0.1\tx\\ny\tk=v\\tw,role=x\\ny\n",
 		},
 		{
 			name: "user event payload gets a newline",
-			ev:   Event{Type: User, User: &UserEvent{Name: "deploy", Payload: "v1.2"}},
+			ev:   events.Event{Type: events.User, User: &events.UserEvent{Name: "deploy", Payload: "v1.2"}},
 			want: "v1.2\n",
 		},
 		{
 			name: "user event payload keeps its newline",
-			ev:   Event{Type: User, User: &UserEvent{Name: "deploy", Payload: "a\nb\n"}},
+			ev:   events.Event{Type: events.User, User: &events.UserEvent{Name: "deploy", Payload: "a\nb\n"}},
 			want: "a\nb\n",
 		},
 	}
@@ -56,9 +58,9 @@ func TestSerfStdin(t *testing.T) {
 }
 
 func TestJSONStdin(t *testing.T) {
-	ev := Event{ID: 7, Type: MemberFailed, Time: time.Unix(100, 0).UTC(),
-		Members: []Member{{Name: "db-1", Addr: "10.0.0.5", Port: 7946, Status: "failed", Tags: map[string]string{"role": "primary"}}}}
-	self := Member{Name: "db-2", Addr: "10.0.0.6", Port: 7946, Status: "alive"}
+	ev := events.Event{ID: 7, Type: events.MemberFailed, Time: time.Unix(100, 0).UTC(),
+		Members: []events.Member{{Name: "db-1", Addr: "10.0.0.5", Port: 7946, Status: "failed", Tags: map[string]string{"role": "primary"}}}}
+	self := events.Member{Name: "db-2", Addr: "10.0.0.6", Port: 7946, Status: "alive"}
 	b, err := JSONStdin(&ev, self)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +69,7 @@ func TestJSONStdin(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatalf("stdin is not JSON: %v: %s", err, b)
 	}
-	if doc.ID != 7 || doc.Event != MemberFailed || doc.Self.Name != "db-2" || len(doc.Members) != 1 ||
+	if doc.ID != 7 || doc.Event != events.MemberFailed || doc.Self.Name != "db-2" || len(doc.Members) != 1 ||
 		doc.Members[0].Name != "db-1" || doc.Members[0].Tags["role"] != "primary" || doc.UserEvent != nil {
 		t.Errorf("unexpected document %+v", doc)
 	}
@@ -81,8 +83,8 @@ func TestJSONStdin(t *testing.T) {
 }
 
 func TestHookEnvHostileValues(t *testing.T) {
-	ev := Event{ID: 3, Type: MemberJoin, Members: []Member{{Name: "x\nVIGIL_EVENT=member-failed", Addr: "127.0.0.1", Port: 1}}}
-	self := Member{Name: "me\x00=evil", Tags: map[string]string{"role": "a\"b'c", "we-ird.key": "v=w\nX=1"}}
+	ev := events.Event{ID: 3, Type: events.MemberJoin, Members: []events.Member{{Name: "x\nVIGIL_EVENT=member-failed", Addr: "127.0.0.1", Port: 1}}}
+	self := events.Member{Name: "me\x00=evil", Tags: map[string]string{"role": "a\"b'c", "we-ird.key": "v=w\nX=1"}}
 	env := HookEnv(&ev, self, "127.0.0.1:7947")
 	got := map[string]string{}
 	for _, kv := range env {
