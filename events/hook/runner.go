@@ -22,9 +22,10 @@ const (
 	DefaultKillGrace = 5 * time.Second
 	// DefaultRunHistory is how many hook runs GET /v1/hooks keeps.
 	DefaultRunHistory = 1024
-	// DefaultQueueLimit bounds one hook's backlog. A hook's timeout
-	// guarantees progress, so the limit is only reached in a pathological
-	// storm; an event over it is recorded as a dropped run and logged.
+	// DefaultQueueLimit bounds one hook's backlog of each class (user
+	// events, and every other event). A hook's timeout guarantees
+	// progress, so the limit is only reached in a pathological storm; an
+	// event over it is recorded as a dropped run and logged.
 	DefaultQueueLimit = 65536
 	// outputTail is how much of a run's output is kept.
 	outputTail = 64 << 10
@@ -60,7 +61,8 @@ type RunnerConfig struct {
 	KillGrace time.Duration
 	// History is how many runs are kept (DefaultRunHistory when zero).
 	History int
-	// QueueLimit bounds each hook's backlog (DefaultQueueLimit when zero).
+	// QueueLimit bounds each hook's backlog of each class: user events,
+	// and the others (DefaultQueueLimit when zero).
 	QueueLimit int
 	// Env is the base environment of hook processes (os.Environ() when nil).
 	Env []string
@@ -81,9 +83,13 @@ type RunnerConfig struct {
 	PastRuns []events.Run
 }
 
-// Runner runs hooks for events. Each hook has its own FIFO queue and worker,
-// so events reach one hook in order, different hooks run concurrently, and a
-// hook that hangs delays only its own later runs. Dispatch never blocks.
+// Runner runs hooks for events. Each hook has its own queue and worker,
+// so different hooks run concurrently and a hook that hangs delays only its
+// own later runs. A hook's queue is two FIFOs: user events, and every other
+// event (membership, check, health, the failover guards'), which the worker
+// always takes first, so a flood of user events never delays a membership
+// or health run by more than the run in progress. Events of one class
+// reach a hook in order. Dispatch never blocks.
 type Runner struct {
 	cfg    RunnerConfig
 	qmu    sync.RWMutex // guards queues (Reload replaces it)
@@ -108,8 +114,33 @@ type hookQueue struct {
 	retired bool        // replaced or removed by a reload: drain, then stop
 	started []time.Time // start times within the budget window
 	mu      sync.Mutex
-	pending []queuedRun
+	pending []queuedRun // every event but user events, served first
+	user    []queuedRun // user events, served when pending is empty
 	wake    chan struct{}
+}
+
+// class returns the FIFO ev waits in, with q.mu held: user events wait
+// behind every other event.
+func (q *hookQueue) class(ev *events.Event) *[]queuedRun {
+	if ev.Type == events.User {
+		return &q.user
+	}
+	return &q.pending
+}
+
+// take removes the next event to run, with q.mu held: the oldest of the
+// non-user events, else the oldest user event. ok is false when both are
+// empty.
+func (q *hookQueue) take() (queuedRun, bool) {
+	for _, fifo := range []*[]queuedRun{&q.pending, &q.user} {
+		if len(*fifo) > 0 {
+			next := (*fifo)[0]
+			(*fifo)[0] = queuedRun{}
+			*fifo = (*fifo)[1:]
+			return next, true
+		}
+	}
+	return queuedRun{}, false
 }
 
 // NewRunner validates the hooks and starts one worker per hook.
@@ -303,7 +334,8 @@ func (r *Runner) enqueue(q *hookQueue, ev events.Event, guard RunGuard) bool {
 		}
 		return false
 	}
-	if len(q.pending) >= r.cfg.QueueLimit {
+	fifo := q.class(&ev)
+	if len(*fifo) >= r.cfg.QueueLimit {
 		q.mu.Unlock()
 		r.record(q.hook, &ev, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Error: fmt.Sprintf("hook queue full (%d events waiting)", r.cfg.QueueLimit)})
 		return false
@@ -313,7 +345,7 @@ func (r *Runner) enqueue(q *hookQueue, ev events.Event, guard RunGuard) bool {
 	// before it, which is what lets the journal be compacted while it is
 	// appended to.
 	r.cfg.Journal.Queued(q.hook.Name, &ev)
-	q.pending = append(q.pending, queuedRun{ev: &ev, guard: guard})
+	*fifo = append(*fifo, queuedRun{ev: &ev, guard: guard})
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -328,7 +360,7 @@ func (r *Runner) QueueDepth() map[string]int {
 	out := make(map[string]int, len(queues))
 	for _, q := range queues {
 		q.mu.Lock()
-		out[q.hook.Name] = len(q.pending)
+		out[q.hook.Name] = len(q.pending) + len(q.user)
 		q.mu.Unlock()
 	}
 	return out
@@ -382,13 +414,8 @@ func (r *Runner) work(q *hookQueue) {
 	defer r.wg.Done()
 	for {
 		q.mu.Lock()
-		var ev *events.Event
-		var guard RunGuard
-		if len(q.pending) > 0 {
-			ev, guard = q.pending[0].ev, q.pending[0].guard
-			q.pending[0] = queuedRun{}
-			q.pending = q.pending[1:]
-		}
+		next, _ := q.take()
+		ev, guard := next.ev, next.guard
 		q.mu.Unlock()
 		if ev != nil {
 			ctx := r.ctx
