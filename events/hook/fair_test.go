@@ -1,10 +1,17 @@
 package hook
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
 )
@@ -125,5 +132,101 @@ func TestQueueClassesKeepOrder(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("runs in order %v, want %v", got, want)
 		}
+	}
+}
+
+// syncBuffer is a log destination the runner's goroutines share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) lines(msg string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(s.b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestUserFloodRateLimited: the same 3,000-event flood with the default
+// limit (10/s per name, burst 50). The member-join still starts within a
+// second; the burst runs; every other event is counted, logged at most
+// once a second, and recorded in one dropped run per hook (with the count
+// in its reason), never lost: runs plus counted events make 3,000.
+func TestUserFloodRateLimited(t *testing.T) {
+	var limited atomic.Int64
+	logs := &syncBuffer{}
+	other := Hook{Name: "deploys-only", Filters: mustFilters("user:deploy"), Shell: "exit 0"}
+	r := newConfiguredRunner(t, RunnerConfig{
+		UserEventLimit:     RateLimit{Rate: DefaultUserEventRate, Burst: DefaultUserEventBurst},
+		OnUserEventLimited: func(*events.Event) { limited.Add(1) },
+		Logger:             zerolog.New(logs),
+	}, floodHook(), other, Hook{Name: "joins-only", Filters: mustFilters("member-join"), Shell: "exit 0"})
+	const flood = 3000
+	start := time.Now()
+	for i := uint64(1); i <= flood; i++ {
+		r.Dispatch(userEvent(i, "deploy"))
+	}
+	floodTook := time.Since(start)
+	delay := waitJoinStart(t, r, flood+1)
+	t.Logf("flood dispatched in %s; member-join started %s after its dispatch", floodTook, delay)
+	if delay >= time.Second {
+		t.Errorf("member-join started %s after its dispatch; want under 1s", delay)
+	}
+	// At most the burst and what the rate refilled while the flood was
+	// dispatched may pass.
+	maxPass := DefaultUserEventBurst + int(floodTook.Seconds()*DefaultUserEventRate) + 1
+	if n := int(limited.Load()); n < flood-maxPass {
+		t.Errorf("%d events limited, want at least %d", n, flood-maxPass)
+	}
+	// The spell ends a second after the last limited event.
+	var dropped []events.Run
+	waitFor(t, 10*time.Second, "the limited events' dropped records", func() bool {
+		dropped = nil
+		for _, run := range r.Runs() {
+			if run.Outcome == events.OutcomeDropped {
+				dropped = append(dropped, run)
+			}
+		}
+		return len(dropped) == 2
+	})
+	passed := flood - int(limited.Load())
+	for _, run := range dropped {
+		var n int
+		if _, err := fmt.Sscanf(run.Reason[strings.Index(run.Reason, "): ")+3:], "%d user events not run", &n); err != nil {
+			t.Fatalf("reason %q: %v", run.Reason, err)
+		}
+		if n != int(limited.Load()) || run.Event != events.User || run.EventID != uint64(passed+1) {
+			t.Errorf("hook %s: dropped record %+v counts %d events, want %d from event %d", run.Hook, run, n, limited.Load(), passed+1)
+		}
+		if !strings.Contains(run.Reason, "10/s per name, burst 50") || !strings.Contains(run.Reason, `"deploy" `) {
+			t.Errorf("reason %q names neither the rate nor the event", run.Reason)
+		}
+	}
+	if hooks := []string{dropped[0].Hook, dropped[1].Hook}; !(hooks[0] != hooks[1] && (hooks[0] == "both" || hooks[0] == "deploys-only")) {
+		t.Errorf("dropped records of hooks %v, want both and deploys-only", hooks)
+	}
+	waitFor(t, 10*time.Second, "the burst's runs", func() bool { return len(runsOf(r, "deploys-only")) == passed+1 })
+	// Logged: one line per name per second at most, with the counts adding
+	// up to every limited event.
+	lines := logs.lines("user events over the rate limit: hooks not run for them")
+	total := 0
+	for _, l := range lines {
+		total += int(l["limited"].(float64))
+	}
+	if total != int(limited.Load()) || len(lines) > 2+int(time.Since(start).Seconds()) {
+		t.Errorf("%d log lines counting %d limited events, want %d events in at most one line a second", len(lines), total, limited.Load())
 	}
 }

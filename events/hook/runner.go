@@ -81,6 +81,16 @@ type RunnerConfig struct {
 	Journal Journal
 	// PastRuns seeds the run history (the journal's records).
 	PastRuns []events.Run
+	// UserEventLimit rate-limits received user events per name before
+	// they reach any hook (a token bucket per name; the zero value is no
+	// limit). An event over it runs no hook: it is counted
+	// (OnUserEventLimited), logged at most once a second per name, and
+	// recorded as one dropped run per hook per spell of limited events
+	// (limited.go). The agent's user_event_rate and user_event_burst.
+	UserEventLimit RateLimit
+	// OnUserEventLimited, when set, is called with every user event
+	// UserEventLimit kept from the hooks (for metrics).
+	OnUserEventLimited func(ev *events.Event)
 }
 
 // Runner runs hooks for events. Each hook has its own queue and worker,
@@ -107,6 +117,9 @@ type Runner struct {
 	outputFrom int
 	outputHeld int
 	closed     bool
+
+	limiter *NameLimiter // received user events, per name
+	lim     limitedState // the limited events' spells and log counts
 }
 
 type hookQueue struct {
@@ -166,7 +179,7 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 	if cfg.Journal == nil {
 		cfg.Journal = noJournal{}
 	}
-	r := &Runner{cfg: cfg}
+	r := &Runner{cfg: cfg, limiter: NewNameLimiter(cfg.UserEventLimit)}
 	normal, err := r.normalize(hooks)
 	if err != nil {
 		return nil, err
@@ -256,17 +269,19 @@ func (r *Runner) Dispatch(ev events.Event) {
 		return
 	}
 	var self string
-	for _, q := range r.queueList() {
-		if !q.hook.Filters.Match(&ev) || !q.hook.matchesSubject(&ev) {
-			continue
+	if ev.Type == events.User && ev.User != nil && !r.limiter.Allow(ev.User.Name, time.Now()) {
+		var hooks []Hook
+		for _, q := range r.queueList() {
+			if r.selects(q, &ev, &self) {
+				hooks = append(hooks, q.hook)
+			}
 		}
-		if q.hook.RunOn == RunOnSelf {
-			if self == "" {
-				self = r.cfg.Self().Name
-			}
-			if m, ok := ev.Subject(); !ok || m.Name != self {
-				continue
-			}
+		r.limited(&ev, hooks)
+		return
+	}
+	for _, q := range r.queueList() {
+		if !r.selects(q, &ev, &self) {
+			continue
 		}
 		if r.coord != nil && r.coord.Guards(&q.hook, &ev) {
 			r.coord.Submit(q.hook.Name, ev)
@@ -275,6 +290,30 @@ func (r *Runner) Dispatch(ev events.Event) {
 		r.enqueue(q, ev, nil)
 	}
 }
+
+// selects reports whether q's hook takes ev: its filters, match and
+// run_on. self caches the local member's name across calls.
+func (r *Runner) selects(q *hookQueue, ev *events.Event, self *string) bool {
+	if !q.hook.Filters.Match(ev) || !q.hook.matchesSubject(ev) {
+		return false
+	}
+	if q.hook.RunOn == RunOnSelf {
+		if *self == "" {
+			*self = r.cfg.Self().Name
+		}
+		if m, ok := ev.Subject(); !ok || m.Name != *self {
+			return false
+		}
+	}
+	return true
+}
+
+// SetUserEventLimit changes the rate limit of received user events (a
+// reload); every name starts again with a full bucket.
+func (r *Runner) SetUserEventLimit(l RateLimit) { r.limiter.SetLimit(l) }
+
+// UserEventLimit returns the rate limit of received user events.
+func (r *Runner) UserEventLimit() RateLimit { return r.limiter.Limit() }
 
 // queuedRun is one event waiting for a hook, with the guard of a
 // coordinated run.
@@ -387,6 +426,9 @@ func (r *Runner) Close(ctx context.Context) {
 	}
 	r.closed = true
 	r.mu.Unlock()
+	// The limited events' spells are recorded now, while the journal is
+	// open; later limited events are recorded as dropped one by one.
+	r.flushLimitedAt(time.Now(), true)
 	for _, q := range r.queueList() {
 		select {
 		case q.wake <- struct{}{}:
