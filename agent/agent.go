@@ -53,6 +53,8 @@ type Agent struct {
 
 	publishMu sync.Mutex // orders ring ids and hook queues alike
 
+	fired *hook.NameLimiter // user events fired through the API, per name
+
 	reloadMu sync.Mutex // one reload at a time
 	reloader Reloader
 
@@ -69,7 +71,8 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: logger, version: version, ring: events.NewRingFrom(0, uint64(time.Now().UnixMicro())), leaveReq: make(chan struct{})}
+	a := &Agent{cfg: cfg, log: logger, version: version, ring: events.NewRingFrom(0, uint64(time.Now().UnixMicro())), leaveReq: make(chan struct{}),
+		fired: hook.NewNameLimiter(cfg.userEventLimit())}
 	if cfg.Dev {
 		hooks = append(hooks, devHook(logger))
 	}
@@ -113,6 +116,9 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		Coordinate:     a.coord.Attach,
 		Journal:        a.journal,
 		PastRuns:       past,
+
+		UserEventLimit:     cfg.userEventLimit(),
+		OnUserEventLimited: a.userEventLimited,
 	}, hooks)
 	if err != nil {
 		return nil, err
@@ -328,13 +334,14 @@ func (a *Agent) Leave() error {
 	return nil
 }
 
-// UserEvent implements the HTTP API's Agent.
+// UserEvent implements the HTTP API's Agent: it fires a user event unless
+// its name is over the rate limit (user_event_rate), which is an error
+// wrapping vigilhttp.ErrRateLimited.
 func (a *Agent) UserEvent(name string, payload []byte) error {
-	c := a.cluster.Load()
-	if c == nil {
-		return errors.New("gossip is not running")
+	if err := a.allowFire(name); err != nil {
+		return err
 	}
-	return c.UserEvent(name, payload)
+	return a.fireUserEvent(name, payload)
 }
 
 // Events implements the HTTP API's Agent.

@@ -109,6 +109,21 @@ type Config struct {
 	// At the timeout a hook's process group gets SIGTERM, then SIGKILL 5 s
 	// later.
 	HookTimeout Duration `yaml:"hook_timeout"`
+	// UserEventRate is how many user events of one name a second, on
+	// average, run hooks on this agent and may be fired through its API
+	// (POST /v1/event, vigil event): a token bucket per name. Default 10;
+	// 0 turns the limit off. An event received over it runs no hook (it
+	// is counted, logged and recorded as dropped, and still listed in
+	// /v1/events); one fired over it is refused with a 429. Higher lets a
+	// legitimate burst of one name through, and lets a flood run hooks
+	// that much more often. vigil's own failover messages are never
+	// limited.
+	UserEventRate float64 `yaml:"user_event_rate"`
+	// UserEventBurst is how many user events of one name may come at once
+	// before UserEventRate applies. Default 50; at least 1 while the rate
+	// is on. Larger lets a deploy script fire a batch without pauses, and
+	// lets a flood run that many hooks before the limit bites.
+	UserEventBurst int `yaml:"user_event_burst"`
 	// Hooks are the event hooks of the config file.
 	Hooks []HookConfig `yaml:"hooks"`
 	// Service is the service beside this agent, whose health the agent
@@ -311,6 +326,9 @@ func Default() Config {
 
 		HTTPMaxConnections: vigilhttp.DefaultMaxConnections,
 		HTTPMaxStreams:     vigilhttp.DefaultMaxStreams,
+
+		UserEventRate:  hook.DefaultUserEventRate,
+		UserEventBurst: hook.DefaultUserEventBurst,
 	}
 }
 

@@ -24,7 +24,7 @@ func (v clusterView) Self() events.Member { return v.a.selfMember() }
 
 // Announce implements failover.ClusterView: a user event every agent gets.
 func (v clusterView) Announce(payload []byte) error {
-	return v.a.UserEvent(failover.AnnounceEvent, payload)
+	return v.a.fireUserEvent(failover.AnnounceEvent, payload)
 }
 
 // Emit implements failover.ClusterView.
@@ -83,7 +83,7 @@ func (v clusterView) Remembered() []string {
 // on every agent; it reports whether the brake was engaged here.
 func (a *Agent) ReleaseFailover() bool {
 	was := a.coord.Release()
-	if err := a.UserEvent(failover.ReleaseEvent, nil); err != nil {
+	if err := a.fireUserEvent(failover.ReleaseEvent, nil); err != nil {
 		a.log.Error().Err(err).Msg("could not tell the other agents to release the brake")
 	}
 	return was

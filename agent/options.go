@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-agent/vigil/events/hook"
 	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/probes"
 )
@@ -124,6 +125,10 @@ var Options = []*Option{
 			c.HookTimeout = Duration(d)
 			return nil
 		}},
+	floatOption("user-event-rate", "user_event_rate", "user events of one name per second, on average, that run hooks and may be fired here (0: no limit)", strconv.FormatFloat(hook.DefaultUserEventRate, 'f', -1, 64),
+		func(c *Config) *float64 { return &c.UserEventRate }),
+	intOption("user-event-burst", "user_event_burst", "user events of one name that may come at once before -user-event-rate applies", strconv.Itoa(hook.DefaultUserEventBurst),
+		func(c *Config) *int { return &c.UserEventBurst }),
 	{Flag: "service", Key: "service", Usage: "the service beside this agent, NAME:PORT",
 		set: func(c *Config, v string) error {
 			name, port, ok := strings.Cut(v, ":")

@@ -93,6 +93,7 @@ func (a *Agent) Reload() (vigilhttp.ReloadResult, error) {
 		return vigilhttp.ReloadResult{}, err
 	}
 	res.HooksAdded, res.HooksChanged, res.HooksRemoved = hr.Added, hr.Changed, hr.Removed
+	a.reloadUserEventLimit(&next)
 	if res.ChecksChanged, err = a.reloadService(&next); err != nil {
 		return res, err
 	}

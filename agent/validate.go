@@ -66,6 +66,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateTiming()...)
 	errs = append(errs, c.validateDrain()...)
 	errs = append(errs, c.validateSecurity()...)
+	errs = append(errs, c.validateUserEvents()...)
 	errs = append(errs, c.validateLock()...)
 	if _, err := c.buildHooks(); err != nil {
 		if ce, ok := err.(ConfigErrors); ok {

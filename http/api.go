@@ -41,7 +41,9 @@ type Agent interface {
 	// returns once the leave has started.
 	Leave() error
 	// UserEvent fires a user event across the cluster. Its errors are the
-	// caller's (a name or payload over serf's size limit).
+	// caller's: an error wrapping ErrRateLimited (the event's name is over
+	// the rate limit) is answered 429, any other (a name or payload over
+	// serf's size limit) 400.
 	UserEvent(name string, payload []byte) error
 	// Events is the agent's event ring.
 	Events() *events.Ring

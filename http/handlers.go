@@ -1,6 +1,7 @@
 package http
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -154,6 +155,10 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.agent.UserEvent(req.Name, []byte(req.Payload)); err != nil {
+		if errors.Is(err, ErrRateLimited) {
+			writeRateLimited(w, err)
+			return
+		}
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}

@@ -53,8 +53,19 @@ type Metrics struct {
 	events       *prometheus.CounterVec
 	hookRuns     *prometheus.CounterVec
 	hookDuration *prometheus.HistogramVec
+	userLimited  *prometheus.CounterVec
 	log          zerolog.Logger
 }
+
+// The label values of vigil_user_events_limited_total{direction}.
+const (
+	// LimitedReceived: a user event this agent received over the rate
+	// limit; it ran no hook.
+	LimitedReceived = "received"
+	// LimitedFired: a user event refused at POST /v1/event (429); it was
+	// never sent.
+	LimitedFired = "fired"
+)
 
 // NewMetrics returns the registry with vigil's metrics, Go runtime and
 // process metrics, and the extra collectors (serf's and memberlist's sink).
@@ -75,9 +86,13 @@ func NewMetrics(src MetricsSource, logger zerolog.Logger, extra ...prometheus.Co
 			Help:    "Duration of the hook runs that started a process, by hook.",
 			Buckets: HookDurationBuckets,
 		}, []string{"hook"}),
+		userLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_user_events_limited_total",
+			Help: "User events over the per-name rate limit (user_event_rate): received ones ran no hook, fired ones were refused with a 429.",
+		}, []string{"direction"}),
 	}
 	cs := []prometheus.Collector{
-		m.events, m.hookRuns, m.hookDuration, stateCollector{src},
+		m.events, m.hookRuns, m.hookDuration, m.userLimited, stateCollector{src},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
@@ -89,6 +104,8 @@ func NewMetrics(src MetricsSource, logger zerolog.Logger, extra ...prometheus.Co
 	for _, t := range eventTypes {
 		m.events.WithLabelValues(string(t))
 	}
+	m.userLimited.WithLabelValues(LimitedReceived)
+	m.userLimited.WithLabelValues(LimitedFired)
 	return m, nil
 }
 
@@ -108,6 +125,12 @@ func (m *Metrics) InitHooks(names []string) {
 
 // CountEvent counts one published event.
 func (m *Metrics) CountEvent(t events.Type) { m.events.WithLabelValues(string(t)).Inc() }
+
+// CountUserEventLimited counts one user event over the rate limit;
+// direction is LimitedReceived or LimitedFired.
+func (m *Metrics) CountUserEventLimited(direction string) {
+	m.userLimited.WithLabelValues(direction).Inc()
+}
 
 // ObserveHookRun counts one hook run and, when a process ran, its duration.
 func (m *Metrics) ObserveHookRun(run events.Run) {
