@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -10,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
+	vigilhttp "github.com/vigil-agent/vigil/http"
 )
 
 // TestDocsUserEventLimitExample validates configuration.md's
@@ -143,5 +149,36 @@ func TestUserEventRateLimitOnAgent(t *testing.T) {
 		if v, ok := value(fams, "vigil_user_events_limited_total", "direction", dir); !ok || v != want {
 			t.Errorf("vigil_user_events_limited_total{direction=%q} = %v (%v), want %v", dir, v, ok, want)
 		}
+	}
+}
+
+// TestReloadUserEventLimit: a reload applies a changed limit to received
+// and fired events alike.
+func TestReloadUserEventLimit(t *testing.T) {
+	cfg := Default()
+	cfg.Name = "reload-limit"
+	a, err := New(cfg, zerolog.Nop(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.runner.Close(context.Background())
+	next := cfg
+	next.UserEventRate, next.UserEventBurst = 0.5, 2
+	a.reloadUserEventLimit(&next)
+	want := hook.RateLimit{Rate: 0.5, Burst: 2}
+	if got := a.runner.UserEventLimit(); got != want {
+		t.Errorf("received events' limit %v, want %v", got, want)
+	}
+	if got := a.fired.Limit(); got != want {
+		t.Errorf("fired events' limit %v, want %v", got, want)
+	}
+	if err := a.allowFire("x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.allowFire("x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.allowFire("x"); !errors.Is(err, vigilhttp.ErrRateLimited) {
+		t.Errorf("third event past a burst of 2: %v, want ErrRateLimited", err)
 	}
 }
