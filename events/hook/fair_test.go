@@ -167,11 +167,15 @@ func (s *syncBuffer) lines(msg string) []map[string]any {
 // in its reason), never lost: runs plus counted events make 3,000.
 func TestUserFloodRateLimited(t *testing.T) {
 	var limited atomic.Int64
+	var firstLimited atomic.Uint64
 	logs := &syncBuffer{}
 	other := Hook{Name: "deploys-only", Filters: mustFilters("user:deploy"), Shell: "exit 0"}
 	r := newConfiguredRunner(t, RunnerConfig{
 		UserEventLimit:     RateLimit{Rate: DefaultUserEventRate, Burst: DefaultUserEventBurst},
-		OnUserEventLimited: func(*events.Event) { limited.Add(1) },
+		OnUserEventLimited: func(ev *events.Event) {
+			limited.Add(1)
+			firstLimited.CompareAndSwap(0, ev.ID)
+		},
 		Logger:             zerolog.New(logs),
 	}, floodHook(), other, Hook{Name: "joins-only", Filters: mustFilters("member-join"), Shell: "exit 0"})
 	const flood = 3000
@@ -208,8 +212,8 @@ func TestUserFloodRateLimited(t *testing.T) {
 		if _, err := fmt.Sscanf(run.Reason[strings.Index(run.Reason, "): ")+3:], "%d user events not run", &n); err != nil {
 			t.Fatalf("reason %q: %v", run.Reason, err)
 		}
-		if n != int(limited.Load()) || run.Event != events.User || run.EventID != uint64(passed+1) {
-			t.Errorf("hook %s: dropped record %+v counts %d events, want %d from event %d", run.Hook, run, n, limited.Load(), passed+1)
+		if n != int(limited.Load()) || run.Event != events.User || run.EventID != firstLimited.Load() {
+			t.Errorf("hook %s: dropped record %+v counts %d events, want %d from event %d", run.Hook, run, n, limited.Load(), firstLimited.Load())
 		}
 		if !strings.Contains(run.Reason, "10/s per name, burst 50") || !strings.Contains(run.Reason, `"deploy" `) {
 			t.Errorf("reason %q names neither the rate nor the event", run.Reason)
@@ -218,6 +222,7 @@ func TestUserFloodRateLimited(t *testing.T) {
 	if hooks := []string{dropped[0].Hook, dropped[1].Hook}; !(hooks[0] != hooks[1] && (hooks[0] == "both" || hooks[0] == "deploys-only")) {
 		t.Errorf("dropped records of hooks %v, want both and deploys-only", hooks)
 	}
+	// deploys-only's runs: one per event that passed, and the dropped record.
 	waitFor(t, 10*time.Second, "the burst's runs", func() bool { return len(runsOf(r, "deploys-only")) == passed+1 })
 	// Logged: one line per name per second at most, with the counts adding
 	// up to every limited event.
