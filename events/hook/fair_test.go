@@ -171,12 +171,12 @@ func TestUserFloodRateLimited(t *testing.T) {
 	logs := &syncBuffer{}
 	other := Hook{Name: "deploys-only", Filters: mustFilters("user:deploy"), Shell: "exit 0"}
 	r := newConfiguredRunner(t, RunnerConfig{
-		UserEventLimit:     RateLimit{Rate: DefaultUserEventRate, Burst: DefaultUserEventBurst},
+		UserEventLimit: RateLimit{Rate: DefaultUserEventRate, Burst: DefaultUserEventBurst},
 		OnUserEventLimited: func(ev *events.Event) {
 			limited.Add(1)
 			firstLimited.CompareAndSwap(0, ev.ID)
 		},
-		Logger:             zerolog.New(logs),
+		Logger: zerolog.New(logs),
 	}, floodHook(), other, Hook{Name: "joins-only", Filters: mustFilters("member-join"), Shell: "exit 0"})
 	const flood = 3000
 	start := time.Now()
