@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"sort"
 	"strconv"
@@ -70,6 +71,11 @@ type Config struct {
 	// BindAddr and BindPort should name its address. Tests use it to inject
 	// packet loss (see FaultyTransport).
 	Transport memberlist.Transport
+
+	// acceptInvalid turns the gossip input check off, for tests that
+	// start a member with an invalid name or tags, or one that stores
+	// them as an agent without the check would.
+	acceptInvalid bool
 }
 
 // Cluster is the local member of a serf cluster.
@@ -82,6 +88,11 @@ type Cluster struct {
 	keyring *memberlist.Keyring // nil without encryption
 	timing  Timing              // the timings in effect
 	leaves  leaveTracker
+
+	// refusals logs the members and user events refused for an invalid
+	// name or tags (validate.go); acceptInvalid turns the check off.
+	refusals      *refusals
+	acceptInvalid bool
 
 	// remembered are the members the peers file named at start.
 	remembered []string
@@ -121,22 +132,32 @@ type Cluster struct {
 // handler. handler is called from one goroutine, in serf's order, and must
 // not block: it should only queue.
 func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
+	if !cfg.acceptInvalid {
+		if err := checkMember(cfg.NodeName, cfg.Tags); err != nil {
+			return nil, fmt.Errorf("start gossip: %w", err)
+		}
+	}
 	ml, err := MemberlistConfig(cfg.Profile)
 	if err != nil {
 		return nil, err
 	}
+	refusals := newRefusals(cfg.Logger.With().Str("component", "membership").Logger())
 	ml.Name = cfg.NodeName
 	ml.BindAddr = cfg.BindAddr
 	ml.BindPort = cfg.BindPort
 	ml.AdvertiseAddr = cfg.AdvertiseAddr
 	ml.AdvertisePort = cfg.AdvertisePort
 	refuted := make(chan struct{}, 1)
-	ml.Logger = newMemberlistLogger(cfg.Logger, func(bool) {
+	mlLog := &logWriter{logger: cfg.Logger.With().Str("component", "memberlist").Logger(), onRefute: func(bool) {
 		select {
 		case refuted <- struct{}{}:
 		default: // a round is already due
 		}
-	})
+	}}
+	if !cfg.acceptInvalid {
+		mlLog.refusals = refusals
+	}
+	ml.Logger = log.New(mlLog, "", 0)
 	ml.Keyring = cfg.Keyring
 	ml.Transport = cfg.Transport
 	cfg.Timing.applyMemberlist(ml)
@@ -161,6 +182,11 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	// events (serf agent waits 1-3 s to batch them).
 	sc.CoalescePeriod = 0
 	sc.QuiescentPeriod = 0
+	if !cfg.acceptInvalid {
+		// Every member announcement passes the gate before memberlist
+		// stores it (validate.go).
+		sc.Merge = &mergeGate{local: cfg.NodeName, refusals: refusals}
+	}
 	c := &Cluster{
 		eventCh: make(chan serf.Event, serfEventBuffer),
 		handler: handler,
@@ -170,6 +196,9 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		timing:  timingOf(ml, sc),
 		stop:    make(chan struct{}),
 		drained: make(chan struct{}),
+
+		refusals:      refusals,
+		acceptInvalid: cfg.acceptInvalid,
 
 		refuted:        refuted,
 		queries:        cfg.QueryHandlers,
@@ -277,6 +306,9 @@ func (c *Cluster) translate(e serf.Event) {
 	case serf.MemberEvent:
 		c.peersChanged()
 		for _, m := range ev.Members {
+			if !c.valid(m) {
+				continue
+			}
 			if ev.Type == serf.EventMemberUpdate && c.onlyEpochChanged(m) {
 				continue
 			}
@@ -294,6 +326,12 @@ func (c *Cluster) translate(e serf.Event) {
 	case *serf.Query:
 		c.handleQuery(ev)
 	case serf.UserEvent:
+		if !c.acceptInvalid {
+			if err := CheckEventName(ev.Name); err != nil {
+				c.refusals.report(false, ev.Name, "", err.Error())
+				return
+			}
+		}
 		c.handler(events.Event{Type: events.User, User: &events.UserEvent{
 			Name: ev.Name, Payload: string(ev.Payload), LTime: uint64(ev.LTime),
 		}})
@@ -326,6 +364,25 @@ func (c *Cluster) onlyEpochChanged(m serf.Member) bool {
 	return true
 }
 
+// valid reports whether m's name and tags pass the gossip input check
+// (validate.go), and logs a member that does not. The gate keeps such
+// members out of memberlist; this keeps any that another path let in out
+// of events and the API.
+func (c *Cluster) valid(m serf.Member) bool {
+	if c.acceptInvalid {
+		return true
+	}
+	if err := checkMember(m.Name, m.Tags); err != nil {
+		addr := ""
+		if m.Addr != nil {
+			addr = net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))
+		}
+		c.refusals.report(true, m.Name, addr, err.Error())
+		return false
+	}
+	return true
+}
+
 func toMember(m serf.Member) events.Member {
 	tags := make(map[string]string, len(m.Tags))
 	for k, v := range m.Tags {
@@ -343,6 +400,9 @@ func (c *Cluster) Members() []events.Member {
 	ms := c.serf.Members()
 	out := make([]events.Member, 0, len(ms))
 	for _, m := range ms {
+		if !c.valid(m) {
+			continue
+		}
 		member := toMember(m)
 		if m.Status == serf.StatusFailed && c.leaves.leftAfterAnnounce(m.Name) {
 			member.Status = serf.StatusLeft.String()
@@ -419,6 +479,9 @@ func (c *Cluster) JoinRetry(ctx context.Context, addrs []string, recheck time.Du
 
 // UserEvent fires a custom event across the cluster.
 func (c *Cluster) UserEvent(name string, payload []byte) error {
+	if err := CheckEventName(name); err != nil {
+		return fmt.Errorf("user event %s: %w", QuoteShort(name), err)
+	}
 	if err := c.serf.UserEvent(name, payload, false); err != nil {
 		return fmt.Errorf("user event %q: %w", name, err)
 	}
@@ -427,6 +490,9 @@ func (c *Cluster) UserEvent(name string, payload []byte) error {
 
 // SetTags replaces the local member's tags and gossips them.
 func (c *Cluster) SetTags(tags map[string]string) error {
+	if err := CheckTags(tags); err != nil {
+		return fmt.Errorf("set tags: %w", err)
+	}
 	c.tagsMu.Lock()
 	defer c.tagsMu.Unlock()
 	if err := c.serf.SetTags(c.withEpoch(tags)); err != nil {

@@ -15,6 +15,11 @@ type logWriter struct {
 	// refutation (see reannounce.go), whatever the log level. It runs on
 	// memberlist's goroutine with memberlist's locks held.
 	onRefute func(dead bool)
+	// refusals, when set, takes memberlist's "ignoring alive message"
+	// lines (a member refused, by vigil's gate or by serf), which repeat
+	// at every announcement and carry the whole name: each is logged once
+	// per member by refusals instead (validate.go).
+	refusals *refusals
 }
 
 func newStdLogger(l zerolog.Logger, component string) *log.Logger {
@@ -25,6 +30,33 @@ func newStdLogger(l zerolog.Logger, component string) *log.Logger {
 // each refutation it logs.
 func newMemberlistLogger(l zerolog.Logger, onRefute func(dead bool)) *log.Logger {
 	return log.New(&logWriter{logger: l.With().Str("component", "memberlist").Logger(), onRefute: onRefute}, "", 0)
+}
+
+// ignoredAlivePrefix starts memberlist's line for an alive message its
+// alive delegate (serf, and vigil's gate through serf) refused.
+var ignoredAlivePrefix = []byte("memberlist: ignoring alive message for '")
+
+// refusedLine reports whether line (without its level) is a refusal of a
+// member, which it hands to w.refusals: then the line is not logged.
+func (w *logWriter) refusedLine(line []byte) bool {
+	if w.refusals == nil {
+		return false
+	}
+	if bytes.Contains(line, []byte(refusedMark)) {
+		return true // the gate has logged it
+	}
+	rest, ok := bytes.CutPrefix(line, ignoredAlivePrefix)
+	if !ok {
+		return false
+	}
+	name, reason := rest, []byte("refused by serf")
+	if i := bytes.LastIndex(rest, []byte("': ")); i >= 0 {
+		name, reason = rest[:i], rest[i+3:]
+	} else if i := bytes.LastIndex(rest, []byte("' (")); i >= 0 {
+		name, reason = rest[:i], rest[i+2:]
+	}
+	w.refusals.report(true, string(name), "", string(reason))
+	return true
 }
 
 var levelPrefixes = []struct {
@@ -52,6 +84,9 @@ func (w *logWriter) Write(p []byte) (int, error) {
 			line = bytes.TrimSpace(line[len(lp.prefix):])
 			break
 		}
+	}
+	if w.refusedLine(line) {
+		return len(p), nil
 	}
 	ev := w.logger.WithLevel(level)
 	if hint := encryptionHint(string(line)); hint != "" {
