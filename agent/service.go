@@ -39,9 +39,10 @@ func (c *Config) checkDefinitions() []probes.Definition {
 	return defs
 }
 
-// validateService checks the service, its checks and the tags they make.
+// validateService checks the names and tags the agent gossips
+// (validateGossipInput), the service, its checks and the tags they make.
 func (c *Config) validateService() ConfigErrors {
-	var errs ConfigErrors
+	errs := c.validateGossipInput()
 	add := func(key, format string, args ...any) {
 		errs = append(errs, &ConfigError{Where: c.where(key), Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
