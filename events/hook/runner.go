@@ -263,7 +263,9 @@ func (r *Runner) Hooks() []Hook {
 }
 
 // Dispatch queues ev for every hook whose filters and match select it;
-// failover runs go through coordination first. It never blocks.
+// failover runs go through coordination first. A user event over
+// UserEventLimit is queued for no hook: it is counted, logged and
+// recorded with its spell (limited.go). It never blocks.
 func (r *Runner) Dispatch(ev events.Event) {
 	if r.coord != nil && r.coord.Observe(&ev) {
 		return
