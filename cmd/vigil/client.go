@@ -170,7 +170,7 @@ func (c *apiClient) statusError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var e vigilhttp.ErrorResponse
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
-		return cli.Exit("vigil: "+e.Error, 1)
+		return cli.Exit("vigil: "+safeText(e.Error), 1)
 	}
 	if bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
 		return cli.Exit(fmt.Sprintf("vigil: agent at %s serves HTTPS: use -http-addr https://%s", c.addr, c.addr), 1)

@@ -144,14 +144,15 @@ func formatTags(tags map[string]string) string {
 	return strings.Join(pairs, ",")
 }
 
-// printIndented writes a JSON document indented, with a final newline.
+// printIndented writes a JSON document indented, with a final newline, and
+// the characters a terminal could act on escaped (safeJSON).
 func printIndented(w io.Writer, raw json.RawMessage) error {
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, raw, "", "  "); err != nil {
 		return err
 	}
 	buf.WriteByte('\n')
-	_, err := w.Write(buf.Bytes())
+	_, err := w.Write(safeJSON(buf.Bytes()))
 	return err
 }
 

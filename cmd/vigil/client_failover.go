@@ -28,7 +28,7 @@ Example:
 					return getAndPrint(cCtx, "/v1/failover", nil, func(w io.Writer, st failover.Status) error {
 						fmt.Fprintf(w, "brake engaged: %v\nquorum: %v\n", st.Brake, st.Quorum)
 						for name, until := range st.Damped {
-							fmt.Fprintf(w, "damped: %s until %s\n", name, until.Format("15:04:05"))
+							fmt.Fprintf(w, "damped: %s until %s\n", safeText(name), until.Format("15:04:05"))
 						}
 						rows := make([][]string, len(st.Pending))
 						for i, p := range st.Pending {

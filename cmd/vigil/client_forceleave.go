@@ -46,9 +46,9 @@ Example:
 			}
 			req := vigilhttp.ForceLeaveRequest{Name: name, Prune: cCtx.Bool("prune")}
 			return callAndPrint(cCtx, c, "POST", "/v1/force-leave", req, func(w io.Writer, resp vigilhttp.ForceLeaveResponse) error {
-				msg := fmt.Sprintf("Member %s is forced out of the cluster: it shows as left", resp.Name)
+				msg := fmt.Sprintf("Member %s is forced out of the cluster: it shows as left", safeText(resp.Name))
 				if resp.Pruned {
-					msg = fmt.Sprintf("Member %s is forced out of the cluster and erased from the member lists", resp.Name)
+					msg = fmt.Sprintf("Member %s is forced out of the cluster and erased from the member lists", safeText(resp.Name))
 				}
 				_, err := fmt.Fprintln(w, msg)
 				return err

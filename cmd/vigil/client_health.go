@@ -26,13 +26,20 @@ func formatFlag() cli.Flag {
 	return &cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json", Value: "table"}
 }
 
-// writeTable writes an aligned table without trailing spaces.
+// writeTable writes an aligned table without trailing spaces. Every cell
+// is shown through safeText: a newline, a tab or an escape sequence in a
+// member's name, tag or check output can't add rows, shift columns or
+// reach the terminal.
 func writeTable(w io.Writer, header []string, rows [][]string) error {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells := make([]string, len(r))
+		for i, cell := range r {
+			cells[i] = safeText(cell)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -170,7 +177,7 @@ Example:
 			if err := json.Unmarshal(raw, &in); err != nil {
 				return cli.Exit(fmt.Sprintf("vigil: agent at %s sent a response vigil can't read: %v", c.addr, err), 1)
 			}
-			_, err = fmt.Fprintln(cCtx.App.Writer, net.JoinHostPort(in.Addr, strconv.Itoa(in.Port)))
+			_, err = fmt.Fprintln(cCtx.App.Writer, safeText(net.JoinHostPort(in.Addr, strconv.Itoa(in.Port))))
 			return err
 		},
 	}

@@ -224,12 +224,12 @@ func (m *monitor) streamOnce(ctx context.Context) (connected bool, got int, err 
 // print writes one event: its JSON, or a line of text.
 func (m *monitor) print(id, data string) error {
 	if m.json {
-		_, err := fmt.Fprintln(m.out, data)
+		_, err := fmt.Fprintln(m.out, string(safeJSON([]byte(data))))
 		return err
 	}
 	var ev events.Event
 	if err := json.Unmarshal([]byte(data), &ev); err != nil {
-		_, err := fmt.Fprintf(m.out, "event %s: %s\n", id, data)
+		_, err := fmt.Fprintf(m.out, "event %s: %s\n", safeText(id), safeText(data))
 		return err
 	}
 	_, err := fmt.Fprintln(m.out, formatEventLine(&ev))
@@ -237,21 +237,22 @@ func (m *monitor) print(id, data string) error {
 }
 
 // formatEventLine renders an event as one line: time, id, type, and the
-// members or the user event's name and payload.
+// members or the user event's name and payload, escaped (safeText,
+// strconv.Quote) so that the line stays one line.
 func formatEventLine(ev *events.Event) string {
 	var detail string
 	switch {
 	case ev.User != nil:
-		detail = ev.User.Name
+		detail = safeText(ev.User.Name)
 		if ev.User.Payload != "" {
 			detail += " payload=" + strconv.Quote(ev.User.Payload)
 		}
 	default:
 		names := make([]string, len(ev.Members))
 		for i, mem := range ev.Members {
-			names[i] = mem.Name
+			names[i] = safeText(mem.Name)
 		}
 		detail = strings.Join(names, ", ")
 	}
-	return fmt.Sprintf("%s %6d %-13s %s", ev.Time.Local().Format(time.RFC3339), ev.ID, ev.Type, detail)
+	return fmt.Sprintf("%s %6d %-13s %s", ev.Time.Local().Format(time.RFC3339), ev.ID, safeText(string(ev.Type)), detail)
 }

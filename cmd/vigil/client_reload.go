@@ -39,7 +39,7 @@ Example:
 				names []string
 			}{{"hooks added", res.HooksAdded}, {"hooks changed", res.HooksChanged}, {"hooks removed", res.HooksRemoved}} {
 				if len(l.names) > 0 {
-					fmt.Fprintf(w, "  %s: %s\n", l.what, strings.Join(l.names, ", "))
+					fmt.Fprintf(w, "  %s: %s\n", l.what, safeText(strings.Join(l.names, ", ")))
 				}
 			}
 			if res.ChecksChanged {
@@ -49,7 +49,7 @@ Example:
 				fmt.Fprintf(w, "  log level: %s\n", res.LogLevel)
 			}
 			if len(res.NeedsRestart) > 0 {
-				fmt.Fprintf(w, "  changed but needing a restart: %s\n", strings.Join(res.NeedsRestart, ", "))
+				fmt.Fprintf(w, "  changed but needing a restart: %s\n", safeText(strings.Join(res.NeedsRestart, ", ")))
 			}
 			return nil
 		},

@@ -65,3 +65,46 @@ func TestAgentAPIFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentRefusesInvalidGossipInput: a member name, tag or user event
+// filter that peers would refuse stops the agent at start with exit
+// status 2 and an error naming the key and the flag, the name escaped;
+// the first is the error docs/configuration.md shows.
+func TestAgentRefusesInvalidGossipInput(t *testing.T) {
+	b, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "-name: name: member name has") {
+			documented = line
+		}
+	}
+	if documented == "" {
+		t.Fatal("docs/configuration.md shows no refused name")
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"ESC in -name", []string{"-name", "evil\x1b[2J"}, documented},
+		{"newline in -tag", []string{"-name", "x", "-tag", "role=a\nb"}, `-tag: tags: value of tag "role" has the unprintable character U+000A at byte 1`},
+		{"long -name", []string{"-name", strings.Repeat("n", 129)}, "-name: name: member name is 129 bytes long, over the limit of 128"},
+		{"ESC in a -hook filter", []string{"-name", "x", "-hook", "user:de\x1bploy=/bin/true"}, `-hook: hook: event filter "user:de\x1bploy": user event name has the unprintable character U+001B`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"agent", "-bind", "127.0.0.1:0", "-http", "127.0.0.1:0"}, tt.args...)
+			out, err := execVigil(t, args...)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("vigil agent: %v, want exit status 2\n%s", err, out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output:\n%q\nwant it to contain:\n%s", out, tt.want)
+			}
+		})
+	}
+}

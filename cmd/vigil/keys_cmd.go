@@ -179,14 +179,14 @@ func keysRequest(cCtx *cli.Context, method, path string, body any) (vigilhttp.Ke
 	}
 	if resp.Error != "" {
 		var b strings.Builder
-		fmt.Fprintf(&b, "vigil: %s (%d members, %d answered, %d failed)", resp.Error, resp.NumNodes, resp.NumResponses, resp.NumErrors)
+		fmt.Fprintf(&b, "vigil: %s (%d members, %d answered, %d failed)", safeText(resp.Error), resp.NumNodes, resp.NumResponses, resp.NumErrors)
 		names := make([]string, 0, len(resp.Messages))
 		for n := range resp.Messages {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			fmt.Fprintf(&b, "\n  %s: %s", n, resp.Messages[n])
+			fmt.Fprintf(&b, "\n  %s: %s", safeText(n), safeText(resp.Messages[n]))
 		}
 		return resp, raw, cli.Exit(b.String(), 1)
 	}
