@@ -2,6 +2,8 @@ package membership
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,6 +104,22 @@ func TestRefusalsLogOncePerNameBounded(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "than are logged one by one") {
 		t.Errorf("no summary line for the refusals beyond the %d tracked", maxRefusalsTracked)
+	}
+}
+
+// TestDocRefusalLogLine: the refusal line docs/security.md shows is the
+// one a refused member gets.
+func TestDocRefusalLogLine(t *testing.T) {
+	var out bytes.Buffer
+	r := newRefusals(zerolog.New(&out).With().Str("component", "membership").Logger())
+	name := "evil\nrow"
+	r.report(true, name, "10.0.0.9:7946", CheckName(name).Error())
+	doc, err := os.ReadFile("../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, append([]byte("\n"), out.Bytes()...)) {
+		t.Errorf("docs/security.md does not show the line:\n%s", out.String())
 	}
 }
 
@@ -310,6 +328,24 @@ func TestGossipRefusesInvalidUserEvents(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "refusing a user event from gossip"); n != 1 {
 		t.Errorf("%d refusal lines, want 1:\n%s", n, logs.String())
+	}
+}
+
+// TestDocEventNameRefusal: the 400 docs/http-api.md shows for an event
+// name with ESC is the error UserEvent returns, as the API writes it.
+func TestDocEventNameRefusal(t *testing.T) {
+	c, _ := startTestCluster(t, "a", nil)
+	err := c.UserEvent("deploy\x1b[2J", nil)
+	if err == nil {
+		t.Fatal("UserEvent took ESC in a name")
+	}
+	want, _ := json.Marshal(map[string]string{"error": err.Error()})
+	doc, rerr := os.ReadFile("../docs/http-api.md")
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if !bytes.Contains(doc, append(append([]byte("\n"), want...), '\n')) {
+		t.Errorf("docs/http-api.md does not show the answer %s", want)
 	}
 }
 
