@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/serf/serf"
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // Limits on what members gossip. vigil checks its own configuration
@@ -88,6 +90,15 @@ func CheckTagKey(k string) error {
 // name: 1 to MaxEventNameLen bytes of printable UTF-8, as for CheckName.
 func CheckEventName(name string) error {
 	return checkText("user event name", name, MaxEventNameLen, false)
+}
+
+// StartUnchecked is Start without the gossip input check: the local
+// member may have any name and tags, and it stores, lists and hands on
+// members and user events with any. Tests use it to play an agent of a
+// version without the check, or a forger; an agent never calls it.
+func StartUnchecked(cfg Config, handler func(events.Event)) (*Cluster, error) {
+	cfg.acceptInvalid = true
+	return Start(cfg, handler)
 }
 
 // checkMember returns why a member another agent announced is refused.
