@@ -13,13 +13,14 @@ import (
 type Option func(*Server)
 
 // WithToken makes every request that can change something (any method but
-// GET, HEAD and OPTIONS), and every request to the gossip keyring
-// endpoints, carry "Authorization: Bearer token"; others are answered 401.
-// An empty token leaves the API open, as it is without the option.
+// GET, HEAD and OPTIONS), every request to the gossip keyring endpoints,
+// and GET /v1/hooks (hook output may hold secrets) carry "Authorization:
+// Bearer token"; others are answered 401. An empty token leaves the API
+// open, as it is without the option.
 //
 // The token is also kept to redact it from the hook runs that GET
 // /v1/hooks shows: a hook that prints it (one given it by the agent's
-// hook_http_token) does not show it to every local user.
+// hook_http_token) does not show it in the answer, nor in a copy of it.
 func WithToken(token string) Option {
 	return func(s *Server) {
 		s.redact = token
@@ -71,10 +72,11 @@ func WithMetrics(h http.Handler) Option {
 }
 
 // needsToken reports whether a request must carry the token: everything
-// that is not a read, and every request to the keyring endpoints, since
-// GET /v1/keys tells which keys the cluster uses (by fingerprint).
+// that is not a read; every request to the keyring endpoints, since GET
+// /v1/keys tells which keys the cluster uses (by fingerprint); and GET
+// /v1/hooks, whose hook output and errors may hold whatever a hook prints.
 func needsToken(r *http.Request) bool {
-	if r.URL.Path == "/v1/keys" || strings.HasPrefix(r.URL.Path, "/v1/keys/") {
+	if r.URL.Path == "/v1/keys" || strings.HasPrefix(r.URL.Path, "/v1/keys/") || r.URL.Path == "/v1/hooks" {
 		return true
 	}
 	switch r.Method {
@@ -97,7 +99,7 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
 			writeError(w, http.StatusUnauthorized,
-				"missing token: this agent requires \"Authorization: Bearer TOKEN\" (http_token) on "+r.Method+" "+r.URL.Path+"; the vigil commands send -http-token or $VIGIL_HTTP_TOKEN")
+				"missing token: this agent requires \"Authorization: Bearer TOKEN\" (its http_token, or the token it made: data_dir/http-token) on "+r.Method+" "+r.URL.Path+"; the vigil commands of the agent's user find it, others send -http-token or $VIGIL_HTTP_TOKEN")
 			return
 		}
 		sum := sha256.Sum256([]byte(given))

@@ -91,6 +91,8 @@ func TestTokenRequiredOnChanges(t *testing.T) {
 		{name: "maintenance without token", method: "PUT", path: "/v1/maintenance", body: `{"enable":true}`, status: 401},
 		{name: "failover release without token", method: "POST", path: "/v1/failover/release", status: 401},
 		{name: "keys list needs token too", method: "GET", path: "/v1/keys", status: 401},
+		{name: "hook runs need token", method: "GET", path: "/v1/hooks", status: 401, errHas: "missing token"},
+		{name: "hook runs with token", method: "GET", path: "/v1/hooks", auth: bearer, status: 200},
 		{name: "keys list with token", method: "GET", path: "/v1/keys", auth: bearer, status: 200},
 		{name: "keys install without token", method: "POST", path: "/v1/keys/install", body: `{"key":"k"}`, status: 401},
 		{name: "unknown path POST without token", method: "POST", path: "/v1/nope", status: 401},
@@ -188,9 +190,9 @@ func TestKeyEndpoints(t *testing.T) {
 	}
 }
 
-// TestHookOutputRedacted: GET /v1/hooks, open to every local user, shows
-// hook output and errors with the API token replaced by [redacted]; the
-// agent's own run history is left as it was.
+// TestHookOutputRedacted: GET /v1/hooks, which needs the token when there
+// is one, shows hook output and errors with the API token replaced by
+// [redacted]; the agent's own run history is left as it was.
 func TestHookOutputRedacted(t *testing.T) {
 	f := newFakeAgent()
 	f.runs = []events.Run{
@@ -201,10 +203,11 @@ func TestHookOutputRedacted(t *testing.T) {
 	tests := []struct {
 		name    string
 		opts    []Option
+		auth    string
 		leaks   bool
 		outputs []string
 	}{
-		{name: "with a token", opts: []Option{WithToken(testToken)},
+		{name: "with a token", opts: []Option{WithToken(testToken)}, auth: "Bearer " + testToken,
 			outputs: []string{"all good\n", "calling back with [redacted]\nand again [redacted]\n", "fine\n"}},
 		{name: "without", leaks: true,
 			outputs: []string{"all good\n", "calling back with " + testToken + "\nand again " + testToken + "\n", "fine\n"}},
@@ -213,7 +216,7 @@ func TestHookOutputRedacted(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := httptest.NewServer(New(f, zerolog.Nop(), tt.opts...).Handler())
 			defer ts.Close()
-			status, body, _ := do(t, ts.URL, "GET", "/v1/hooks", "", "")
+			status, body, _ := do(t, ts.URL, "GET", "/v1/hooks", "", tt.auth)
 			if status != 200 {
 				t.Fatalf("GET /v1/hooks: %d %s", status, body)
 			}
