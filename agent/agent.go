@@ -55,6 +55,11 @@ type Agent struct {
 
 	fired *hook.NameLimiter // user events fired through the API, per name
 
+	// token is the API token in force: http_token, or one the agent made
+	// (tokenGenerated; httptoken.go), or "" (-dev without http_token).
+	token          string
+	tokenGenerated bool
+
 	reloadMu sync.Mutex // one reload at a time
 	reloader Reloader
 
@@ -94,6 +99,12 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 			return nil, err
 		}
 	}
+	if err := a.prepareToken(); err != nil {
+		if a.lock != nil {
+			a.lock.Close()
+		}
+		return nil, err
+	}
 	if a.metrics, err = a.newMetrics(); err != nil {
 		return nil, err
 	}
@@ -110,7 +121,7 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		Self:           a.selfMember,
 		HTTPAddr:       cfg.HTTP,
 		DefaultTimeout: time.Duration(cfg.HookTimeout),
-		Env:            hookEnv(&cfg),
+		Env:            hookEnv(&cfg, a.token),
 		Logger:         logger,
 		OnRun:          a.metrics.ObserveHookRun,
 		Coordinate:     a.coord.Attach,
@@ -168,6 +179,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.ln = ln
 	// A port of 0 picks a free one: hooks and /v1/self get the real one.
 	a.runner.SetHTTPAddr(a.apiAddr(ln))
+	removeToken, err := a.publishToken(ln)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer removeToken()
 
 	cluster, err := a.startGossip()
 	if err != nil {
@@ -175,7 +192,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.log.Info().Str("bind", a.cfg.Bind).Str("http", ln.Addr().String()).Str("profile", a.cfg.Profile).
-		Int("hooks", len(a.runner.Hooks())).Msg("agent started")
+		Int("hooks", len(a.runner.Hooks())).Str("api_auth", a.apiAuth()).Msg("agent started")
 
 	if a.probes != nil {
 		a.probes.Start()

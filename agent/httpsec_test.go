@@ -34,7 +34,7 @@ func TestHookEnvToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := hookEnv(&tt.cfg)
+			env := hookEnv(&tt.cfg, tt.cfg.HTTPToken)
 			n := 0
 			for _, kv := range env {
 				if strings.HasPrefix(kv, "VIGIL_HTTP_TOKEN=") {
@@ -234,6 +234,7 @@ func TestCrossSiteEventRunsNoHook(t *testing.T) {
 			req.Header.Set("Origin", origin)
 		}
 		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Authorization", "Bearer "+a.token) // the token the agent made
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -85,6 +85,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest(method, "http://"+a.http+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+a.token) // the token the agent made
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -233,7 +233,7 @@ func (a *Agent) apiAddr(ln net.Listener) string {
 // httpOptions are the API server's options from the configuration.
 func (a *Agent) httpOptions() []vigilhttp.Option {
 	opts := []vigilhttp.Option{
-		vigilhttp.WithToken(a.cfg.HTTPToken),
+		vigilhttp.WithToken(a.token),
 		vigilhttp.WithAllowedHosts(a.cfg.HTTPAllowedHosts...),
 		vigilhttp.WithMaxStreams(a.cfg.HTTPMaxStreams),
 	}
@@ -245,19 +245,20 @@ func (a *Agent) httpOptions() []vigilhttp.Option {
 
 // hookEnv is the base environment of hooks: the agent's, without
 // VIGIL_HTTP_TOKEN, plus the certificate the vigil commands need to call
-// this agent back and, with hook_http_token, the token. The agent's own
+// this agent back and, with hook_http_token, the token in force (token:
+// http_token or the one the agent made). The agent's own
 // VIGIL_HTTP_TOKEN (how its token is often set) is dropped unless
 // hook_http_token asks for the token: a hook's environment is readable by
 // every process it starts.
-func hookEnv(cfg *Config) []string {
+func hookEnv(cfg *Config, token string) []string {
 	env := make([]string, 0, len(os.Environ())+2)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "VIGIL_HTTP_TOKEN=") {
 			env = append(env, kv)
 		}
 	}
-	if cfg.HTTPToken != "" && cfg.HookHTTPToken {
-		env = append(env, "VIGIL_HTTP_TOKEN="+cfg.HTTPToken)
+	if token != "" && cfg.HookHTTPToken {
+		env = append(env, "VIGIL_HTTP_TOKEN="+token)
 	}
 	if cfg.HTTPTLSCert != "" {
 		if abs, err := filepath.Abs(cfg.HTTPTLSCert); err == nil {

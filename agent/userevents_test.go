@@ -82,6 +82,7 @@ func TestUserEventRateLimitOnAgent(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest("POST", "http://"+a.http+"/v1/event", strings.NewReader(`{"name":"`+name+`"}`))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+a.token) // the token the agent made
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -299,3 +299,39 @@ func TestDocFailoverExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestDocAuthExamples runs the curl examples of http-api.md's
+// "Authentication and TLS" section against a server with a token, the
+// docs' $VIGIL_HTTP_TOKEN and token file standing for it, and compares the
+// answers with the docs.
+func TestDocAuthExamples(t *testing.T) {
+	examples := curlExamples(docSection(t, "../docs/http-api.md", "## Authentication and TLS"))
+	if len(examples) < 4 {
+		t.Fatalf("found %d curl examples; the parsing is broken", len(examples))
+	}
+	f := newFakeAgent()
+	ts := httptest.NewServer(New(f, zerolog.Nop(), WithToken(testToken)).Handler())
+	t.Cleanup(ts.Close)
+	for _, ex := range examples {
+		t.Run(ex.curl, func(t *testing.T) {
+			req := curlRequest(t, ex.curl, strings.TrimPrefix(ts.URL, "http://"))
+			if h := req.Header.Get("Authorization"); h != "" {
+				h = strings.ReplaceAll(h, "$VIGIL_HTTP_TOKEN", testToken)
+				h = strings.ReplaceAll(h, "$(cat /run/vigil/http-token-7947)", testToken)
+				req.Header.Set("Authorization", h)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if got := strings.TrimSpace(string(b)); got != ex.want {
+				t.Errorf("answer (%s):\n%s\ndocs:\n%s", resp.Status, got, ex.want)
+			}
+		})
+	}
+	if len(f.userEvents) != 2 {
+		t.Errorf("%d user events fired, want 2 (the examples with the token)", len(f.userEvents))
+	}
+}

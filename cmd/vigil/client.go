@@ -59,9 +59,10 @@ func usageError(format string, args ...any) error {
 
 // apiClient calls one agent's HTTP API.
 type apiClient struct {
-	addr string // as the user gave it, for messages
-	base string // scheme://host:port
-	hc   *http.Client
+	addr  string // as the user gave it, for messages
+	base  string // scheme://host:port
+	hc    *http.Client
+	token foundToken // what is sent as the bearer token, and from where
 }
 
 // newAPIClient returns a client for the -http-addr of cCtx.
@@ -98,10 +99,11 @@ func newAPIClient(cCtx *cli.Context) (*apiClient, error) {
 		tr.TLSClientConfig = tc
 	}
 	var rt http.RoundTripper = tr
-	if token := strings.TrimSpace(cCtx.String("http-token")); token != "" {
-		rt = tokenTransport{base: tr, token: token}
+	token := findToken(cCtx.String("http-token"), addr)
+	if token.token != "" {
+		rt = tokenTransport{base: tr, token: token.token}
 	}
-	return &apiClient{addr: addr, base: base, hc: &http.Client{Transport: rt}}, nil
+	return &apiClient{addr: addr, base: base, hc: &http.Client{Transport: rt}, token: token}, nil
 }
 
 // call sends one request with body (if not nil) encoded as JSON and decodes
@@ -170,7 +172,11 @@ func (c *apiClient) statusError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var e vigilhttp.ErrorResponse
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
-		return cli.Exit("vigil: "+safeText(e.Error), 1)
+		msg := "vigil: " + safeText(e.Error)
+		if resp.StatusCode == http.StatusUnauthorized {
+			msg += c.token.hint()
+		}
+		return cli.Exit(msg, 1)
 	}
 	if bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
 		return cli.Exit(fmt.Sprintf("vigil: agent at %s serves HTTPS: use -http-addr https://%s", c.addr, c.addr), 1)

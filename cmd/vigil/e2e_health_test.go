@@ -42,7 +42,7 @@ func (a *testAgent) put(t *testing.T, path, body string) int {
 	t.Helper()
 	req, _ := nethttp.NewRequest("PUT", "http://"+a.http+path, bytes.NewBufferString(body))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := nethttp.DefaultClient.Do(req)
+	resp, err := a.do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

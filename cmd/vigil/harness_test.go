@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	nethttp "net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-agent/vigil/agent"
 	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
@@ -124,6 +126,11 @@ func startAgent(t *testing.T, name string, args ...string) *testAgent {
 	go func() { a.err = a.cmd.Wait(); close(a.done) }()
 	t.Cleanup(func() {
 		a.kill(t)
+		// A killed agent leaves its token file (a graceful stop removes it).
+		_, port, _ := net.SplitHostPort(a.http)
+		for _, dir := range agent.RuntimeDirs() {
+			_ = os.Remove(agent.RuntimeTokenPath(dir, port))
+		}
 		if t.Failed() {
 			t.Logf("log of agent %s:\n%s", name, tail(a.logBuf.String(), 6000))
 			// VIGIL_TEST_LOGS=DIR keeps every failed test's full agent logs.
@@ -202,9 +209,22 @@ type apiRun struct {
 	Output   string `json:"output"`
 }
 
+// do sends req to the agent with its API token, as the vigil commands
+// find it (the token file the agent writes for its user).
+func (a *testAgent) do(req *nethttp.Request) (*nethttp.Response, error) {
+	if tok := findToken("", a.http); tok.token != "" {
+		req.Header.Set("Authorization", "Bearer "+tok.token)
+	}
+	return nethttp.DefaultClient.Do(req)
+}
+
 // getJSON fetches an API path into v; it reports whether it could.
 func (a *testAgent) getJSON(path string, v any) bool {
-	resp, err := nethttp.Get("http://" + a.http + path)
+	req, err := nethttp.NewRequest("GET", "http://"+a.http+path, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := a.do(req)
 	if err != nil {
 		return false
 	}
@@ -273,7 +293,12 @@ func writeConfig(t *testing.T, body string) string {
 // postJSON sends a POST with a JSON body (or none) to the agent's API and
 // returns the status code.
 func postJSON(a *testAgent, path, body string) (int, error) {
-	resp, err := nethttp.Post("http://"+a.http+path, "application/json", strings.NewReader(body))
+	req, err := nethttp.NewRequest("POST", "http://"+a.http+path, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.do(req)
 	if err != nil {
 		return 0, err
 	}

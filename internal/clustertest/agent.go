@@ -32,10 +32,13 @@ type Agent struct {
 	httpURL string
 	token   string // sent as a bearer token, from -http-token
 	outDir  string
-	cmd     *exec.Cmd
-	log     *logBuffer
-	tr      *http.Transport
-	client  *http.Client
+	// runDir is the agent's VIGIL_RUNTIME_DIR: its own, so that agents in
+	// different namespaces on one port don't share a token file.
+	runDir string
+	cmd    *exec.Cmd
+	log    *logBuffer
+	tr     *http.Transport
+	client *http.Client
 
 	done    chan struct{} // closed when the process has exited
 	exitErr error         // set before done is closed
@@ -103,9 +106,12 @@ type Event struct {
 //	    -profile local -log-format json -log-level debug ARGS...
 //
 // and waits until its HTTP API answers. Later args override the defaults
-// (e.g. -profile fast). With -http-token in args, Get and Do send the
-// token. The agent's environment is the test's without VIGIL_* variables, plus
-// OUT=Agent.OutDir() for hooks. Run one agent per host at a time: the ports
+// (e.g. -profile fast). Get and Do send the agent's API token: the
+// -http-token in args, or else the one the agent made and wrote in its
+// runtime directory (VIGIL_RUNTIME_DIR, a directory of its own, where its
+// hooks' vigil commands find it too). The agent's environment is the
+// test's without VIGIL_* variables, plus OUT=Agent.OutDir() for hooks and
+// VIGIL_RUNTIME_DIR. Run one agent per host at a time: the ports
 // are fixed. The agent is killed, with whatever it started, when the test
 // ends.
 func (h *Host) StartAgent(t testing.TB, name string, args ...string) *Agent {
@@ -168,12 +174,18 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, args []string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	runDir, err := os.MkdirTemp("", "vigil-run-"+name+"-") // mode 0700
+	if err != nil {
+		os.RemoveAll(outDir)
+		t.Fatal(err)
+	}
 	a := &Agent{
 		Name:    name,
 		host:    h,
 		gossip:  gossip,
 		httpURL: "http://" + httpAddr,
 		outDir:  outDir,
+		runDir:  runDir,
 		log:     &logBuffer{},
 		done:    make(chan struct{}),
 	}
@@ -196,11 +208,12 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, args []string) 
 			a.cmd.Env = append(a.cmd.Env, kv)
 		}
 	}
-	a.cmd.Env = append(a.cmd.Env, "OUT="+outDir)
+	a.cmd.Env = append(a.cmd.Env, "OUT="+outDir, "VIGIL_RUNTIME_DIR="+runDir)
 	a.cmd.Stdout = a.log
 	a.cmd.Stderr = a.log
 	if err := startProcess(a.cmd); err != nil {
 		os.RemoveAll(outDir)
+		os.RemoveAll(runDir)
 		t.Fatalf("clustertest: start agent %s: %v", name, err)
 	}
 	go func() {
@@ -221,6 +234,14 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, args []string) 
 		}
 		return a.Get("/healthz", nil) == nil
 	})
+	if a.token == "" {
+		// An agent without http_token wrote the token it made before it
+		// served HTTP (agent.RuntimeTokenPath); -dev makes none.
+		_, port, _ := net.SplitHostPort(httpAddr)
+		if b, err := os.ReadFile(filepath.Join(runDir, "http-token-"+port)); err == nil {
+			a.token = strings.TrimSpace(string(b))
+		}
+	}
 	// `ip netns exec` execs the agent, so the PID we signal is vigil's own.
 	want, _ := filepath.EvalSymlinks(bin)
 	if exe, err := procExe(a.PID()); err != nil || exe != want {
@@ -239,6 +260,7 @@ func (a *Agent) cleanup(t testing.TB) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	a.tr.CloseIdleConnections()
+	_ = os.RemoveAll(a.runDir)
 	for try := 0; try < 10 && os.RemoveAll(a.outDir) != nil; try++ {
 		time.Sleep(20 * time.Millisecond)
 	}
