@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-agent/vigil/agent"
 	"github.com/vigil-agent/vigil/internal/certtest"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // TestClientTokenAndTLS runs a real agent in this process with HTTPS and a
@@ -25,8 +26,10 @@ func TestClientTokenAndTLS(t *testing.T) {
 	const token = "client-test-token-0123456789"
 	cfg := agent.Default()
 	cfg.Name = "tls-agent"
-	cfg.Bind = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg.HTTP = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	// Two distinct ports from one call: two calls may pick the same one.
+	ports := clustertest.FreePorts(t, 2)
+	cfg.Bind = fmt.Sprintf("127.0.0.1:%d", ports[0])
+	cfg.HTTP = fmt.Sprintf("127.0.0.1:%d", ports[1])
 	cfg.Profile = "local"
 	cfg.HTTPToken, cfg.HTTPTLSCert, cfg.HTTPTLSKey = token, certFile, keyFile
 	a, err := agent.New(cfg, zerolog.Nop(), "test")
@@ -39,6 +42,12 @@ func TestClientTokenAndTLS(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	waitFor(t, 20*time.Second, "the agent to serve HTTPS", func() bool {
+		select {
+		case err := <-done:
+			done <- err // for the cleanup, which waits for it
+			t.Fatalf("the agent stopped before it served: %v", err)
+		default:
+		}
 		resp, err := insecure.Get("https://" + cfg.HTTP + "/healthz")
 		if err == nil {
 			resp.Body.Close()
