@@ -162,6 +162,25 @@ func curlRequest(t *testing.T, line, addr string) *http.Request {
 	return req
 }
 
+// checkExample sends one curl example to addr, after edit (when set)
+// adjusts the request, and fails t unless the answer is the docs' JSON.
+func checkExample(t *testing.T, ex docExample, addr string, edit func(*http.Request)) {
+	t.Helper()
+	req := curlRequest(t, ex.curl, addr)
+	if edit != nil {
+		edit(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if got := strings.TrimSpace(string(b)); got != ex.want {
+		t.Errorf("%s answers (%s):\n%s\ndocs:\n%s", ex.curl, resp.Status, got, ex.want)
+	}
+}
+
 // TestDocBrowserAndLimitExamples runs every curl example of http-api.md's
 // "Browsers and other sites" and "Limits" sections against a server as
 // the agent runs it, and compares the answers with the docs; the raw 503
@@ -187,17 +206,7 @@ func TestDocBrowserAndLimitExamples(t *testing.T) {
 	s.streams.Store(DefaultMaxStreams)
 
 	for _, ex := range examples {
-		t.Run(ex.curl, func(t *testing.T) {
-			resp, err := http.DefaultClient.Do(curlRequest(t, ex.curl, ln.Addr().String()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if got := strings.TrimSpace(string(b)); got != ex.want {
-				t.Errorf("answer (%s):\n%s\ndocs:\n%s", resp.Status, got, ex.want)
-			}
-		})
+		t.Run(ex.curl, func(t *testing.T) { checkExample(t, ex, ln.Addr().String(), nil) })
 	}
 	if len(f.userEvents) != 0 {
 		t.Errorf("the examples fired user events: %v", f.userEvents)
@@ -288,15 +297,7 @@ func TestDocFailoverExamples(t *testing.T) {
 	ts := httptest.NewServer(New(fa, zerolog.Nop()).Handler())
 	defer ts.Close()
 	for _, ex := range examples {
-		resp, err := http.DefaultClient.Do(curlRequest(t, ex.curl, ts.Listener.Addr().String()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if got := strings.TrimSpace(string(b)); got != ex.want {
-			t.Errorf("%s answers\n%s\ndocs:\n%s", ex.curl, got, ex.want)
-		}
+		checkExample(t, ex, ts.Listener.Addr().String(), nil)
 	}
 }
 
@@ -314,21 +315,13 @@ func TestDocAuthExamples(t *testing.T) {
 	t.Cleanup(ts.Close)
 	for _, ex := range examples {
 		t.Run(ex.curl, func(t *testing.T) {
-			req := curlRequest(t, ex.curl, strings.TrimPrefix(ts.URL, "http://"))
-			if h := req.Header.Get("Authorization"); h != "" {
-				h = strings.ReplaceAll(h, "$VIGIL_HTTP_TOKEN", testToken)
-				h = strings.ReplaceAll(h, "$(cat /run/vigil/http-token-7947)", testToken)
-				req.Header.Set("Authorization", h)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if got := strings.TrimSpace(string(b)); got != ex.want {
-				t.Errorf("answer (%s):\n%s\ndocs:\n%s", resp.Status, got, ex.want)
-			}
+			checkExample(t, ex, strings.TrimPrefix(ts.URL, "http://"), func(req *http.Request) {
+				if h := req.Header.Get("Authorization"); h != "" {
+					h = strings.ReplaceAll(h, "$VIGIL_HTTP_TOKEN", testToken)
+					h = strings.ReplaceAll(h, "$(cat /run/vigil/http-token-7947)", testToken)
+					req.Header.Set("Authorization", h)
+				}
+			})
 		})
 	}
 	if len(f.userEvents) != 2 {
