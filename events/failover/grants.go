@@ -102,7 +102,7 @@ func (g *Grants) SetBootOf(f func(name string) (string, bool)) {
 }
 
 // SetLifeOf sets how a failed member's current life is looked up, so a
-// new claim for a member this agent sees alive in another life is refused.
+// new claim for a member this agent sees alive is refused.
 func (g *Grants) SetLifeOf(f func(name string) (life string, alive, known bool)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -149,7 +149,7 @@ type answer struct {
 	// lease had ended.
 	Prev string `json:"p,omitempty"`
 	// Back: a new claim refused because this agent sees the failed member
-	// alive in another life.
+	// alive.
 	Back bool `json:"b,omitempty"`
 }
 
@@ -191,7 +191,12 @@ func (g *Grants) handle(m *message) answer {
 			return answer{Term: x.Term}
 		}
 		if m.Subj != "" && g.lifeOf != nil {
-			if life, alive, known := g.lifeOf(m.Subj); known && alive && life != m.Life {
+			// A granter that sees the failed member alive does not
+			// confirm its failure: it came back (a newer life), or this
+			// granter never saw it fail (the other side of a healed
+			// partition) or has not yet. A real failure reaches every
+			// member's view within the settle.
+			if _, alive, known := g.lifeOf(m.Subj); known && alive {
 				return answer{Back: true, Term: x.Term}
 			}
 		}

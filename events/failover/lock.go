@@ -35,7 +35,7 @@ type ClaimOptions struct {
 	AliveOnly bool
 	// Subject and Life name the failed member and its life (BOOT.EPOCH
 	// tags) at the failure: a gossip granter that sees the subject alive
-	// in another life (it refuted, or restarted) refuses a new claim.
+	// refuses a new claim.
 	Subject, Life string
 }
 
