@@ -123,6 +123,17 @@ func pauseRunner(tr *trial) error {
 	return nil
 }
 
+// killRunnerMidHook waits for the first run to start and kill -9s its
+// agent; it returns the run and the agent's index.
+func (tr *trial) killRunnerMidHook() (Run, int, error) {
+	r, err := tr.firstStart()
+	if err != nil {
+		return r, 0, err
+	}
+	i := index(r.Agent)
+	return r, i, tr.kill(i, "mid-hook")
+}
+
 // takeoverWait bounds crash-restart-runner-after-takeover's wait for the
 // takeover before it restarts the runner anyway.
 const takeoverWait = 20 * time.Second
@@ -131,12 +142,8 @@ const takeoverWait = 20 * time.Second
 // its data dir once another agent has started a takeover run (or after
 // 20 s).
 func crashRestartAfterTakeover(tr *trial) error {
-	r, err := tr.firstStart()
+	r, i, err := tr.killRunnerMidHook()
 	if err != nil {
-		return err
-	}
-	i := index(r.Agent)
-	if err := tr.kill(i, "mid-hook"); err != nil {
 		return err
 	}
 	var by string
@@ -206,12 +213,8 @@ func crashDuringSettle(tr *trial) error {
 // crashRestartNoDataDir kills the runner mid-hook and restarts it 1 s
 // later without a data dir.
 func crashRestartNoDataDir(tr *trial) error {
-	r, err := tr.firstStart()
+	_, i, err := tr.killRunnerMidHook()
 	if err != nil {
-		return err
-	}
-	i := index(r.Agent)
-	if err := tr.kill(i, "mid-hook"); err != nil {
 		return err
 	}
 	tr.sleep(time.Second)
@@ -228,12 +231,8 @@ const isolateHold = 15 * time.Second
 // every other host and restarts it there with its data dir; 15 s later the
 // network heals.
 func crashRestartIsolated(tr *trial) error {
-	r, err := tr.firstStart()
+	r, i, err := tr.killRunnerMidHook()
 	if err != nil {
-		return err
-	}
-	i := index(r.Agent)
-	if err := tr.kill(i, "mid-hook"); err != nil {
 		return err
 	}
 	tr.nw.Isolate(i)
