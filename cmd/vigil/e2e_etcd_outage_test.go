@@ -64,12 +64,8 @@ hooks:
       sleep 5 & wait $!
       echo "end $VIGIL_SELF_NAME $VIGIL_FENCE" >> "$OUT/promoted"
 `)
-	p := startAgent(t, "p", "-config", cfg, "-tag", "role=primary")
-	agents := []*testAgent{p,
-		startAgent(t, "r1", "-config", cfg, "-tag", "role=replica", "-join", p.gossip),
-		startAgent(t, "r2", "-config", cfg, "-tag", "role=replica", "-join", p.gossip)}
-	allSee(t, 30*time.Second, agents, map[string]string{"p": "alive", "r1": "alive", "r2": "alive"})
-	replicas := agents[1:]
+	agents := startRoles(t, cfg, "p=primary", "r1=replica", "r2=replica")
+	p, replicas := agents[0], agents[1:]
 
 	p.kill(t)
 	waitFor(t, 30*time.Second, "the promote hook to start", func() bool { return len(hookLines(replicas, "started")) == 1 })

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,16 +95,8 @@ hooks:
     settle: 1s
     shell: 'echo "$VIGIL_SELF_NAME $VIGIL_EVENT_ID $VIGIL_FENCE" >> "$OUT/promoted"'
 `)
-	p1 := startAgent(t, "p1", "-config", cfg, "-tag", "role=primary")
-	agents := []*testAgent{p1, startAgent(t, "p2", "-config", cfg, "-tag", "role=primary", "-join", p1.gossip)}
-	for i := 1; i <= 3; i++ {
-		agents = append(agents, startAgent(t, fmt.Sprintf("r%d", i), "-config", cfg, "-tag", "role=replica", "-join", p1.gossip))
-	}
-	want := map[string]string{}
-	for _, a := range agents {
-		want[a.name] = "alive"
-	}
-	allSee(t, 30*time.Second, agents, want)
+	agents := startRoles(t, cfg, "p1=primary", "p2=primary", "r1=replica", "r2=replica", "r3=replica")
+	p1 := agents[0]
 	admin, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,14 +29,24 @@ hooks:
     on: [damped, brake]
     shell: 'echo "$VIGIL_EVENT $VIGIL_MEMBER_NAME" >> "$OUT/guards"'
 `+topExtra)
-	p := startAgent(t, "p", "-config", cfg, "-tag", "role=primary")
-	agents := []*testAgent{p}
-	for i := 1; i <= 4; i++ {
-		agents = append(agents, startAgent(t, fmt.Sprintf("r%d", i), "-config", cfg, "-tag", "role=replica", "-join", p.gossip))
-	}
+	return startRoles(t, cfg, "p=primary", "r1=replica", "r2=replica", "r3=replica", "r4=replica")
+}
+
+// startRoles starts one agent per NAME=ROLE with cfg and the tag role=ROLE,
+// the first on its own and the others joining it, and waits until every
+// one sees all of them alive.
+func startRoles(t *testing.T, cfg string, members ...string) []*testAgent {
+	t.Helper()
+	var agents []*testAgent
 	want := map[string]string{}
-	for _, a := range agents {
-		want[a.name] = "alive"
+	for _, m := range members {
+		name, role, _ := strings.Cut(m, "=")
+		args := []string{"-config", cfg, "-tag", "role=" + role}
+		if len(agents) > 0 {
+			args = append(args, "-join", agents[0].gossip)
+		}
+		agents = append(agents, startAgent(t, name, args...))
+		want[name] = "alive"
 	}
 	allSee(t, 30*time.Second, agents, want)
 	return agents
