@@ -123,6 +123,7 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		DefaultTimeout: time.Duration(cfg.HookTimeout),
 		Env:            hookEnv(&cfg, a.token),
 		Logger:         logger,
+		Redact:         a.token,
 		OnRun:          a.metrics.ObserveHookRun,
 		Coordinate:     a.coord.Attach,
 		Journal:        a.journal,

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/internal/certtest"
 )
 
@@ -280,5 +281,76 @@ func TestCrossSiteEventRunsNoHook(t *testing.T) {
 		if ev.User != nil && ev.User.Name != "after" {
 			t.Errorf("a refused user event reached the ring: %+v", ev.User)
 		}
+	}
+}
+
+// TestHookOutputTokenRedacted: a running agent whose hook prints the API
+// token, given it by hook_http_token or read from data_dir/http-token,
+// logs the run with the token as [redacted], and neither GET /v1/hooks nor
+// the hook journal holds it.
+func TestHookOutputTokenRedacted(t *testing.T) {
+	const token = "tok-0123456789abcdef-leak"
+	tests := []struct {
+		name   string
+		mutate func(c *Config, dataDir string)
+	}{
+		{name: "http_token with hook_http_token", mutate: func(c *Config, _ string) {
+			c.HTTPToken = token
+			c.HookHTTPToken = true
+			c.Hooks = []HookConfig{{Name: "leaky", On: []string{"user"}, Shell: `echo "calling back with $VIGIL_HTTP_TOKEN"; echo "stderr $VIGIL_HTTP_TOKEN" >&2; exit 3`}}
+		}},
+		{name: "made token read from its file", mutate: func(c *Config, dataDir string) {
+			c.Hooks = []HookConfig{{Name: "leaky", On: []string{"user"}, Shell: `echo "calling back with $(cat '` + filepath.Join(dataDir, "http-token") + `')"`}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(RuntimeDirEnv, filepath.Join(t.TempDir(), "run"))
+			dataDir := filepath.Join(t.TempDir(), "data")
+			a := startTestAgent(t, http.DefaultClient, func(c *Config) {
+				c.DataDir = dataDir
+				tt.mutate(c, dataDir)
+			})
+			secret := a.token
+			if len(secret) < 20 {
+				t.Fatalf("agent token %q", secret)
+			}
+			if err := a.UserEvent("deploy", nil); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, 10*time.Second, "the hook run to be logged", func() bool {
+				return strings.Contains(a.log.String(), `"message":"hook run"`)
+			})
+			log := a.log.String()
+			if strings.Contains(log, secret) {
+				t.Errorf("the agent's log holds the token:\n%s", log)
+			}
+			if !strings.Contains(log, `calling back with `+events.Redacted) {
+				t.Errorf("the hook run's log line lacks its redacted output:\n%s", log)
+			}
+			req, _ := http.NewRequest("GET", "http://"+a.http+"/v1/hooks", nil)
+			req.Header.Set("Authorization", "Bearer "+secret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || strings.Contains(string(body), secret) || !strings.Contains(string(body), events.Redacted) {
+				t.Errorf("GET /v1/hooks: %d %s", resp.StatusCode, body)
+			}
+			for _, run := range a.HookRuns() {
+				if strings.Contains(run.Output+run.Error+run.Reason, secret) {
+					t.Errorf("the run history holds the token: %+v", run)
+				}
+			}
+			journal, err := os.ReadFile(filepath.Join(dataDir, "hooks.journal"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(journal), secret) {
+				t.Errorf("the hook journal holds the token:\n%s", journal)
+			}
+		})
 	}
 }

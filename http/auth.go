@@ -33,37 +33,9 @@ func WithToken(token string) Option {
 	}
 }
 
-// Redacted replaces the API token in hook output and errors.
-const Redacted = "[redacted]"
-
-// redactRuns returns runs with every occurrence of the token in their
-// output, error and reason replaced by Redacted; runs itself is not
-// changed (the agent's history is shared).
-func (s *Server) redactRuns(runs []events.Run) []events.Run {
-	if s.redact == "" {
-		return runs
-	}
-	var out []events.Run
-	for i, r := range runs {
-		if !strings.Contains(r.Output, s.redact) && !strings.Contains(r.Error, s.redact) && !strings.Contains(r.Reason, s.redact) {
-			if out != nil {
-				out = append(out, r)
-			}
-			continue
-		}
-		if out == nil {
-			out = append(make([]events.Run, 0, len(runs)), runs[:i]...)
-		}
-		r.Output = strings.ReplaceAll(r.Output, s.redact, Redacted)
-		r.Error = strings.ReplaceAll(r.Error, s.redact, Redacted)
-		r.Reason = strings.ReplaceAll(r.Reason, s.redact, Redacted)
-		out = append(out, r)
-	}
-	if out == nil {
-		return runs
-	}
-	return out
-}
+// Redacted replaces the API token in hook output and errors
+// (events.Redacted).
+const Redacted = events.Redacted
 
 // WithMetrics serves h (a Prometheus exposition handler) on GET /metrics.
 // Without it, /metrics is a 404.

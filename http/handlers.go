@@ -188,7 +188,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHooks(w http.ResponseWriter, r *http.Request) {
-	runs := s.redactRuns(s.agent.HookRuns())
+	runs := events.RedactRuns(s.agent.HookRuns(), s.redact)
 	if runs == nil {
 		runs = []events.Run{}
 	}

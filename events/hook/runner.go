@@ -68,6 +68,11 @@ type RunnerConfig struct {
 	Env []string
 	// Logger receives one line per run.
 	Logger zerolog.Logger
+	// Redact, when set, is a secret (the agent's API token) replaced by
+	// events.Redacted in every run's output, error and reason before the
+	// run is logged, journaled, kept in the history or passed to OnRun: a
+	// hook that prints it does not put it in the log.
+	Redact string
 	// Coordinate, when set, turns on failover coordination (run_on,
 	// quorum, settle, damping, brake, claims): it is called once with the
 	// runner and returns the coordinator. Without it every hook runs as
@@ -563,6 +568,7 @@ func (r *Runner) record(h Hook, ev *events.Event, run events.Run) {
 	if run.Start.IsZero() {
 		run.Start = time.Now().UTC()
 	}
+	run, _ = run.Redact(r.cfg.Redact)
 	r.log(run)
 	r.cfg.Journal.Record(run)
 	if r.cfg.OnRun != nil {
