@@ -21,9 +21,38 @@ import (
 // it the pipes are closed and the run is recorded.
 const pipeDrainDelay = 2 * time.Second
 
+// A hook whose process fails to start for lack of a resource (see
+// lacksResource: too many open files in the agent or the system, no
+// memory, no process slot) is started again, up to StartAttempts times in
+// all, StartBackoff after the first failure and twice as long after each
+// next one: 0.25 s, 0.5 s, 1 s and 2 s, so the last attempt is 3.75 s
+// after the first. Every failed attempt is recorded in the run history
+// (outcome error, its reason saying when the next attempt is); only when
+// the last one fails too is the run recorded as failed to start, and then
+// the hook's own retries apply as to any other error. These attempts are
+// not the hook's retries. docs/hooks.md says the same.
+const (
+	StartAttempts = 5
+	StartBackoff  = 250 * time.Millisecond
+)
+
+// lacksResource reports whether a hook's start failed for want of a
+// resource that may come back: file descriptors (EMFILE, ENFILE, as in
+// "start: pipe2: too many open files"), memory (ENOMEM) or a process
+// slot (EAGAIN from fork).
+func lacksResource(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.EAGAIN, syscall.ENOMEM} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}
+
 // execute runs one hook for one event and reports how it went. It never
-// panics on a bad hook; failures are in the Run.
-func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event) events.Run {
+// panics on a bad hook; failures are in the Run. startErr is the error of
+// starting the hook's process, when that failed.
+func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event) (run events.Run, startErr error) {
 	self := r.cfg.Self()
 	start := time.Now()
 	if h.Builtin != nil {
@@ -35,7 +64,7 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event) events.
 		if err != nil {
 			run.Outcome, run.ExitCode, run.Error = events.OutcomeFailed, 1, err.Error()
 		}
-		return run
+		return run, nil
 	}
 
 	var stdin []byte
@@ -44,7 +73,7 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event) events.
 	} else {
 		var err error
 		if stdin, err = JSONStdin(ev, self); err != nil {
-			return events.Run{Start: start.UTC(), Outcome: events.OutcomeError, ExitCode: -1, Error: err.Error()}
+			return events.Run{Start: start.UTC(), Outcome: events.OutcomeError, ExitCode: -1, Error: err.Error()}, nil
 		}
 	}
 
@@ -68,7 +97,7 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event) events.
 	cmd.WaitDelay = pipeDrainDelay
 
 	if err := cmd.Start(); err != nil {
-		return events.Run{Start: start.UTC(), Outcome: events.OutcomeError, ExitCode: -1, Error: fmt.Sprintf("start: %v", err)}
+		return events.Run{Start: start.UTC(), Outcome: events.OutcomeError, ExitCode: -1, Error: fmt.Sprintf("start: %v", err)}, err
 	}
 	pgid := cmd.Process.Pid
 	exited := make(chan struct{})
@@ -109,7 +138,7 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event) events.
 		outcome = events.OutcomeOK
 	}
 
-	run := events.Run{Start: start.UTC(), Outcome: outcome, Output: out.String(), OutputBytes: out.Total()}
+	run = events.Run{Start: start.UTC(), Outcome: outcome, Output: out.String(), OutputBytes: out.Total()}
 	run.DurationMS = msSince(start)
 	run.ExitCode = cmd.ProcessState.ExitCode()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -125,7 +154,7 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event) events.
 	if outcome == events.OutcomeTimeout {
 		run.Error = fmt.Sprintf("killed after timeout %s", h.Timeout)
 	}
-	return run
+	return run, nil
 }
 
 // killGroup ends a hook's process group: SIGTERM to the whole group, then,

@@ -521,7 +521,7 @@ func (r *Runner) work(q *hookQueue) {
 func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *events.Event, guard RunGuard) events.Run {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
-		run := r.execute(ctx, &q.hook, ev)
+		run := r.start(ctx, q, ev, attempt)
 		if ev.TakeoverFrom != "" {
 			run.Reason = "took over from " + ev.TakeoverFrom + ", whose claim ended before it completed the run"
 		}
@@ -550,6 +550,48 @@ func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *events.Ev
 		}
 		backoff *= 2
 	}
+}
+
+// start runs a hook once (attempt of its retries), starting its process
+// again when a start fails for lack of a resource (StartAttempts,
+// StartBackoff): each failed start but the last is recorded here, and the
+// last attempt's run is returned. When ctx ends while it waits, the run is
+// cancelled (left unfinished in the journal, so the next start resumes
+// it).
+func (r *Runner) start(ctx context.Context, q *hookQueue, ev *events.Event, attempt int) events.Run {
+	wait := StartBackoff
+	for try := 1; ; try++ {
+		run, err := r.execute(ctx, &q.hook, ev)
+		if !lacksResource(err) {
+			return run
+		}
+		if try == StartAttempts {
+			run.Reason = fmt.Sprintf("the process failed to start for lack of a resource %d times in a row; given up", StartAttempts)
+			return run
+		}
+		if ctx.Err() != nil {
+			run.Outcome = events.OutcomeCancelled
+			return run
+		}
+		run.Reason = startAgainReason(wait, try+1)
+		if q.hook.Retries > 0 {
+			run.Attempt = attempt
+		}
+		r.record(q.hook, ev, run)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return events.Run{Start: time.Now().UTC(), Outcome: events.OutcomeCancelled, ExitCode: -1,
+				Error: fmt.Sprintf("stopped while waiting to start the process again after: %s", run.Error)}
+		}
+		wait *= 2
+	}
+}
+
+// startAgainReason is the reason of a start that failed for lack of a
+// resource, before start attempt next, wait later.
+func startAgainReason(wait time.Duration, next int) string {
+	return fmt.Sprintf("the process failed to start for lack of a resource; starting it again in %s (start attempt %d of %d)", wait, next, StartAttempts)
 }
 
 func (r *Runner) record(h Hook, ev *events.Event, run events.Run) {
