@@ -161,6 +161,7 @@ func (c *Config) failoverLock(logger zerolog.Logger) (*etcdlock.Etcd, error) {
 			return nil, fmt.Errorf("failover.lock.tls: %w", err)
 		}
 		cfg.TLS = tc
+		cfg.TLSFiles = etcdlock.TLSFiles{CA: l.TLS.CAFile, Cert: l.TLS.CertFile, Key: l.TLS.KeyFile}
 	}
 	if l.PasswordFile != "" {
 		pw, err := readEtcdPassword(l.PasswordFile)

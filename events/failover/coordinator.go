@@ -198,6 +198,29 @@ func newClaimedRun(parent context.Context, lease Lease) *claimedRun {
 // Context implements hook.RunGuard.
 func (cr *claimedRun) Context() context.Context { return cr.ctx }
 
+// LeaseDeadline implements hook.LeasedGuard.
+func (cr *claimedRun) LeaseDeadline() (time.Time, <-chan struct{}) { return cr.lease.LeaseDeadline() }
+
+// LeaseExpired implements hook.LeasedGuard: the guard process killed the
+// hook at the lease's deadline, so the lease is lost here too, at once,
+// before the runner reports the run.
+func (cr *claimedRun) LeaseExpired(why string) {
+	cr.mu.Lock()
+	cr.lost = true
+	cr.mu.Unlock()
+	cr.lease.MarkLost(why)
+	cr.cancel()
+}
+
+// Completion implements hook.LeasedGuard: what the guard process records
+// by itself when the hook completes (the etcd lock), or nothing.
+func (cr *claimedRun) Completion() (string, []byte) {
+	if gc, ok := cr.lease.(GuardCompleter); ok {
+		return gc.GuardCompletion()
+	}
+	return "", nil
+}
+
 // Lost implements hook.RunGuard: the run ended because its lease was
 // lost.
 func (cr *claimedRun) Lost() bool {

@@ -19,6 +19,7 @@ type LeaseKeeper struct {
 
 	mu       sync.Mutex
 	deadline time.Time
+	changed  chan struct{} // closed and replaced when deadline moves
 	lost     chan struct{}
 	stop     chan struct{}
 	lostOnce sync.Once
@@ -28,7 +29,18 @@ type LeaseKeeper struct {
 // NewLeaseKeeper returns a keeper of a lease granted by a request sent at
 // sent, for length; log carries the task's fields.
 func NewLeaseKeeper(sent time.Time, length time.Duration, log zerolog.Logger) *LeaseKeeper {
-	return &LeaseKeeper{log: log, deadline: Deadline(sent, length), lost: make(chan struct{}), stop: make(chan struct{})}
+	return &LeaseKeeper{log: log, deadline: Deadline(sent, length), changed: make(chan struct{}), lost: make(chan struct{}), stop: make(chan struct{})}
+}
+
+// LeaseDeadline returns the current deadline, by which the run must have
+// stopped unless a renewal moves it, and a channel closed when it moves.
+// The hook guard process is told each new deadline, so that the hook is
+// killed in time even while the agent itself is stopped (SIGSTOP, a
+// paused container) and cannot act.
+func (k *LeaseKeeper) LeaseDeadline() (time.Time, <-chan struct{}) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.deadline, k.changed
 }
 
 // Deadline is when a lease of length granted by a request sent at sent
@@ -100,6 +112,8 @@ func (k *LeaseKeeper) Run(every time.Duration, late string, renew func(ctx conte
 		case !r.Deadline.IsZero():
 			k.mu.Lock()
 			k.deadline = r.Deadline
+			close(k.changed)
+			k.changed = make(chan struct{})
 			k.mu.Unlock()
 		}
 	}

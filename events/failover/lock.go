@@ -66,6 +66,26 @@ type Lease interface {
 	// Release gives the task up unfinished, so another agent may take it
 	// over at once, and stops renewing.
 	Release(ctx context.Context)
+	// LeaseDeadline returns when the run must have stopped unless a
+	// renewal moves it, and a channel closed when it moves (the hook
+	// guard process is told each deadline).
+	LeaseDeadline() (time.Time, <-chan struct{})
+	// MarkLost ends the lease at once, as if it could not be renewed:
+	// the hook guard killed the run because its deadline passed.
+	MarkLost(why string)
+}
+
+// GuardCompleter is a Lease whose completion the hook guard process can
+// record by itself, without the agent: when the hook exits 0 while the
+// agent is stopped (SIGSTOP, a paused container), the completion still
+// reaches the lock before the lease can expire and another agent take
+// over. The etcd lock is one; the gossip claim is not (recording needs
+// the agent's gossip).
+type GuardCompleter interface {
+	// GuardCompletion returns the kind registered with hook.GuardEntry
+	// and the spec it is handed (secrets included: it travels on a pipe
+	// to the guard, never in its environment or arguments).
+	GuardCompletion() (kind string, spec []byte)
 }
 
 // DoneError says the task was completed already.

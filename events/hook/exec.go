@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,8 +52,9 @@ func lacksResource(err error) bool {
 
 // execute runs one hook for one event and reports how it went. It never
 // panics on a bad hook; failures are in the Run. startErr is the error of
-// starting the hook's process, when that failed.
-func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event) (run events.Run, startErr error) {
+// starting the hook's process, when that failed. A run whose guard holds
+// a lease (LeasedGuard) runs under the hook guard process (guard.go).
+func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event, guard RunGuard) (run events.Run, startErr error) {
 	self := r.cfg.Self()
 	start := time.Now()
 	if h.Builtin != nil {
@@ -96,8 +98,21 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event) (run ev
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = pipeDrainDelay
 
+	var gs *guardSession
+	if lg, ok := guard.(LeasedGuard); ok {
+		var err error
+		if gs, err = guardCommand(cmd, lg, r.cfg.KillGrace); err != nil {
+			return events.Run{Start: start.UTC(), Outcome: events.OutcomeError, ExitCode: -1, Error: fmt.Sprintf("start: %v", err)}, err
+		}
+	}
 	if err := cmd.Start(); err != nil {
+		if gs != nil {
+			gs.abort()
+		}
 		return events.Run{Start: start.UTC(), Outcome: events.OutcomeError, ExitCode: -1, Error: fmt.Sprintf("start: %v", err)}, err
+	}
+	if gs != nil {
+		gs.started()
 	}
 	pgid := cmd.Process.Pid
 	exited := make(chan struct{})
@@ -154,7 +169,25 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event) (run ev
 	if outcome == events.OutcomeTimeout {
 		run.Error = fmt.Sprintf("killed after timeout %s", h.Timeout)
 	}
+	if gs != nil {
+		guardReport(&run, gs.finish(), guard.(LeasedGuard))
+	}
 	return run, nil
+}
+
+// guardReport adds what the hook guard process did to a guarded run.
+func guardReport(run *events.Run, st guardStatus, g LeasedGuard) {
+	switch {
+	case st.StartError != "":
+		run.Outcome, run.ExitCode, run.Signal, run.Error = events.OutcomeError, -1, "", "start: "+st.StartError
+	case st.Killed != "":
+		// The lease is lost: the run is reported as a lost claim's, and
+		// the coordinator learns it before the runner reports the run.
+		run.Outcome, run.Error = events.OutcomeCancelled, "killed by the hook guard: "+st.Killed
+		g.LeaseExpired("the hook guard killed the run: " + st.Killed)
+	case st.CompletionError != "":
+		run.Reason = strings.TrimSpace(run.Reason + " the hook guard could not record the completion (the agent records it): " + st.CompletionError)
+	}
 }
 
 // killGroup ends a hook's process group: SIGTERM to the whole group, then,

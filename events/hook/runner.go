@@ -521,7 +521,7 @@ func (r *Runner) work(q *hookQueue) {
 func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *events.Event, guard RunGuard) events.Run {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
-		run := r.start(ctx, q, ev, attempt)
+		run := r.start(ctx, q, ev, guard, attempt)
 		if ev.TakeoverFrom != "" {
 			run.Reason = "took over from " + ev.TakeoverFrom + ", whose claim ended before it completed the run"
 		}
@@ -558,10 +558,10 @@ func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *events.Ev
 // last attempt's run is returned. When ctx ends while it waits, the run is
 // cancelled (left unfinished in the journal, so the next start resumes
 // it).
-func (r *Runner) start(ctx context.Context, q *hookQueue, ev *events.Event, attempt int) events.Run {
+func (r *Runner) start(ctx context.Context, q *hookQueue, ev *events.Event, guard RunGuard, attempt int) events.Run {
 	wait := StartBackoff
 	for try := 1; ; try++ {
-		run, err := r.execute(ctx, &q.hook, ev)
+		run, err := r.execute(ctx, &q.hook, ev, guard)
 		if !lacksResource(err) {
 			return run
 		}

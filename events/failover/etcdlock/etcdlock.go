@@ -59,6 +59,11 @@ type Config struct {
 	Prefix string
 	// TLS, when set, is used for every endpoint that is not http://.
 	TLS *tls.Config
+	// TLSFiles names the PEM files TLS was loaded from (LoadTLS): the
+	// hook guard process, which records a completion by itself, loads
+	// them again. Without them a guard uses TLS only with the system's
+	// CAs.
+	TLSFiles TLSFiles
 	// Username and Password authenticate with etcd's auth (both or none).
 	Username, Password string
 	// Holder names this agent in the claims (its member name).
@@ -71,6 +76,13 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logger receives lease losses and refused completions.
 	Logger zerolog.Logger
+}
+
+// TLSFiles are the PEM files of a client TLS configuration (LoadTLS).
+type TLSFiles struct {
+	CA   string `json:"ca,omitempty"`
+	Cert string `json:"cert,omitempty"`
+	Key  string `json:"key,omitempty"`
 }
 
 // LoadTLS builds the client TLS configuration from PEM files: caFile
@@ -298,32 +310,39 @@ func (l *lease) renew(ctx context.Context) failover.Renewal {
 func (l *lease) Complete(ctx context.Context, outcome string) error {
 	l.Stop()
 	defer func() { go l.e.revoke(l.id) }()
-	val, _ := json.Marshal(record{State: stateDone, Runner: l.e.cfg.Holder, Outcome: outcome, Fence: l.fence, At: time.Now().UTC()})
-	ctx, cancel := context.WithTimeout(ctx, l.e.cfg.RequestTimeout)
+	return l.e.recordDone(ctx, l.key, l.fence, outcome)
+}
+
+// recordDone replaces key by {state: done} (under a lease of DoneTTL) if
+// it still carries fence, or if it is gone. Recording it again is no
+// error.
+func (e *Etcd) recordDone(ctx context.Context, key string, fence uint64, outcome string) error {
+	val, _ := json.Marshal(record{State: stateDone, Runner: e.cfg.Holder, Outcome: outcome, Fence: fence, At: time.Now().UTC()})
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
 	defer cancel()
-	g, err := l.e.gw.grant(ctx, int64(DoneTTL/time.Second))
+	g, err := e.gw.grant(ctx, int64(DoneTTL/time.Second))
 	if err != nil {
-		return l.e.unavailable("record the completion of "+l.key, err)
+		return e.unavailable("record the completion of "+key, err)
 	}
 	doneLease := int64(g.ID)
-	resp, err := l.e.gw.txnIfModRevision(ctx, l.key, int64(l.fence), val, doneLease)
+	resp, err := e.gw.txnIfModRevision(ctx, key, int64(fence), val, doneLease)
 	if err == nil && !resp.Succeeded && resp.kv() == nil {
-		resp, err = l.e.gw.txnIfAbsent(ctx, l.key, val, doneLease)
+		resp, err = e.gw.txnIfAbsent(ctx, key, val, doneLease)
 	}
 	if err != nil {
-		go l.e.revoke(doneLease)
-		return l.e.unavailable("record the completion of "+l.key, err)
+		go e.revoke(doneLease)
+		return e.unavailable("record the completion of "+key, err)
 	}
 	if resp.Succeeded {
 		return nil
 	}
 	kv := resp.kv()
 	var r record
-	if kv != nil && json.Unmarshal(kv.Value, &r) == nil && r.State == stateDone && r.Fence == l.fence && r.Runner == l.e.cfg.Holder {
-		return nil // recorded by an attempt whose answer was lost
+	if kv != nil && json.Unmarshal(kv.Value, &r) == nil && r.State == stateDone && r.Fence == fence && r.Runner == e.cfg.Holder {
+		return nil // recorded already: by the hook guard, or by an attempt whose answer was lost
 	}
-	go l.e.revoke(doneLease)
-	stale := &failover.StaleError{Fence: l.fence}
+	go e.revoke(doneLease)
+	stale := &failover.StaleError{Fence: fence}
 	if kv != nil {
 		stale.Newer = uint64(kv.ModRevision)
 		if r.State == stateDone {
