@@ -3,6 +3,7 @@ package membership
 import (
 	"bytes"
 	"log"
+	"sync"
 
 	"github.com/rs/zerolog"
 )
@@ -20,6 +21,15 @@ type logWriter struct {
 	// at every announcement and carry the whole name: each is logged once
 	// per member by refusals instead (validate.go).
 	refusals *refusals
+
+	rejectOnce sync.Once
+	rejected   *rejectLimiter // lines about rejected input (loglimit.go)
+}
+
+// rejects returns the writer's limiter of lines about rejected input.
+func (w *logWriter) rejects() *rejectLimiter {
+	w.rejectOnce.Do(func() { w.rejected = newRejectLimiter(w.logger) })
+	return w.rejected
 }
 
 func newStdLogger(l zerolog.Logger, component string) *log.Logger {
@@ -86,6 +96,9 @@ func (w *logWriter) Write(p []byte) (int, error) {
 		}
 	}
 	if w.refusedLine(line) {
+		return len(p), nil
+	}
+	if kind := rejectedKind(line); kind != "" && !w.rejects().allow(kind, line, level) {
 		return len(p), nil
 	}
 	ev := w.logger.WithLevel(level)
