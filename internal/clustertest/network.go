@@ -56,8 +56,9 @@ type Network struct {
 	bridge string
 	hosts  []*Host
 
-	mu   sync.Mutex
-	cuts map[link]bool // packets from link.from to link.to are dropped
+	mu      sync.Mutex
+	cuts    map[link]bool // packets from link.from to link.to are dropped
+	gateway string        // the root namespace's address on the bridge, once given
 }
 
 // link is a direction between two hosts, by index.
@@ -237,6 +238,26 @@ func (nw *Network) claimPrefix() error {
 }
 
 func markerPath(prefix string) string { return filepath.Join(markerDir(), prefix+".pid") }
+
+// Gateway gives the test's own (root) network namespace an address on the
+// network's bridge, once, and returns it: a server the test runs there
+// and listens on that address (an etcd, say) is reachable from every
+// host, and no cut between hosts touches it, as a service on a network of
+// its own would be.
+func (nw *Network) Gateway() string {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if nw.gateway != "" {
+		return nw.gateway
+	}
+	a := nw.hosts[0].addr
+	gw := a[:strings.LastIndexByte(a, '.')] + ".254"
+	if err := ipBatch("", []string{"addr add " + gw + "/24 dev " + nw.bridge}); err != nil {
+		nw.t.Fatalf("clustertest: gateway address on %s: %v", nw.bridge, err)
+	}
+	nw.gateway = gw
+	return gw
+}
 
 // Len returns the number of hosts.
 func (nw *Network) Len() int { return len(nw.hosts) }

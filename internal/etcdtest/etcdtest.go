@@ -7,7 +7,9 @@ package etcdtest
 
 import (
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -53,7 +55,21 @@ func StartTLS(t testing.TB) *Server {
 	return start(t, true)
 }
 
+// StartOn starts an etcd member whose client URL is on host (an address
+// of this machine other than 127.0.0.1, such as a clustertest.Network's
+// Gateway, for agents in network namespaces); its peer URL stays on
+// loopback.
+func StartOn(t testing.TB, host string) *Server {
+	t.Helper()
+	return startOn(t, host, false)
+}
+
 func start(t testing.TB, withTLS bool) *Server {
+	t.Helper()
+	return startOn(t, "127.0.0.1", withTLS)
+}
+
+func startOn(t testing.TB, host string, withTLS bool) *Server {
 	t.Helper()
 	ports := clustertest.FreePorts(t, 2)
 	scheme := "http"
@@ -63,7 +79,7 @@ func start(t testing.TB, withTLS bool) *Server {
 	s := &Server{
 		t:      t,
 		dir:    t.TempDir(),
-		client: url.URL{Scheme: scheme, Host: fmt.Sprintf("127.0.0.1:%d", ports[0])},
+		client: url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(ports[0]))},
 		peer:   url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[1])},
 	}
 	if withTLS {

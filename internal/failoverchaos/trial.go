@@ -38,8 +38,15 @@ type Options struct {
 	// Etcd, an etcd client URL, makes the agents claim through etcd
 	// (failover.lock.etcd, a prefix of their own per trial) instead of the
 	// gossip claim. The agents must reach it: scenarios in network
-	// namespaces are skipped in this mode.
+	// namespaces use EtcdOn instead, and are skipped without it.
 	Etcd string
+	// EtcdOn starts an etcd (one per trial) whose client URL, which it
+	// returns, is on host: scenarios in network namespaces, with Etcd
+	// set, claim through it, on the address their network gives the
+	// test's own namespace (clustertest.Network.Gateway), which no cut
+	// between agents touches: etcd stays reachable from both sides of a
+	// partition, as an etcd on a network of its own would.
+	EtcdOn func(t testing.TB, host string) string
 }
 
 // Lock names the claim mode: "gossip", or "etcd" with Etcd set.
@@ -196,8 +203,8 @@ func RunTrial(t testing.TB, sc Scenario, n int, opt Options) Result {
 	tr := &trial{t: t, opt: opt.withDefaults(), sc: sc, dir: t.TempDir(), gone: map[string]time.Time{}, bad: map[string]bool{}}
 	tr.logPath = filepath.Join(tr.dir, "hooks.log")
 	res := Result{Scenario: sc.Name, Profile: tr.opt.Profile, Lock: tr.opt.Lock(), Trial: n}
-	if sc.Netns && tr.opt.Etcd != "" {
-		t.Skip("the etcd mode runs on loopback only: agents in network namespaces cannot reach the test's etcd")
+	if sc.Netns && tr.opt.Etcd != "" && tr.opt.EtcdOn == nil {
+		t.Skip("the etcd mode in network namespaces needs Options.EtcdOn: the agents there cannot reach the test's loopback etcd")
 	}
 	tr.startCluster()
 
@@ -257,10 +264,16 @@ func (tr *trial) startCluster() {
 		t.Fatal(err)
 	}
 	tr.cfgPath = filepath.Join(tr.dir, "vigil.yaml")
+	if tr.sc.Netns {
+		tr.nw = clustertest.NewNetwork(t, Agents)
+	}
 	cfg := ""
-	if tr.opt.Etcd != "" {
-		// A prefix per trial: the trials share one etcd.
-		cfg = fmt.Sprintf("failover:\n  lock:\n    etcd: [%s]\n    prefix: /vigil-chaos/%s/%d/\n", strconv.Quote(tr.opt.Etcd), tr.sc.Name, time.Now().UnixNano())
+	if etcd := tr.opt.Etcd; etcd != "" {
+		if tr.nw != nil {
+			etcd = tr.opt.EtcdOn(t, tr.nw.Gateway())
+		}
+		// A prefix per trial: the loopback trials share one etcd.
+		cfg = fmt.Sprintf("failover:\n  lock:\n    etcd: [%s]\n    prefix: /vigil-chaos/%s/%d/\n", strconv.Quote(etcd), tr.sc.Name, time.Now().UnixNano())
 	}
 	cfg += fmt.Sprintf(`hooks:
   - name: %s
@@ -277,9 +290,6 @@ func (tr *trial) startCluster() {
 	}
 	for i := range tr.dataDirs {
 		tr.dataDirs[i] = filepath.Join(tr.dir, "data-n"+strconv.Itoa(i))
-	}
-	if tr.sc.Netns {
-		tr.nw = clustertest.NewNetwork(t, Agents)
 	}
 	var all []*clustertest.Agent
 	for i := range tr.agents {
