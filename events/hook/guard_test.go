@@ -221,3 +221,46 @@ func TestGuardedRun(t *testing.T) {
 		})
 	}
 }
+
+// plainGuard is a RunGuard without a lease: its run is not guarded.
+type plainGuard struct{ ctx context.Context }
+
+func (g plainGuard) Context() context.Context { return g.ctx }
+func (g plainGuard) Lost() bool               { return false }
+
+// BenchmarkGuardedRun measures what the hook guard adds to a failover
+// run: one coordinated run of `true`, from Enqueue to Finished, with and
+// without a lease (the guard process is this test binary re-executed;
+// docs/benchmarks.md has the figure for the vigil binary).
+func BenchmarkGuardedRun(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		leased bool
+	}{{"unguarded", false}, {"guarded", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			coord := &finishedCoordinator{finished: make(chan events.Run, 1)}
+			r, err := NewRunner(RunnerConfig{Logger: zerolog.Nop(), Coordinate: func(CoordinatedRunner) Coordinator { return coord }},
+				[]Hook{{Name: "promote", Command: []string{"true"}, Timeout: time.Minute}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				r.Close(ctx)
+			})
+			for i := 0; i < b.N; i++ {
+				var g RunGuard = plainGuard{context.Background()}
+				if tc.leased {
+					lg := &leasedGuard{deadline: time.Now().Add(time.Minute), changed: make(chan struct{})}
+					lg.ctx, lg.cancel = context.WithCancel(context.Background())
+					g = lg
+				}
+				r.Enqueue("promote", failedEvent(uint64(i+1), "primary"), g)
+				if run := <-coord.finished; run.Outcome != events.OutcomeOK {
+					b.Fatalf("run: %+v", run)
+				}
+			}
+		})
+	}
+}
