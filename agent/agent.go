@@ -238,6 +238,8 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 		Timing:   a.cfg.timingOverrides(),
 		Logger:   a.log,
 
+		JoinSyncRounds: a.cfg.JoinSyncRounds,
+
 		QueryHandlers: map[string]func([]byte) []byte{claimQuery: a.coord.HandleClaim},
 	}
 	if a.cfg.Advertise != "" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-agent/vigil/events/hook"
+	"github.com/vigil-agent/vigil/membership"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -227,5 +228,24 @@ func TestValidateJoinInterval(t *testing.T) {
 	}
 	if got := Default().JoinInterval; got != Duration(DefaultJoinInterval) {
 		t.Errorf("default join_interval %s, want %s", got, DefaultJoinInterval)
+	}
+}
+
+func TestValidateJoinSyncRounds(t *testing.T) {
+	tests := []struct {
+		body string
+		want string // "" when valid
+	}{
+		{"", ""}, // the default, 8
+		{"join_sync_rounds: 0\n", ""},
+		{"join_sync_rounds: 30\n", ""},
+		{"join_sync_rounds: 31\n", "vigil.yaml:1: join_sync_rounds: 31: must be from 0 (off) to 30"},
+		{"join_sync_rounds: -1\n", "join_sync_rounds: -1: must be from 0 (off) to 30"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) { checkValidate(t, tt.body, tt.want) })
+	}
+	if got := Default().JoinSyncRounds; got != membership.DefaultJoinSyncRounds {
+		t.Errorf("default join_sync_rounds %d, want %d", got, membership.DefaultJoinSyncRounds)
 	}
 }

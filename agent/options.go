@@ -8,6 +8,7 @@ import (
 
 	"github.com/vigil-agent/vigil/events/hook"
 	vigilhttp "github.com/vigil-agent/vigil/http"
+	"github.com/vigil-agent/vigil/membership"
 	"github.com/vigil-agent/vigil/probes"
 )
 
@@ -76,6 +77,8 @@ var Options = []*Option{
 		}},
 	durationOption("join-interval", "join_interval", "how often the join addresses are resolved again and any that is not a member joined (0: only at start)", "30s",
 		func(c *Config) *Duration { return &c.JoinInterval }),
+	intOption("join-sync-rounds", "join_sync_rounds", "rounds of full state syncs with two random members after a join or rejoin, until the view settles (0: off)", strconv.Itoa(membership.DefaultJoinSyncRounds),
+		func(c *Config) *int { return &c.JoinSyncRounds }),
 	{Flag: "tag", Key: "tags", Usage: "tag KEY=VALUE gossiped with this member (repeatable)", Repeatable: true,
 		set: func(c *Config, v string) error {
 			k, val, ok := strings.Cut(strings.TrimSpace(v), "=")

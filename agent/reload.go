@@ -44,6 +44,7 @@ var restartOnly = []struct {
 	{"profile", func(c *Config) any { return c.Profile }},
 	{"data_dir", func(c *Config) any { return c.DataDir }},
 	{"join_interval", func(c *Config) any { return c.JoinInterval }},
+	{"join_sync_rounds", func(c *Config) any { return c.JoinSyncRounds }},
 	{"log_format", func(c *Config) any { return c.LogFormat }},
 	{"failover", func(c *Config) any { return c.Failover }},
 	// The timing overrides are memberlist's and serf's start-time

@@ -62,6 +62,9 @@ func (c *Config) Validate() error {
 	if d := time.Duration(c.JoinInterval); d < 0 || (d > 0 && d < MinJoinInterval) {
 		add("join_interval", "%s: must be 0 (join only at start) or at least %s", c.JoinInterval, MinJoinInterval)
 	}
+	if c.JoinSyncRounds < 0 || c.JoinSyncRounds > MaxJoinSyncRounds {
+		add("join_sync_rounds", "%d: must be from 0 (off) to %d", c.JoinSyncRounds, MaxJoinSyncRounds)
+	}
 	errs = append(errs, c.validateService()...)
 	errs = append(errs, c.validateTiming()...)
 	errs = append(errs, c.validateDrain()...)

@@ -66,6 +66,14 @@ type Config struct {
 	// failover claim protocol's): each is called on its own goroutine with
 	// the query's payload, and its answer, if not nil, is the response.
 	QueryHandlers map[string]func(payload []byte) []byte
+	// JoinSyncRounds limits the rounds of extra full state syncs after a
+	// join, a rejoin or a refuted "dead" message (joinsync.go): each round
+	// pushes and pulls the whole state with two random live members, the
+	// first about a second after the join and then backing off, until the
+	// view has not changed for two rounds. 0 turns them off (serf's
+	// behaviour: a missed join waits for the next periodic push/pull). The
+	// agent's default is DefaultJoinSyncRounds.
+	JoinSyncRounds int
 	// Transport, when set, carries gossip instead of the UDP/TCP transport
 	// memberlist would bind on BindAddr:BindPort; the caller binds it, and
 	// BindAddr and BindPort should name its address. Tests use it to inject
@@ -76,6 +84,10 @@ type Config struct {
 	// start a member with an invalid name or tags, or one that stores
 	// them as an agent without the check would.
 	acceptInvalid bool
+	// pushPullInterval, when set, replaces the profile's push/pull
+	// interval: tests make it long so that only the join anti-entropy can
+	// explain a convergence.
+	pushPullInterval time.Duration
 }
 
 // Cluster is the local member of a serf cluster.
@@ -112,6 +124,18 @@ type Cluster struct {
 	refuted        chan struct{}
 	reannounced    atomic.Uint64 // re-announcements sent, for tests
 	reannounceDone chan struct{}
+	// refutations counts this member's refutations (suspect and dead).
+	refutations *atomic.Uint64
+	// joinSyncRounds, joinSyncTrigger and joinSyncDone run the join
+	// anti-entropy (joinsync.go); joinSyncs counts its state syncs.
+	joinSyncRounds  int
+	joinSyncTrigger chan string
+	joinSyncDone    chan struct{}
+	joinSyncs       atomic.Uint64
+	// viewDiffs counts the join push/pulls whose peer missed a member
+	// this one sees alive (syncMerge); started is set once serf is.
+	viewDiffs atomic.Uint64
+	started   atomic.Bool
 	// queries are the handlers of vigil's own serf queries.
 	queries map[string]func([]byte) []byte
 	// epoch is the value of the epoch tag (events.EpochTag): one more at
@@ -148,10 +172,20 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	ml.AdvertiseAddr = cfg.AdvertiseAddr
 	ml.AdvertisePort = cfg.AdvertisePort
 	refuted := make(chan struct{}, 1)
-	mlLog := &logWriter{logger: cfg.Logger.With().Str("component", "memberlist").Logger(), onRefute: func(bool) {
+	refutations := new(atomic.Uint64)
+	joinSyncTrigger := make(chan string, 1)
+	mlLog := &logWriter{logger: cfg.Logger.With().Str("component", "memberlist").Logger(), onRefute: func(dead bool) {
+		refutations.Add(1)
 		select {
 		case refuted <- struct{}{}:
 		default: // a round is already due
+		}
+		if dead && cfg.JoinSyncRounds > 0 {
+			// Peers had this member failed or left: it is rejoining them.
+			select {
+			case joinSyncTrigger <- "refuted a dead message":
+			default:
+			}
 		}
 	}}
 	if !cfg.acceptInvalid {
@@ -161,6 +195,9 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	ml.Keyring = cfg.Keyring
 	ml.Transport = cfg.Transport
 	cfg.Timing.applyMemberlist(ml)
+	if cfg.pushPullInterval > 0 {
+		ml.PushPullInterval = cfg.pushPullInterval
+	}
 
 	sc := serf.DefaultConfig()
 	sc.NodeName = cfg.NodeName
@@ -182,11 +219,13 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	// events (serf agent waits 1-3 s to batch them).
 	sc.CoalescePeriod = 0
 	sc.QuiescentPeriod = 0
+	merge := &syncMerge{}
 	if !cfg.acceptInvalid {
 		// Every member announcement passes the gate before memberlist
 		// stores it (validate.go).
-		sc.Merge = &mergeGate{local: cfg.NodeName, refusals: refusals}
+		merge.gate = &mergeGate{local: cfg.NodeName, refusals: refusals}
 	}
+	sc.Merge = merge
 	c := &Cluster{
 		eventCh: make(chan serf.Event, serfEventBuffer),
 		handler: handler,
@@ -203,11 +242,17 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		refuted:        refuted,
 		queries:        cfg.QueryHandlers,
 		reannounceDone: make(chan struct{}),
+		refutations:    refutations,
+
+		joinSyncRounds:  cfg.JoinSyncRounds,
+		joinSyncTrigger: joinSyncTrigger,
+		joinSyncDone:    make(chan struct{}),
 
 		peersPath:  cfg.PeersPath,
 		peersDirty: make(chan struct{}, 1),
 		peersDone:  make(chan struct{}),
 	}
+	merge.c = c
 	var remembered []Peer
 	if cfg.PeersPath != "" {
 		// Read before serf starts: the writer replaces the file soon after.
@@ -230,7 +275,9 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		return nil, fmt.Errorf("start gossip on %s: %w", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.BindPort)), err)
 	}
 	c.serf = s
+	c.started.Store(true)
 	go c.reannounceLoop()
+	go c.joinSyncLoop()
 	if cfg.Timing != (Timing{}) {
 		t := c.timing
 		c.logger.Info().Str("profile", string(cfg.Profile)).Dur("probe_interval", t.ProbeInterval).
@@ -427,9 +474,13 @@ func (c *Cluster) LocalMember() events.Member {
 func (c *Cluster) Profile() Profile { return c.profile }
 
 // Join contacts the given addresses and returns how many it joined. Old
-// user events are not replayed to the joining member.
+// user events are not replayed to the joining member. A join that reached
+// anyone starts the join anti-entropy (joinsync.go).
 func (c *Cluster) Join(addrs []string) (int, error) {
 	n, err := c.serf.Join(addrs, true)
+	if n > 0 {
+		c.startJoinSync("join")
+	}
 	if err != nil {
 		if hint := encryptionHint(err.Error()); hint != "" {
 			return n, fmt.Errorf("join %v: %w (%s)", addrs, err, hint)
@@ -568,6 +619,7 @@ func (c *Cluster) Shutdown() error {
 		<-c.drained
 		<-c.peersDone
 		<-c.reannounceDone
+		<-c.joinSyncDone
 	})
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

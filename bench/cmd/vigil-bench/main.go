@@ -45,6 +45,9 @@ func main() {
 		pprofN    = flag.Int("pprof-n", 20, "cluster size for -pprof")
 		pprofWin  = flag.Duration("pprof-window", time.Minute, "CPU profile window for -pprof")
 		pprofProf = flag.String("pprof-profile", "local", "memberlist profile for -pprof")
+		joinOnly  = flag.String("join-only", "", "instead of the benchmark: only join convergence and one graceful rejoin, for these comma-separated setups (e.g. vigil-lan,vigil-local,serf-local), at the sizes of -ns (default 50), one cluster at a time; writes join.json to -out")
+		joinRuns  = flag.Int("join-runs", 3, "runs per setup and size for -join-only")
+		joinWait  = flag.Duration("join-timeout", 60*time.Second, "how long -join-only waits for a convergence or a rejoin")
 	)
 	flag.Parse()
 	if *report != "" {
@@ -68,6 +71,9 @@ func main() {
 		}
 		fmt.Println("profiles in", *pprofDir)
 		return
+	}
+	if *joinOnly != "" {
+		os.Exit(runJoinOnly(*joinOnly, *ns, *joinRuns, *joinWait, *vigilBin, *serfBin, *outDir))
 	}
 	if *vigilBin == "" || *serfBin == "" || *outDir == "" {
 		fmt.Fprintln(os.Stderr, "usage: vigil-bench -vigil BIN -serf BIN -out DIR [-doc FILE] [-micro FILE] [-quick]")
@@ -271,4 +277,83 @@ func abs(p string) string {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "vigil-bench:", err)
 	os.Exit(1)
+}
+
+// runJoinOnly runs the join-only measurement (-join-only) and returns the
+// exit status.
+func runJoinOnly(setups, ns string, runs int, timeout time.Duration, vigilBin, serfBin, outDir string) int {
+	if outDir == "" {
+		fmt.Fprintln(os.Stderr, "vigil-bench: -join-only needs -out")
+		return 2
+	}
+	sizes := []int{50}
+	if ns != "" {
+		sizes = nil
+		for _, f := range strings.Split(ns, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 3 {
+				fmt.Fprintf(os.Stderr, "vigil-bench: -ns %q: want cluster sizes of at least 3\n", ns)
+				return 2
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	var list []bench.Setup
+	for _, name := range strings.Split(setups, ",") {
+		s, err := bench.ParseSetup(name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vigil-bench:", err)
+			return 2
+		}
+		if (s.Kind == bench.Vigil && vigilBin == "") || (s.Kind == bench.Serf && serfBin == "") {
+			fmt.Fprintf(os.Stderr, "vigil-bench: %s needs -%s\n", s.Name(), s.Kind)
+			return 2
+		}
+		list = append(list, s)
+	}
+	dir, err := os.MkdirTemp("", "vigil-bench-join-")
+	if err != nil {
+		fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	logf := func(format string, args ...any) {
+		fmt.Printf("%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+	env := &bench.Env{Dir: dir, Logf: logf}
+	if vigilBin != "" {
+		env.VigilBin = abs(vigilBin)
+	}
+	if serfBin != "" {
+		env.SerfBin = abs(serfBin)
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		logf("got %s: killing every agent", s)
+		env.KillAll()
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}()
+	var all []bench.JoinRun
+	for _, n := range sizes {
+		for _, s := range list {
+			all = append(all, env.MeasureJoin(s, n, runs, timeout)...)
+		}
+	}
+	env.KillAll()
+	fmt.Println("| Setup | N | Run | Converged (s) | Rejoin (s) | Note |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, r := range all {
+		fmt.Printf("| %s | %d | %d | %s | %s | %s |\n", r.Setup, r.N, r.Run, (r.ConvergedMS / 1000).Fmt(2), (r.RejoinMS / 1000).Fmt(2),
+			strings.TrimSpace(r.Note+" "+r.RejoinNote))
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		fatal(err)
+	}
+	b, _ := json.MarshalIndent(all, "", "  ")
+	if err := os.WriteFile(filepath.Join(outDir, "join.json"), append(b, '\n'), 0o644); err != nil {
+		fatal(err)
+	}
+	return 0
 }

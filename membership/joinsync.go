@@ -1,0 +1,246 @@
+package membership
+
+import (
+	"hash/fnv"
+	"math/rand/v2"
+	"net"
+	"sort"
+	"strconv"
+	"time"
+
+	gometrics "github.com/hashicorp/go-metrics"
+	"github.com/hashicorp/serf/serf"
+)
+
+// Join anti-entropy.
+//
+// A join is one push/pull with the member joined; everything else reaches
+// the new member, and the new member reaches everyone else, by gossip: an
+// alive message retransmitted RetransmitMult × log10(N+1) times (4 times
+// with the local profile at N = 50). A member that misses every copy of a
+// join learns it only at the next push/pull, which memberlist stretches
+// with N (PushPullInterval × (⌈log2 N − 5⌉ + 1) above 32 members: 60 s on
+// lan and 30 s on local at N = 50). 50 agents joining one seed at once on
+// local took 42 s to converge, and after a graceful leave and restart under
+// the same name some members still did not list the member alive 30 s
+// later (docs/architecture.md, "Joins and rejoins").
+//
+// After a join (Join, JoinRetry, the remembered peers of the data dir, or
+// a refutation of a "dead" message: peers had this member failed or left,
+// so it is rejoining them), vigil therefore runs extra full state syncs:
+// rounds of serf joins to joinSyncFanout random live members, the first
+// about joinSyncFirst after the join and then backing off by
+// joinSyncBackoff up to joinSyncMaxGap, with ±joinSyncJitter, until this
+// member's view (each member's name, status and address, and its own
+// refutations) has not changed for joinSyncStable rounds in a row, or
+// after the configured number of rounds. A round also counts as a change
+// when a peer it synced with (or a peer that joined this member) lacked a
+// member this one sees alive, or had it left: then others may lack it
+// too, and the next round pushes it to two more. A serf join to a known member is
+// memberlist's push/pull (both sides merge the other's full member list,
+// serf's Lamport times and recent user events) followed by serf's join
+// intent with this member's current Lamport time, which is newer than any
+// leave intent of its previous life that peers still hold. A join during
+// a round of syncs starts the rounds again.
+
+const (
+	// joinSyncFanout is how many random live members each round syncs
+	// with.
+	joinSyncFanout = 2
+	// joinSyncFirst is the gap before the first round: long enough for the
+	// join's own gossip to spread (a few gossip intervals), short enough
+	// that a miss costs about a second.
+	joinSyncFirst = time.Second
+	// joinSyncBackoff multiplies the gap after each round, up to
+	// joinSyncMaxGap.
+	joinSyncBackoff = 1.5
+	joinSyncMaxGap  = 8 * time.Second
+	// joinSyncJitter is the random share added to or taken from each gap,
+	// so members that joined together do not sync in lockstep.
+	joinSyncJitter = 0.2
+	// joinSyncStable is how many rounds in a row must leave the view
+	// unchanged for the syncs to stop before their limit.
+	joinSyncStable = 2
+)
+
+// DefaultJoinSyncRounds is the default limit on the rounds of state syncs
+// after a join: at most 8 rounds (16 push/pulls) spread over about 37 s,
+// fewer when the view settles sooner (2 rounds, about 2.5 s, when the
+// first join already brought everything).
+const DefaultJoinSyncRounds = 8
+
+// joinSyncGaps returns the gaps before each of rounds rounds, without
+// jitter.
+func joinSyncGaps(rounds int) []time.Duration {
+	gaps := make([]time.Duration, 0, rounds)
+	gap := joinSyncFirst
+	for range rounds {
+		gaps = append(gaps, gap)
+		gap = min(time.Duration(float64(gap)*joinSyncBackoff), joinSyncMaxGap)
+	}
+	return gaps
+}
+
+// jittered returns d moved by up to ±joinSyncJitter of itself.
+func jittered(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (1 + joinSyncJitter*(2*rand.Float64()-1)))
+}
+
+// startJoinSync starts (or starts again) the rounds of state syncs; why
+// says what triggered them, for the log.
+func (c *Cluster) startJoinSync(why string) {
+	if c.joinSyncRounds <= 0 {
+		return
+	}
+	select {
+	case c.joinSyncTrigger <- why:
+	default: // a start is already pending
+	}
+}
+
+// joinSyncLoop runs the rounds of state syncs after each trigger until
+// the cluster stops.
+func (c *Cluster) joinSyncLoop() {
+	defer close(c.joinSyncDone)
+	var why string
+	for {
+		select {
+		case <-c.stop:
+			return
+		case why = <-c.joinSyncTrigger:
+		}
+	rounds:
+		for {
+			start := time.Now()
+			view := c.viewPrint()
+			stable, done, syncs := 0, 0, 0
+			for _, gap := range joinSyncGaps(c.joinSyncRounds) {
+				t := time.NewTimer(jittered(gap))
+				select {
+				case <-c.stop:
+					t.Stop()
+					return
+				case why = <-c.joinSyncTrigger:
+					t.Stop()
+					c.logger.Debug().Str("trigger", why).Msg("join anti-entropy: new join, starting the rounds again")
+					continue rounds
+				case <-t.C:
+				}
+				if c.serf.State() != serf.SerfAlive {
+					return
+				}
+				syncs += c.syncRound()
+				done++
+				now := c.viewPrint()
+				if now == view {
+					stable++
+				} else {
+					stable = 0
+					view = now
+				}
+				if stable >= joinSyncStable {
+					break
+				}
+			}
+			c.logger.Debug().Str("trigger", why).Int("rounds", done).Int("syncs", syncs).
+				Bool("settled", stable >= joinSyncStable).Dur("took", time.Since(start)).
+				Msg("join anti-entropy done")
+			break
+		}
+	}
+}
+
+// syncMerge is serf's merge delegate: it hands every member announcement
+// to the gossip input gate (when there is one) and notes, for the join
+// anti-entropy, each push/pull of a join whose peer misses a member this
+// one sees alive. serf calls it with all of a peer's members for a join's
+// push/pull, on both sides (the peer's view), and with one member for an
+// alive message.
+type syncMerge struct {
+	c    *Cluster
+	gate serf.MergeDelegate // nil without the gossip input check
+}
+
+// NotifyMerge implements serf.MergeDelegate.
+func (d *syncMerge) NotifyMerge(members []*serf.Member) error {
+	if d.gate != nil {
+		if err := d.gate.NotifyMerge(members); err != nil {
+			return err
+		}
+	}
+	if len(members) > 1 && d.c.started.Load() && d.c.missesAlive(members) {
+		d.c.viewDiffs.Add(1)
+	}
+	return nil
+}
+
+// missesAlive reports whether a peer's view (its members, serf status
+// left or none: memberlist does not tell alive from dead there) lacks a
+// member this one sees alive, itself included, or has it left: that peer
+// had not heard of a join or a rejoin, so others may not have either.
+func (c *Cluster) missesAlive(peer []*serf.Member) bool {
+	known := make(map[string]bool, len(peer))
+	for _, m := range peer {
+		known[m.Name] = m.Status != serf.StatusLeft
+	}
+	for _, m := range c.serf.Members() {
+		if m.Status == serf.StatusAlive && !known[m.Name] {
+			return true
+		}
+	}
+	return false
+}
+
+// syncRound pushes and pulls the full state with up to joinSyncFanout
+// random live members, one serf join each (see above), and returns how
+// many answered. Old user events are not ignored: the join at start
+// already set where this member's events begin, and a user event missed
+// since then is one to deliver, not to drop (serf's event buffer drops
+// those already seen).
+func (c *Cluster) syncRound() int {
+	self := c.serf.LocalMember().Name
+	var live []string
+	for _, m := range c.serf.Members() {
+		if m.Name != self && m.Status == serf.StatusAlive {
+			// NAME/ADDR: memberlist checks the name it reaches there.
+			live = append(live, m.Name+"/"+net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))))
+		}
+	}
+	rand.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+	synced := 0
+	for _, addr := range live[:min(joinSyncFanout, len(live))] {
+		n, err := c.serf.Join([]string{addr}, false)
+		if n > 0 {
+			synced++
+			c.joinSyncs.Add(1)
+			gometrics.IncrCounter([]string{"membership", "join_sync"}, 1)
+			continue
+		}
+		c.logger.Debug().Err(err).Str("member", addr).Msg("join anti-entropy: state sync failed")
+	}
+	return synced
+}
+
+// viewPrint returns a hash of this member's view of the others (name,
+// status, address), of its refutations so far and of the join push/pulls
+// whose peer missed a live member: equal prints mean nothing changed in
+// between that a sync could have brought, and every peer synced with
+// already knew every live member.
+func (c *Cluster) viewPrint() uint64 {
+	self := c.serf.LocalMember().Name
+	ms := c.serf.Members()
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Name < ms[j].Name })
+	h := fnv.New64a()
+	for _, m := range ms {
+		if m.Name == self {
+			continue
+		}
+		addr := ""
+		if m.Addr != nil {
+			addr = m.Addr.String()
+		}
+		h.Write([]byte(m.Name + "\x00" + m.Status.String() + "\x00" + addr + ":" + strconv.Itoa(int(m.Port)) + "\x00"))
+	}
+	h.Write([]byte(strconv.FormatUint(c.refutations.Load(), 10) + "/" + strconv.FormatUint(c.viewDiffs.Load(), 10)))
+	return h.Sum64()
+}

@@ -1,0 +1,264 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
+)
+
+// syncPushPull is the push/pull interval of the join anti-entropy tests:
+// far past their deadlines, so that only the anti-entropy (or gossip) can
+// explain a convergence.
+const syncPushPull = 10 * time.Minute
+
+// syncNet is an in-process test network of members on faulty transports
+// of one Faults, with the fast profile and a push/pull interval of
+// syncPushPull.
+type syncNet struct {
+	t      *testing.T
+	faults *Faults
+	rounds int // JoinSyncRounds of every member
+	logger zerolog.Logger
+}
+
+func newSyncNet(t *testing.T, rounds int, seed uint64) *syncNet {
+	var w io.Writer = io.Discard
+	if os.Getenv("LOSS_DEBUG") != "" {
+		w = os.Stderr
+	}
+	return &syncNet{t: t, faults: NewFaults(seed), rounds: rounds,
+		logger: zerolog.New(w).With().Timestamp().Logger().Level(zerolog.DebugLevel)}
+}
+
+// start starts a member named name on port (0: any free port) without
+// joining anyone.
+func (sn *syncNet) start(name string, port int) *lossMember {
+	t := sn.t
+	t.Helper()
+	tr, err := NewFaultyNetTransport(sn.faults, "127.0.0.1", port, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &lossMember{name: name, addr: tr.Addr()}
+	cfg := Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: ProfileFast,
+		Logger: sn.logger.With().Str("node", name).Logger(), Transport: tr,
+		JoinSyncRounds: sn.rounds, pushPullInterval: syncPushPull}
+	c, err := Start(cfg, m.handle)
+	if err != nil {
+		_ = tr.Shutdown()
+		t.Fatal(err)
+	}
+	m.c = c
+	t.Cleanup(func() { _ = c.Shutdown() })
+	return m
+}
+
+// join joins m to addr.
+func (sn *syncNet) join(m *lossMember, addr string) {
+	sn.t.Helper()
+	if _, err := m.c.Join([]string{addr}); err != nil {
+		sn.t.Fatal(err)
+	}
+}
+
+// viewsLacking returns "A sees B STATUS" for every member of ms whose view
+// does not have every member of ms alive, sorted.
+func viewsLacking(ms []*lossMember) []string {
+	var bad []string
+	for _, m := range ms {
+		got := m.statuses()
+		for _, o := range ms {
+			if got[o.name] != "alive" {
+				bad = append(bad, fmt.Sprintf("%s sees %s %q", m.name, o.name, got[o.name]))
+			}
+		}
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+// waitConverged waits up to d for every view to have every member alive.
+func waitConverged(t *testing.T, d time.Duration, ms []*lossMember) time.Duration {
+	t.Helper()
+	return clustertest.Eventually(t, d, "every view to list every member alive", func() error {
+		if bad := viewsLacking(ms); len(bad) > 0 {
+			return fmt.Errorf("%s", strings.Join(bad, ", "))
+		}
+		return nil
+	})
+}
+
+// startConverged starts n members (m00 first, the others joining it) on
+// a perfect network and waits until every view has all of them alive.
+func (sn *syncNet) startConverged(n int) []*lossMember {
+	sn.t.Helper()
+	var ms []*lossMember
+	for i := range n {
+		m := sn.start(fmt.Sprintf("m%02d", i), 0)
+		if i > 0 {
+			sn.join(m, ms[0].addr)
+		}
+		ms = append(ms, m)
+	}
+	waitConverged(sn.t, 15*time.Second, ms)
+	return ms
+}
+
+// TestJoinSyncConverges: a cluster whose push/pull interval is ten
+// minutes, on the fast profile. Every UDP packet (all gossip: the alive
+// messages of a join, its re-gossip, serf's join intents) is lost for a
+// moment around a join; joins and push/pulls go over TCP and get through.
+// With the join anti-entropy every view lists every member alive within
+// seconds; without it the members that missed the gossip never learn of
+// the join before the next push/pull, minutes later.
+func TestJoinSyncConverges(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		rounds  int
+		joiners int           // new members joining the seed at once
+		loss    float64       // UDP loss on every link around the join
+		lossFor time.Duration // how long the loss lasts after the joins
+	}{
+		{"one joiner, its gossip lost", DefaultJoinSyncRounds, 1, 1, 600 * time.Millisecond},
+		{"four joiners through one seed, half the gossip lost", DefaultJoinSyncRounds, 4, 0.5, 2 * time.Second},
+		{"without anti-entropy the gossip lost is missed", 0, 1, 1, 600 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sn := newSyncNet(t, tt.rounds, 13)
+			ms := sn.startConverged(5)
+			sn.faults.SetAll(LinkFaults{Loss: tt.loss})
+			var joiners []*lossMember
+			for i := range tt.joiners {
+				joiners = append(joiners, sn.start(fmt.Sprintf("j%02d", i), 0))
+			}
+			for _, j := range joiners {
+				go func() { _, _ = j.c.Join([]string{ms[0].addr}) }()
+			}
+			all := append(ms, joiners...)
+			// Every joiner has joined (its view has the seed) before the
+			// loss ends.
+			clustertest.Eventually(t, 5*time.Second, "the joins", func() error {
+				for _, j := range joiners {
+					if j.statuses()[ms[0].name] != "alive" {
+						return fmt.Errorf("%s has not joined", j.name)
+					}
+				}
+				return nil
+			})
+			time.Sleep(tt.lossFor) // the loss lasts this long: a fault, not a wait
+			sn.faults.Clear()
+			if tt.rounds == 0 {
+				// Gossip is over (its retransmits went out into the loss):
+				// nothing but a push/pull, minutes away, can still bring
+				// the join to the members that missed it.
+				deadline := time.Now().Add(4 * time.Second)
+				for time.Now().Before(deadline) {
+					if len(viewsLacking(all)) == 0 {
+						t.Fatalf("converged without anti-entropy: the test does not lose the gossip it means to")
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				t.Logf("still apart after 4 s: %s", strings.Join(viewsLacking(all), ", "))
+				return
+			}
+			took := waitConverged(t, 10*time.Second, all)
+			var syncs uint64
+			for _, j := range joiners {
+				syncs += j.c.joinSyncs.Load()
+			}
+			t.Logf("converged %s after the loss ended; %d state syncs by the joiners so far", took.Round(time.Millisecond), syncs)
+		})
+	}
+}
+
+// TestJoinSyncRejoinAfterLeave: a member leaves gracefully and starts
+// again under its name and address, joining one seed, while all gossip is
+// lost for a moment (its refutation of the "left" state and the
+// re-announcements after it with it). With the join anti-entropy every
+// view lists it alive again within seconds; the push/pull interval is ten
+// minutes.
+func TestJoinSyncRejoinAfterLeave(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		rounds  int
+		loss    float64
+		lossFor time.Duration
+	}{
+		{"perfect network", DefaultJoinSyncRounds, 0, 0},
+		{"gossip lost around the rejoin", DefaultJoinSyncRounds, 1, 800 * time.Millisecond},
+		{"without anti-entropy the gossip lost is missed", 0, 1, 800 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sn := newSyncNet(t, tt.rounds, 17)
+			ms := sn.startConverged(6)
+			x := ms[5]
+			port := x.c.serf.LocalMember().Port
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := x.c.Leave(ctx); err != nil {
+				t.Fatal(err)
+			}
+			clustertest.Eventually(t, 10*time.Second, "every member to see m05 left", func() error {
+				for _, m := range ms[:5] {
+					if s := m.statuses()["m05"]; s != "left" {
+						return fmt.Errorf("%s sees m05 %q", m.name, s)
+					}
+				}
+				return nil
+			})
+			sn.faults.SetAll(LinkFaults{Loss: tt.loss})
+			x2 := sn.start("m05", int(port))
+			sn.join(x2, ms[0].addr)
+			time.Sleep(tt.lossFor) // the loss lasts this long: a fault, not a wait
+			sn.faults.Clear()
+			all := append(ms[:5:5], x2)
+			if tt.rounds == 0 {
+				deadline := time.Now().Add(4 * time.Second)
+				for time.Now().Before(deadline) {
+					if len(viewsLacking(all)) == 0 {
+						t.Fatalf("converged without anti-entropy: the test does not lose the gossip it means to")
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				t.Logf("still apart after 4 s: %s", strings.Join(viewsLacking(all), ", "))
+				return
+			}
+			took := waitConverged(t, 8*time.Second, all)
+			t.Logf("m05 alive in every view %s after the loss ended (%d state syncs)", took.Round(time.Millisecond), x2.c.joinSyncs.Load())
+		})
+	}
+}
+
+// TestJoinSyncGaps: the rounds back off from a second by 1.5× up to 8 s.
+func TestJoinSyncGaps(t *testing.T) {
+	for _, tt := range []struct {
+		rounds int
+		want   []time.Duration
+	}{
+		{0, []time.Duration{}},
+		{3, []time.Duration{time.Second, 1500 * time.Millisecond, 2250 * time.Millisecond}},
+		{8, []time.Duration{time.Second, 1500 * time.Millisecond, 2250 * time.Millisecond, 3375 * time.Millisecond,
+			5062500 * time.Microsecond, 7593750 * time.Microsecond, 8 * time.Second, 8 * time.Second}},
+	} {
+		got := joinSyncGaps(tt.rounds)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("joinSyncGaps(%d) = %v, want %v", tt.rounds, got, tt.want)
+		}
+		for range 100 {
+			for _, g := range got {
+				if j := jittered(g); j < g*8/10 || j > g*12/10 {
+					t.Fatalf("jittered(%s) = %s, outside ±20%%", g, j)
+				}
+			}
+		}
+	}
+}
