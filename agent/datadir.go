@@ -9,16 +9,24 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/vigil-agent/vigil/internal/nofollow"
 )
 
 // LockFileName is the lock file in data_dir.
 const LockFileName = "vigil.lock"
 
+// SnapshotFileName is serf's snapshot in data_dir; serf compacts it
+// through SnapshotFileName+".compact".
+const SnapshotFileName = "serf.snapshot"
+
 // lockDataDir creates dir if needed and takes an exclusive lock on it, so
 // two agents never share one snapshot. The lock is released when the
 // returned file is closed or the process exits. The lock file is opened
 // without following a symbolic link: one planted there is an error, never
-// a file elsewhere truncated and written.
+// a file elsewhere truncated and written. serf opens its snapshot files by
+// path, following links, so with the lock held they are checked too
+// (checkSerfFiles).
 func lockDataDir(dir string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)
@@ -53,7 +61,26 @@ func lockDataDir(dir string) (*os.File, error) {
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
+	if err := checkSerfFiles(dir); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return f, nil
+}
+
+// checkSerfFiles refuses serf's snapshot (SnapshotFileName) and its
+// compaction file when either is a symbolic link or not a regular file:
+// serf opens them by path and would read or write through a link. A
+// missing file is fine (serf creates it). Only the agent's user or root
+// can write data_dir (dataDirProblem), so no one else can plant a link
+// between this check and serf's open.
+func checkSerfFiles(dir string) error {
+	for _, name := range []string{SnapshotFileName, SnapshotFileName + ".compact"} {
+		if err := nofollow.Check(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("data dir %s: serf opens %s by path: %w", dir, name, err)
+		}
+	}
+	return nil
 }
 
 // dataDirProblem says why a user other than the agent's (and root) could

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 )
 
 // TestDataDirOtherUsersRefused: a data_dir that another user can write
@@ -141,5 +143,78 @@ func TestDataDirMadeByAnotherUser(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("the agent wrote in another user's directory")
+	}
+}
+
+// TestSerfSnapshotLinkNotFollowed: serf opens its snapshot files by path,
+// following links, so an agent whose data_dir holds a link (or something
+// that is not a regular file) as serf.snapshot or serf.snapshot.compact
+// refuses to start, naming it, and leaves the link's target as it was. A
+// regular snapshot is kept.
+func TestSerfSnapshotLinkNotFollowed(t *testing.T) {
+	tests := []struct {
+		name  string
+		plant func(t *testing.T, path, victim string)
+		want  string // "" starts
+	}{
+		{name: "snapshot is a link", plant: symlink(SnapshotFileName), want: "serf.snapshot is a symbolic link: refusing to let it be followed"},
+		{name: "compaction file is a link", plant: symlink(SnapshotFileName + ".compact"), want: "serf.snapshot.compact is a symbolic link: refusing to let it be followed"},
+		{name: "snapshot is a directory", plant: func(t *testing.T, dir, _ string) {
+			if err := os.Mkdir(filepath.Join(dir, SnapshotFileName), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, want: "serf.snapshot is not a regular file"},
+		{name: "regular snapshot", plant: func(t *testing.T, dir, _ string) {
+			if err := os.WriteFile(filepath.Join(dir, SnapshotFileName), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			victim := filepath.Join(t.TempDir(), "victim")
+			if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			tt.plant(t, dir, victim)
+			cfg := Default()
+			cfg.Name = "snap"
+			cfg.Bind = "127.0.0.1:0"
+			cfg.HTTP = "127.0.0.1:0"
+			cfg.DataDir = dir
+			a, err := New(cfg, zerolog.Nop(), "test")
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				a.lock.Close()
+				a.journal.Close()
+				return
+			}
+			if err == nil {
+				a.lock.Close()
+				a.journal.Close()
+				t.Fatal("New accepted the data_dir")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New: %v, want %q", err, tt.want)
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+				t.Errorf("the link's target was changed to %q", b)
+			}
+		})
+	}
+}
+
+// symlink plants name in dir as a link to victim.
+func symlink(name string) func(t *testing.T, dir, victim string) {
+	return func(t *testing.T, dir, victim string) {
+		if err := os.Symlink(victim, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -108,3 +108,60 @@ func TestAgentRefusesInvalidGossipInput(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentRefusesLinkedDataFiles: vigil agent exits with status 2,
+// naming the file, when its data_dir holds a symbolic link as serf's
+// snapshot (which serf opens by path) or as the hook journal, and writes
+// nothing through the link; for the snapshot, with the message
+// docs/configuration.md shows.
+func TestAgentRefusesLinkedDataFiles(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docLine string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "data dir /srv/vigil: serf opens serf.snapshot by path: ") {
+			docLine = line
+		}
+	}
+	if docLine == "" {
+		t.Fatal("docs/configuration.md shows no refusal of a linked serf.snapshot")
+	}
+	tests := []struct {
+		file, want string
+	}{
+		{"serf.snapshot", "serf.snapshot is a symbolic link: refusing to let it be followed"},
+		{"serf.snapshot.compact", "serf.snapshot.compact is a symbolic link: refusing to let it be followed"},
+		{"hooks.journal", "hooks.journal is a symbolic link: refusing to follow it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			victim := filepath.Join(t.TempDir(), "victim")
+			if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(victim, filepath.Join(dir, tt.file)); err != nil {
+				t.Fatal(err)
+			}
+			out, err := execVigil(t, "agent", "-name", "x", "-bind", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data-dir", dir)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("vigil agent: %v, want exit status 2\n%s", err, out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output:\n%s\nwant %q", out, tt.want)
+			}
+			if want := "vigil: configuration error:\n" + strings.ReplaceAll(docLine, "/srv/vigil", dir) + "\n"; tt.file == "serf.snapshot" && !strings.Contains(out, want) {
+				t.Errorf("output:\n%s\nwant the lines docs/configuration.md shows:\n%s", out, want)
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+				t.Errorf("the link's target was changed to %q", b)
+			}
+		})
+	}
+}

@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/internal/nofollow"
 )
 
 // The hook journal: in the agent's data_dir, one JSON line per queued
@@ -129,7 +131,7 @@ func Open(path string) (*Journal, []Entry, []events.Run, error) {
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := nofollow.Open(path, os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("journal %s: %w", path, err)
 	}
@@ -144,7 +146,7 @@ func Open(path string) (*Journal, []Entry, []events.Run, error) {
 // compactFile rewrites the journal at path (if there is one) with what
 // it still needs, atomically, and returns the lines and bytes it kept.
 func compactFile(path string) (int64, int64, error) {
-	src, err := os.Open(path)
+	src, err := nofollow.Open(path, os.O_RDONLY, 0)
 	if os.IsNotExist(err) {
 		src = nil
 	} else if err != nil {
@@ -183,10 +185,17 @@ func compactFile(path string) (int64, int64, error) {
 	return lines, size, nil
 }
 
-// createTemp creates (or truncates) the journal's temporary file, for
-// appending: it becomes the journal once renamed.
+// createTemp creates the journal's temporary file anew, for appending:
+// it becomes the journal once renamed. Whatever is at its path (a
+// leftover of a crash, or a symbolic link someone planted) is removed
+// first, and the file is created exclusively and without following a
+// link, so it is never written through one.
 func createTemp(path string) (*os.File, error) {
-	return os.OpenFile(path+".tmp", os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return nofollow.Open(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 }
 
 // syncDir makes a rename in dir durable. Best effort: some file systems
@@ -267,7 +276,7 @@ func (s *journalState) pending(i int) bool {
 // readJournal returns the unfinished queued entries and the last run
 // records. A torn last line (a crash mid-write) is skipped.
 func readJournal(path string) ([]Entry, []events.Run, error) {
-	f, err := os.Open(path)
+	f, err := nofollow.Open(path, os.O_RDONLY, 0)
 	if os.IsNotExist(err) {
 		return nil, nil, nil
 	}
@@ -478,7 +487,7 @@ func (j *Journal) onStage(s string) {
 // followed by what was appended since. See the comment at the top of the
 // file.
 func (j *Journal) compact(end, linesAtEnd int64) error {
-	src, err := os.Open(j.path)
+	src, err := nofollow.Open(j.path, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("compact journal %s: %w", j.path, err)
 	}
