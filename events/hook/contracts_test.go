@@ -18,7 +18,7 @@ func TestHookInputIsPinned(t *testing.T) {
 	self := events.Member{Name: "db-2", Addr: "10.0.0.6", Port: 7946, Status: "alive", Tags: map[string]string{"role": "replica", "service": "db"}}
 	ev := &events.Event{ID: 1765000000000123, Type: events.MemberFailed, Time: time.Unix(1765000000, 5e8).UTC(),
 		Members: []events.Member{{Name: "db-1", Addr: "10.0.0.5", Port: 7946, Status: "failed", Tags: map[string]string{"role": "primary", "service": "db"}}},
-		Key: "db-1@dndxbwrck3ev.0:member-failed", Fence: 1765000000042, TakeoverFrom: "db-3"}
+		Key:     "db-1@dndxbwrck3ev.0:member-failed", Fence: 1765000000042, TakeoverFrom: "db-3"}
 
 	stdin, err := JSONStdin(ev, self)
 	if err != nil {

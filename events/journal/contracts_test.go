@@ -25,7 +25,7 @@ const pinnedJournal = `{"op":"queued","hook":"promote","event":{"id":17650000000
 func TestJournalFormatIsPinned(t *testing.T) {
 	ev := &events.Event{ID: 1765000000000123, Type: events.MemberFailed, Time: time.Unix(1765000000, 5e8).UTC(),
 		Members: []events.Member{{Name: "db-1", Addr: "10.0.0.5", Port: 7946, Status: "failed", Tags: map[string]string{"role": "primary"}}},
-		Key: "db-1@dndxbwrck3ev.0:member-failed"}
+		Key:     "db-1@dndxbwrck3ev.0:member-failed"}
 	ev2 := *ev
 	ev2.ID++
 	ev2.Key = "db-9@x.1:member-failed"
