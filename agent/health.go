@@ -63,8 +63,10 @@ func (a *Agent) refreshHealth() {
 	a.health.seq++
 }
 
-// onCheckChange publishes a check event and gossips the new health.
+// onCheckChange publishes a check event and gossips the new health. The
+// API token is redacted from the check's output, as from hook output.
 func (a *Agent) onCheckChange(ch probes.Change) {
+	ch.Output = events.RedactString(ch.Output, a.token)
 	a.log.Info().Str("check", ch.ID).Str("status", string(ch.Status)).Str("previous", string(ch.Previous)).
 		Str("output", ch.Output).Msg("check status changed")
 	a.publish(events.Event{Type: events.Check, Members: []events.Member{a.selfMember()},
@@ -108,13 +110,18 @@ func (a *Agent) probeManager() *probes.Manager {
 	return a.probes
 }
 
-// Checks implements the HTTP API's Agent.
+// Checks implements the HTTP API's Agent. The API token is redacted from
+// the checks' output.
 func (a *Agent) Checks() []probes.State {
 	pm := a.probeManager()
 	if pm == nil {
 		return []probes.State{}
 	}
-	return pm.States()
+	states := pm.States()
+	for i := range states {
+		states[i].Output = events.RedactString(states[i].Output, a.token)
+	}
+	return states
 }
 
 // UpdateTTL implements the HTTP API's Agent.

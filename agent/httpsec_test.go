@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/internal/certtest"
+	"github.com/vigil-agent/vigil/probes"
 )
 
 // TestHookEnvToken: hooks get VIGIL_HTTP_TOKEN only with hook_http_token,
@@ -352,5 +353,43 @@ func TestHookOutputTokenRedacted(t *testing.T) {
 				t.Errorf("the hook journal holds the token:\n%s", journal)
 			}
 		})
+	}
+}
+
+// TestCheckOutputTokenRedacted: an exec check of an agent whose token came
+// from VIGIL_HTTP_TOKEN does not get that variable, and a check that
+// prints the token anyway (it has it in its argv) has it as [redacted] in
+// GET /v1/checks, the check event (GET /v1/events) and the agent's
+// "check status changed" line. (The checks' own log lines, probes', still
+// show the output as printed: docs/security.md.)
+func TestCheckOutputTokenRedacted(t *testing.T) {
+	const token = "tok-0123456789abcdef-check"
+	t.Setenv("VIGIL_HTTP_TOKEN", token)
+	a := startTestAgent(t, http.DefaultClient, func(c *Config) {
+		c.HTTPToken = token
+		c.Service = &ServiceConfig{Name: "web", Port: 8080}
+		c.Checks = []probes.Definition{{ID: "leaky", Interval: probes.Duration(time.Second), InitialStatus: probes.Passing,
+			Exec: []string{"/bin/sh", "-c", `echo "env=$VIGIL_HTTP_TOKEN"; echo "argv=` + token + `"; exit 2`}}}
+	})
+	waitUntil(t, 10*time.Second, "the check to fail", func() bool {
+		return strings.Contains(a.log.String(), `"message":"check status changed"`)
+	})
+	log := a.log.String()
+	if strings.Contains(log, "env="+token) {
+		t.Errorf("the check got VIGIL_HTTP_TOKEN:\n%s", log)
+	}
+	if want := `{"level":"info","check":"leaky","status":"critical","previous":"passing","output":"env=\nargv=` + events.Redacted + `\n","message":"check status changed"}`; !strings.Contains(log, want) {
+		t.Errorf("the agent's log lacks the line\n%s\nin:\n%s", want, log)
+	}
+	for _, path := range []string{"/v1/checks", "/v1/events"} {
+		resp, err := http.Get("http://" + a.http + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(string(body), token) || !strings.Contains(string(body), `argv=`+events.Redacted) {
+			t.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
 	}
 }

@@ -6,16 +6,24 @@ import "strings"
 // output, errors and reasons, wherever they are shown or logged.
 const Redacted = "[redacted]"
 
+// RedactString returns s with every occurrence of secret replaced by
+// Redacted. An empty secret changes nothing.
+func RedactString(s, secret string) string {
+	if secret == "" || !strings.Contains(s, secret) {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, Redacted)
+}
+
 // Redact returns r with every occurrence of secret in its Output, Error
-// and Reason replaced by Redacted, and whether any was. An empty secret
-// changes nothing.
+// and Reason replaced by Redacted (RedactString), and whether any was.
 func (r Run) Redact(secret string) (Run, bool) {
 	if secret == "" || (!strings.Contains(r.Output, secret) && !strings.Contains(r.Error, secret) && !strings.Contains(r.Reason, secret)) {
 		return r, false
 	}
-	r.Output = strings.ReplaceAll(r.Output, secret, Redacted)
-	r.Error = strings.ReplaceAll(r.Error, secret, Redacted)
-	r.Reason = strings.ReplaceAll(r.Reason, secret, Redacted)
+	r.Output = RedactString(r.Output, secret)
+	r.Error = RedactString(r.Error, secret)
+	r.Reason = RedactString(r.Reason, secret)
 	return r, true
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -18,6 +19,21 @@ import (
 // are closed and the run is recorded.
 const execWaitDelay = time.Second
 
+// checkEnv is the environment of exec checks: the agent's, without
+// VIGIL_HTTP_TOKEN (how the agent's API token is often set), so a check
+// that prints its environment does not print the token, and the processes
+// it starts cannot read it. Hooks get it only when asked (hook_http_token).
+func checkEnv() []string {
+	env := os.Environ()
+	out := env[:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "VIGIL_HTTP_TOKEN=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // execProber runs an exec check: exit 0 passing, 1 warning, else critical.
 type execProber struct {
 	argv    []string
@@ -29,6 +45,7 @@ func (p *execProber) close() {}
 func (p *execProber) probe(ctx context.Context) result {
 	name := p.argv[0]
 	cmd := exec.CommandContext(ctx, name, p.argv[1:]...)
+	cmd.Env = checkEnv()
 	out := tail.New(MaxOutput)
 	cmd.Stdout = out
 	cmd.Stderr = out
