@@ -92,10 +92,7 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event, guard R
 	out := tail.New(outputTail)
 	cmd.Stdout = out
 	cmd.Stderr = out
-	// Its own process group, so a timeout kills the children it spawned.
-	// If the agent dies, the hook dies with it (the journal resumes it at
-	// the next start) instead of running on unsupervised.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = hookProcAttr()
 	cmd.WaitDelay = pipeDrainDelay
 
 	var gs *guardSession

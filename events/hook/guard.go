@@ -75,7 +75,7 @@ func GuardEntry(completers map[string]Completer) {
 	if os.Getenv(guardEnv) == "1" {
 		os.Exit(guardMain(completers))
 	}
-	guardsAvailable.Store(true)
+	guardsAvailable.Store(guardsSupported)
 }
 
 // guardMessage is one line from the agent to the guard.

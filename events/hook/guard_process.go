@@ -85,9 +85,7 @@ func guardMain(completers map[string]Completer) int {
 		}
 	}
 	cmd := &exec.Cmd{Path: os.Args[1], Args: os.Args[2:], Env: env, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		// The hook stays in the guard's process group (the runner's
-		// kills reach both) and dies with the guard.
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}}
+		SysProcAttr: guardedProcAttr()}
 	if err := cmd.Start(); err != nil {
 		report(guardStatus{StartError: err.Error()})
 		return 127
