@@ -7,5 +7,6 @@
 // passes on exit 0, warns on exit 1 and is critical otherwise; a TTL check
 // is critical when nothing updated it within its TTL. See docs/checks.md.
 //
-// The package is standalone: it imports nothing else of this repository.
+// The package is standalone: of this repository it imports only
+// internal/tail (the bounded tail of an exec check's output).
 package probes

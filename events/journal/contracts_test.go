@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vigil-agent/vigil/events"
 )
@@ -62,5 +63,29 @@ func TestJournalFormatIsPinned(t *testing.T) {
 	}
 	if len(runs) != 1 || runs[0].Key != run.Key || runs[0].Fence != 42 || runs[0].Output != run.Output || runs[0].Outcome != events.OutcomeOK {
 		t.Errorf("runs after reading the pinned journal: %+v", runs)
+	}
+}
+
+// TestTailStringKeepsCharacters: the journal keeps the tail of a run's
+// output without cutting a UTF-8 character in half.
+func TestTailStringKeepsCharacters(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"},
+		{"abcdef", 3, "def"},
+		{"xé", 1, ""},    // é is 2 bytes: its second alone is not kept
+		{"aéb", 2, "b"},  // the cut lands inside é
+		{"a€b", 3, "b"},  // € is 3 bytes
+		{"a€b", 4, "€b"}, // the cut lands on €'s first byte
+		{"ok🙂", 3, ""},   // a 4-byte character
+		{"ok🙂", 4, "🙂"},
+	} {
+		got := tailString(tc.s, tc.n)
+		if got != tc.want || !utf8.ValidString(got) {
+			t.Errorf("tailString(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
+		}
 	}
 }

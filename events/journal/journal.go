@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/internal/nofollow"
@@ -567,11 +568,17 @@ func (j *Journal) Record(r events.Run) {
 	j.append(Entry{Op: "run", Hook: r.Hook, Run: &r})
 }
 
+// tailString returns the last n bytes of s at most, starting at a UTF-8
+// character boundary (so up to 3 bytes fewer), never half a character.
 func tailString(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	i := len(s) - n
+	for j := 0; j < utf8.UTFMax && i < len(s) && !utf8.RuneStart(s[i]); j++ {
+		i++
+	}
+	return s[i:]
 }
 
 // Close waits for a compaction in flight, then closes the journal. Later
