@@ -22,8 +22,11 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reload: "+err.Error())
 		return
 	}
-	if res.NeedsRestart == nil {
-		res.NeedsRestart = []string{}
+	// Lists are [] when empty, never null.
+	for _, l := range []*[]string{&res.HooksAdded, &res.HooksChanged, &res.HooksRemoved, &res.NeedsRestart} {
+		if *l == nil {
+			*l = []string{}
+		}
 	}
 	writeJSON(w, http.StatusOK, res)
 }

@@ -83,7 +83,7 @@ func TestFailoverAPI(t *testing.T) {
 		{name: "release without brake", method: "POST", path: "/v1/failover/release", status: 200, want: `{"released":false}`},
 		{name: "release wrong method", method: "GET", path: "/v1/failover/release", status: 405, allow: "POST", errHas: "GET"},
 		{name: "reload", method: "POST", path: "/v1/reload", status: 200,
-			want: `{"hooks_added":["new"],"hooks_changed":null,"hooks_removed":null,"checks_changed":false,"needs_restart":[]}`},
+			want: `{"hooks_added":["new"],"hooks_changed":[],"hooks_removed":[],"checks_changed":false,"needs_restart":[]}`},
 		{name: "reload refused", setup: func(f *fakeAgent) { f.reloadErr = errFake }, method: "POST", path: "/v1/reload", status: 400, errHas: "reload: fake failure"},
 	})
 }

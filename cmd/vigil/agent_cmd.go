@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -24,7 +25,11 @@ func agentCommand() *cli.Command {
 		&cli.BoolFlag{Name: "dev", Usage: "development mode: one agent on 127.0.0.1, local profile, debug logs, every event logged"},
 	}
 	for _, o := range agent.Options {
-		usage := o.Usage + " [$" + o.EnvVar() + "]"
+		usage := o.Usage
+		if commaLists[o.Flag] {
+			usage = strings.TrimSuffix(usage, " (repeatable)") + " (repeatable, or a comma-separated list)"
+		}
+		usage += " [$" + o.EnvVar() + "]"
 		if o.Repeatable {
 			flags = append(flags, &cli.StringSliceFlag{Name: o.Flag, Usage: usage})
 			continue
@@ -102,9 +107,13 @@ func loadConfig(c *cli.Context) (agent.Config, error) {
 			values = []string{strconv.FormatBool(c.Bool(o.Flag))}
 		}
 		if o.Repeatable {
-			values = c.StringSlice(o.Flag)
+			values = flagList(o.Flag, c.StringSlice(o.Flag))
 		}
 		for _, v := range values {
+			if err := checkFlagValue(o.Flag, v); err != nil {
+				errs = append(errs, &agent.ConfigError{Where: "-" + o.Flag, Key: o.Key, Msg: err.Error()})
+				continue
+			}
 			if err := cfg.ApplyOption(o, v, "-"+o.Flag); err != nil {
 				var ce *agent.ConfigError
 				if errors.As(err, &ce) {
@@ -117,6 +126,50 @@ func loadConfig(c *cli.Context) (agent.Config, error) {
 		return cfg, errs
 	}
 	return cfg, cfg.Validate()
+}
+
+// commaLists are the repeatable flags that also take a comma-separated
+// list in one value, as their VIGIL_* variable does: -join a:7946,b:7946
+// is -join a:7946 -join b:7946. -hook (serf's filter lists hold commas)
+// and -config take each value whole; -tag takes one KEY=VALUE per flag
+// (checkFlagValue).
+var commaLists = map[string]bool{"join": true, "http-allowed-host": true}
+
+// flagList returns a repeatable flag's values, split at commas for the
+// flags of commaLists (spaces around items trimmed, empty items dropped).
+func flagList(flag string, values []string) []string {
+	if !commaLists[flag] {
+		return values
+	}
+	var out []string
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
+}
+
+// checkFlagValue refuses what the flag's value cannot mean: a -tag value
+// holding a comma is almost always a list (-tag a=1,b=2), which VIGIL_TAG
+// would split and the flag would not.
+func checkFlagValue(flag, v string) error {
+	if flag != "tag" {
+		return nil
+	}
+	_, val, _ := strings.Cut(v, "=")
+	if !strings.Contains(val, ",") {
+		return nil
+	}
+	parts := strings.Split(v, ",")
+	for _, p := range parts[1:] {
+		if !strings.Contains(p, "=") {
+			return fmt.Errorf("tag %q: a value cannot hold a comma on the command line or in VIGIL_TAG (which separates tags with commas); put it in the config file's tags:", v)
+		}
+	}
+	return fmt.Errorf("tag %q: one tag per -tag: -tag %s", v, strings.Join(parts, " -tag "))
 }
 
 // configDir returns -config-dir, or VIGIL_CONFIG_DIR when the flag is not

@@ -5,8 +5,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -15,17 +18,33 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// run runs the vigil command line args (args[0] is the program) and
+// returns its exit status: 0, 1 for a failure, 2 for a usage or
+// configuration error. Errors go to stderr as one "vigil: ..." message.
+func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp()
-	if err := app.Run(os.Args); err != nil {
-		code := 1
-		if ec, ok := err.(cli.ExitCoder); ok {
-			code = ec.ExitCode()
-		}
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(os.Stderr, "vigil:", msg)
-		}
-		os.Exit(code)
+	app.Writer, app.ErrWriter = stdout, stderr
+	// Exit statuses are decided here, not by urfave/cli calling os.Exit.
+	app.ExitErrHandler = func(*cli.Context, error) {}
+	err := app.Run(args)
+	if err == nil {
+		return 0
 	}
+	code := 1
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		code = ec.ExitCode()
+	}
+	if msg := err.Error(); msg != "" {
+		if !strings.HasPrefix(msg, "vigil:") {
+			msg = "vigil: " + msg
+		}
+		fmt.Fprintln(stderr, msg)
+	}
+	return code
 }
 
 // newApp returns the vigil command line: the agent, its tools and the

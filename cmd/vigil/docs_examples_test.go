@@ -1,0 +1,213 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-agent/vigil/membership"
+)
+
+// runVigil runs the vigil command line in this process, as the binary
+// would (run), and returns its stdout, stderr and exit status.
+func runVigil(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut clientBuffer
+	code = run(append([]string{"vigil"}, args...), &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+// docBlock is one fenced block of a markdown file.
+type docBlock struct {
+	file, lang, body string
+	line             int // of the block's first line of text
+}
+
+// docBlocks returns the fenced blocks of README.md and docs/*.md.
+func docBlocks(t *testing.T) []docBlock {
+	t.Helper()
+	files, _ := filepath.Glob("../../docs/*.md")
+	files = append([]string{"../../README.md"}, files...)
+	var out []docBlock
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cur *docBlock
+		for i, l := range strings.Split(string(b), "\n") {
+			switch {
+			case cur == nil && strings.HasPrefix(l, "```"):
+				cur = &docBlock{file: strings.TrimPrefix(f, "../../"), lang: strings.TrimSpace(l[3:]), line: i + 2}
+			case cur != nil && strings.HasPrefix(l, "```"):
+				out = append(out, *cur)
+				cur = nil
+			case cur != nil:
+				cur.body += l + "\n"
+			}
+		}
+	}
+	if len(out) < 100 {
+		t.Fatalf("found only %d fenced blocks: the parsing is broken", len(out))
+	}
+	return out
+}
+
+// TestDocConfigExamplesValidate: every ```yaml block of README.md and
+// docs/*.md that is a vigil configuration passes vigil validate. A list of
+// checks (- id:) or of hooks (- name:) is checked under checks: (with a
+// service) or hooks:; Kubernetes manifests are left out. A file the
+// example names under /etc that this machine lacks is the only problem
+// allowed.
+func TestDocConfigExamplesValidate(t *testing.T) {
+	n := 0
+	for _, b := range docBlocks(t) {
+		if b.lang != "yaml" || strings.Contains(b.body, "apiVersion:") {
+			continue
+		}
+		n++
+		body := b.body
+		trimmed := strings.TrimLeft(body, " \n")
+		indent := func(s string) string {
+			return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
+		}
+		switch {
+		case strings.HasPrefix(trimmed, "- id:"):
+			body = "service: {name: svc, port: 8080}\nchecks:\n" + indent(body)
+		case strings.HasPrefix(trimmed, "- name:"):
+			body = "hooks:\n" + indent(body)
+		}
+		where := fmt.Sprintf("%s:%d", b.file, b.line)
+		t.Run(where, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "example.yaml")
+			if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, stderr, code := runVigil(t, "validate", path)
+			if code == 0 {
+				return
+			}
+			for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+				if strings.HasPrefix(l, "vigil: ") && strings.Contains(l, " in "+path) {
+					continue // the summary line
+				}
+				if strings.Contains(l, "open /etc/") && strings.Contains(l, "no such file or directory") {
+					continue
+				}
+				t.Errorf("the example at %s is not valid: %s\n%s", where, l, body)
+			}
+		})
+	}
+	if n < 15 {
+		t.Fatalf("checked only %d yaml examples", n)
+	}
+}
+
+// TestDocConfigErrorExample runs the example of configuration.md's
+// "Validation" section, a file and a flag with errors, and compares what
+// vigil agent prints with the docs.
+func TestDocConfigErrorExample(t *testing.T) {
+	var script, want string
+	blocks := docBlocks(t)
+	for i, b := range blocks {
+		if b.file == "docs/configuration.md" && strings.Contains(b.body, "/tmp/bad.yaml") && i+1 < len(blocks) {
+			script, want = b.body, blocks[i+1].body
+			break
+		}
+	}
+	if script == "" {
+		t.Fatal("configuration.md has no /tmp/bad.yaml example")
+	}
+	printf := regexp.MustCompile(`(?m)^printf '([^']*)' > /tmp/bad.yaml$`).FindStringSubmatch(script)
+	cmd := regexp.MustCompile(`(?m)^/tmp/vigil (agent .*)$`).FindStringSubmatch(script)
+	if printf == nil || cmd == nil {
+		t.Fatalf("the example's printf or vigil line is not as this test reads it:\n%s", script)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte(strings.ReplaceAll(printf[1], `\n`, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Fields(strings.ReplaceAll(cmd[1], "/tmp/bad.yaml", bad))
+	_, stderr, code := runVigil(t, args...)
+	got := strings.ReplaceAll(stderr, bad, "/tmp/bad.yaml") + fmt.Sprintf("exit status %d\n", code)
+	if got != want {
+		t.Errorf("vigil %s prints:\n%s\ndocs/configuration.md says:\n%s", cmd[1], got, want)
+	}
+}
+
+// TestDocArchitecture: architecture.md's cmd/vigil row names every
+// command, and its table of timing profiles is memberlist's configuration
+// for each profile.
+func TestDocArchitecture(t *testing.T) {
+	b, err := os.ReadFile("../../docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	row := regexp.MustCompile("(?m)^\\| `cmd/vigil` \\|.*$").FindString(doc)
+	for _, c := range newApp().Commands {
+		if !strings.Contains(row, "`"+c.Name+"`") && !strings.Contains(row, "`vigil "+c.Name+"`") {
+			t.Errorf("architecture.md's cmd/vigil row does not name the command %s", c.Name)
+		}
+	}
+
+	_, table, ok := strings.Cut(doc, "| | `lan` (default) | `wan` | `local` (`-dev`) | `fast` |\n")
+	if !ok {
+		t.Fatal("architecture.md has no table of timing profiles")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	profiles := []membership.Profile{membership.ProfileLAN, membership.ProfileWAN, membership.ProfileLocal, membership.ProfileFast}
+	rows := 0
+	for _, line := range strings.Split(table, "\n")[1:] {
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) != 5 {
+			t.Fatalf("row %q: want 5 cells", line)
+		}
+		rows++
+		sep := regexp.MustCompile(` / | × `)
+		fields := sep.Split(strings.TrimSpace(cells[0]), -1)
+		for i, p := range profiles {
+			mc, err := membership.MemberlistConfig(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			values := sep.Split(strings.TrimSpace(cells[i+1]), -1)
+			if len(values) != len(fields) {
+				t.Fatalf("row %q, %s: %d values for %d fields", line, p, len(values), len(fields))
+			}
+			for j, f := range fields {
+				v := reflect.ValueOf(mc).Elem().FieldByName(f)
+				if !v.IsValid() {
+					t.Fatalf("memberlist.Config has no field %s", f)
+				}
+				var got string
+				switch x := v.Interface().(type) {
+				case time.Duration:
+					d, err := time.ParseDuration(strings.ReplaceAll(values[j], " ", ""))
+					if err != nil || d != x {
+						got = x.String()
+					}
+				case int:
+					if values[j] != strconv.Itoa(x) {
+						got = strconv.Itoa(x)
+					}
+				default:
+					t.Fatalf("field %s is a %T", f, x)
+				}
+				if got != "" {
+					t.Errorf("architecture.md: %s %s is %s, memberlist's config has %s", p, f, values[j], got)
+				}
+			}
+		}
+	}
+	if rows != 4 {
+		t.Errorf("the profile table has %d rows, want 4", rows)
+	}
+}
