@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -117,23 +118,54 @@ func TestTTLExpiry(t *testing.T) {
 	}
 }
 
+// TestTTLUpdateRestartsTimer: every update restarts the TTL, so the check
+// never expires less than one TTL after the last update before it. The
+// property holds however slow the machine: a late heartbeat may let the
+// check expire, but never sooner than one TTL after the update before it
+// (a timer that an update did not restart expires one TTL after Start,
+// 200 ms after the third update here).
 func TestTTLUpdateRestartsTimer(t *testing.T) {
 	t.Parallel()
-	m, _ := newTestManager(t, Definition{ID: "beat", TTL: Duration(time.Second)})
+	const ttl = time.Second
+	var (
+		mu       sync.Mutex
+		expiries []time.Time
+	)
+	m, err := NewManager([]Definition{{ID: "beat", TTL: Duration(ttl)}}, func(c Change) {
+		if c.Status == Critical {
+			mu.Lock()
+			expiries = append(expiries, time.Now())
+			mu.Unlock()
+		}
+	}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	updates := []time.Time{time.Now()} // Start counts as an update
 	m.Start()
-	// Updates every 400ms for 2s keep a 1s TTL from expiring.
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
+	for range 5 {
+		time.Sleep(400 * time.Millisecond) // the service's heartbeat interval
+		updates = append(updates, time.Now())
 		if err := m.UpdateTTL("beat", Passing, "tick"); err != nil {
 			t.Fatal(err)
 		}
-		last := time.Now()
-		time.Sleep(400 * time.Millisecond)
-		st, _ := m.Check("beat")
-		// Only meaningful while the TTL since the last update has not run
-		// out, which a very slow machine might overshoot.
-		if time.Since(last) < time.Second && st.Status != Passing {
-			t.Fatalf("expired %s after an update: %+v", time.Since(last), st)
+	}
+	waitFor(t, 10*time.Second, "the TTL to expire after the last update", func() bool { return m.Status() == Critical })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(expiries) == 0 {
+		t.Fatal("the check is critical, but no expiry was reported")
+	}
+	for _, at := range expiries {
+		var last time.Time
+		for _, u := range updates {
+			if u.Before(at) {
+				last = u
+			}
+		}
+		if gap := at.Sub(last); gap < ttl {
+			t.Errorf("expired %s after the update before it, less than the TTL %s: the update did not restart the timer", gap, ttl)
 		}
 	}
 }
