@@ -131,6 +131,9 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 
 		UserEventLimit:     cfg.userEventLimit(),
 		OnUserEventLimited: a.userEventLimited,
+
+		MaxConcurrent:  cfg.HookMaxConcurrent,
+		CoalesceWindow: time.Duration(cfg.HookCoalesce),
 	}, hooks)
 	if err != nil {
 		return nil, err

@@ -121,6 +121,23 @@ type Config struct {
 	// At the timeout a hook's process group gets SIGTERM, then SIGKILL 5 s
 	// later.
 	HookTimeout Duration `yaml:"hook_timeout"`
+	// HookMaxConcurrent bounds the hook processes running at once on this
+	// agent, over all hooks. Default 2 × the CPUs (GOMAXPROCS), at least
+	// 4: 4 on a 2-core host. A run over it waits in its hook's queue for
+	// a slot (never dropped unless the queue is full or the agent stops,
+	// and then recorded). 0: no limit. Higher lets more hooks run side by
+	// side; lower keeps a storm of failures (one hook process per failed
+	// member on every agent) from taking the host. Claimed failover runs
+	// (run_on: one) never wait for a slot. Needs a restart.
+	HookMaxConcurrent int `yaml:"hook_max_concurrent"`
+	// HookCoalesce is the window in which member-failed events for one
+	// hook are merged into one run with every member on stdin. Default
+	// 500ms; 0 runs one process per event, at once. The first event of a
+	// batch waits out the window, so every member-failed hook starts up to
+	// this much later; 30 members failing together cost one process
+	// instead of 30. run_on: one hooks are never coalesced. Needs a
+	// restart.
+	HookCoalesce Duration `yaml:"hook_coalesce"`
 	// UserEventRate is how many user events of one name a second, on
 	// average, run hooks on this agent and may be fired through its API
 	// (POST /v1/event, vigil event): a token bucket per name. Default 10;
@@ -324,6 +341,10 @@ const (
 // MaxJoinSyncRounds is join_sync_rounds' largest value.
 const MaxJoinSyncRounds = 30
 
+// MaxHookCoalesce is hook_coalesce's largest value: every member-failed
+// hook starts up to that much later.
+const MaxHookCoalesce = 10 * time.Second
+
 // Default returns the configuration before any file, env or flag.
 func Default() Config {
 	name, _ := os.Hostname()
@@ -340,6 +361,9 @@ func Default() Config {
 		CheckInterval: Duration(10 * time.Second),
 
 		JoinSyncRounds: membership.DefaultJoinSyncRounds,
+
+		HookMaxConcurrent: hook.DefaultMaxConcurrent(),
+		HookCoalesce:      Duration(hook.DefaultCoalesceWindow),
 
 		HTTPMaxConnections: vigilhttp.DefaultMaxConnections,
 		HTTPMaxStreams:     vigilhttp.DefaultMaxStreams,

@@ -231,6 +231,32 @@ func TestValidateJoinInterval(t *testing.T) {
 	}
 }
 
+func TestValidateHookStormBounds(t *testing.T) {
+	tests := []struct {
+		body string
+		want string // "" when valid
+	}{
+		{"", ""}, // the defaults: 2 × CPUs (at least 4), 500ms
+		{"hook_max_concurrent: 0\n", ""},
+		{"hook_max_concurrent: 2\n", ""},
+		{"hook_max_concurrent: -1\n", "vigil.yaml:1: hook_max_concurrent: -1: must be 0 (no limit) or more"},
+		{"hook_coalesce: 0s\n", ""},
+		{"hook_coalesce: 2s\n", ""},
+		{"hook_coalesce: 11s\n", "vigil.yaml:1: hook_coalesce: 11s: must be from 0 (off) to 10s"},
+		{"hook_coalesce: -1s\n", "hook_coalesce: -1s: must be from 0 (off) to 10s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) { checkValidate(t, tt.body, tt.want) })
+	}
+	d := Default()
+	if d.HookMaxConcurrent != hook.DefaultMaxConcurrent() || d.HookMaxConcurrent < 4 {
+		t.Errorf("default hook_max_concurrent %d, want %d (at least 4)", d.HookMaxConcurrent, hook.DefaultMaxConcurrent())
+	}
+	if d.HookCoalesce != Duration(hook.DefaultCoalesceWindow) {
+		t.Errorf("default hook_coalesce %s, want %s", d.HookCoalesce, hook.DefaultCoalesceWindow)
+	}
+}
+
 func TestValidateJoinSyncRounds(t *testing.T) {
 	tests := []struct {
 		body string

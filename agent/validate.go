@@ -56,6 +56,12 @@ func (c *Config) Validate() error {
 	if l := time.Duration(c.Failover.Lease); l != 0 && l < time.Second {
 		add("failover", "lease %s: must be at least 1s (or left out for 10s)", l)
 	}
+	if c.HookMaxConcurrent < 0 {
+		add("hook_max_concurrent", "%d: must be 0 (no limit) or more", c.HookMaxConcurrent)
+	}
+	if d := time.Duration(c.HookCoalesce); d < 0 || d > MaxHookCoalesce {
+		add("hook_coalesce", "%s: must be from 0 (off) to %s", c.HookCoalesce, MaxHookCoalesce)
+	}
 	if c.HookTimeout <= 0 {
 		add("hook_timeout", "%s: must be positive", c.HookTimeout)
 	}

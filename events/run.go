@@ -28,6 +28,10 @@ const (
 	// OutcomeDropped: the event never reached the hook (its queue was full
 	// or the agent stopped first).
 	OutcomeDropped Outcome = "dropped"
+	// OutcomeCoalesced: the event's members were handed to the hook in the
+	// run of an earlier member-failed event (its Reason names it), with
+	// the other events that arrived within the coalescing window.
+	OutcomeCoalesced Outcome = "coalesced"
 )
 
 // Run records one hook run, as GET /v1/hooks shows it.

@@ -36,6 +36,7 @@ var HookDurationBuckets = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 var hookOutcomes = []events.Outcome{
 	events.OutcomeOK, events.OutcomeFailed, events.OutcomeTimeout, events.OutcomeError,
 	events.OutcomeCancelled, events.OutcomeHeld, events.OutcomeSkipped, events.OutcomeDropped,
+	events.OutcomeCoalesced,
 }
 
 // eventTypes are the label values of vigil_events_total{event}.

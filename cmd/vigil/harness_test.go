@@ -114,8 +114,11 @@ func startAgent(t *testing.T, name string, args ...string) *testAgent {
 	if err := os.MkdirAll(filepath.Join(a.dir, "out"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// -hook-coalesce 0s: the tests' hooks name their member through
+	// VIGIL_MEMBER_* (one run per member-failed event, started at once);
+	// a test of coalescing passes its own -hook-coalesce.
 	full := append([]string{"agent", "-name", name, "-bind", a.gossip, "-http", a.http, "-profile", "fast",
-		"-log-format", "json", "-log-level", "debug"}, args...)
+		"-log-format", "json", "-log-level", "debug", "-hook-coalesce", "0s"}, args...)
 	a.cmd = exec.Command(bin, full...)
 	a.cmd.Env = append(os.Environ(), "OUT="+filepath.Join(a.dir, "out"))
 	a.cmd.Stdout = a.logBuf

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-agent/vigil/events"
@@ -96,6 +97,14 @@ type RunnerConfig struct {
 	// OnUserEventLimited, when set, is called with every user event
 	// UserEventLimit kept from the hooks (for metrics).
 	OnUserEventLimited func(ev *events.Event)
+	// MaxConcurrent bounds the hook processes running at once, over all
+	// hooks (storm.go); a run over it waits for a slot. Zero is no limit.
+	// The agent's hook_max_concurrent (DefaultMaxConcurrent).
+	MaxConcurrent int
+	// CoalesceWindow, when not zero, merges the member-failed events of
+	// one ordinary hook that arrive within it of the first into one run
+	// (storm.go). The agent's hook_coalesce (DefaultCoalesceWindow).
+	CoalesceWindow time.Duration
 }
 
 // Runner runs hooks for events. Each hook has its own queue and worker,
@@ -125,6 +134,10 @@ type Runner struct {
 
 	limiter *NameLimiter // received user events, per name
 	lim     limitedState // the limited events' spells and log counts
+
+	// slots holds a token per running hook process (MaxConcurrent); nil
+	// without a limit.
+	slots chan struct{}
 }
 
 type hookQueue struct {
@@ -135,6 +148,8 @@ type hookQueue struct {
 	pending []queuedRun // every event but user events, served first
 	user    []queuedRun // user events, served when pending is empty
 	wake    chan struct{}
+	// slotWait is set while the worker waits for a process slot.
+	slotWait atomic.Bool
 }
 
 // class returns the FIFO ev waits in, with q.mu held: user events wait
@@ -185,6 +200,9 @@ func NewRunner(cfg RunnerConfig, hooks []Hook) (*Runner, error) {
 		cfg.Journal = noJournal{}
 	}
 	r := &Runner{cfg: cfg, limiter: NewNameLimiter(cfg.UserEventLimit)}
+	if cfg.MaxConcurrent > 0 {
+		r.slots = make(chan struct{}, cfg.MaxConcurrent)
+	}
 	normal, err := r.normalize(hooks)
 	if err != nil {
 		return nil, err
@@ -327,6 +345,7 @@ func (r *Runner) UserEventLimit() RateLimit { return r.limiter.Limit() }
 type queuedRun struct {
 	ev    *events.Event
 	guard RunGuard
+	at    time.Time // when it was queued
 }
 
 // Enqueue implements CoordinatedRunner.
@@ -391,7 +410,7 @@ func (r *Runner) enqueue(q *hookQueue, ev events.Event, guard RunGuard) bool {
 	// before it, which is what lets the journal be compacted while it is
 	// appended to.
 	r.cfg.Journal.Queued(q.hook.Name, &ev)
-	*fifo = append(*fifo, queuedRun{ev: &ev, guard: guard})
+	*fifo = append(*fifo, queuedRun{ev: &ev, guard: guard, at: time.Now()})
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -400,7 +419,8 @@ func (r *Runner) enqueue(q *hookQueue, ev events.Event, guard RunGuard) bool {
 	return true
 }
 
-// QueueDepth returns how many events wait for each hook, by hook name.
+// QueueDepth returns how many events wait for each hook, by hook name,
+// counting a run that waits for a process slot (MaxConcurrent).
 func (r *Runner) QueueDepth() map[string]int {
 	queues := r.queueList()
 	out := make(map[string]int, len(queues))
@@ -408,6 +428,9 @@ func (r *Runner) QueueDepth() map[string]int {
 		q.mu.Lock()
 		out[q.hook.Name] = len(q.pending) + len(q.user)
 		q.mu.Unlock()
+		if q.slotWait.Load() {
+			out[q.hook.Name]++
+		}
 	}
 	return out
 }
@@ -467,6 +490,10 @@ func (r *Runner) work(q *hookQueue) {
 		ev, guard := next.ev, next.guard
 		q.mu.Unlock()
 		if ev != nil {
+			var merged []*events.Event // events coalesced into ev's run
+			if r.coalescable(q, next) {
+				ev, merged = r.coalesce(q, next)
+			}
 			ctx := r.ctx
 			if guard != nil {
 				ctx = guard.Context()
@@ -490,7 +517,14 @@ func (r *Runner) work(q *hookQueue) {
 				}
 				continue
 			}
+			release, ok := r.acquireSlot(ctx, q, guard)
+			if !ok {
+				// Left unfinished in the journal: the next start runs it.
+				r.record(q.hook, ev, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Error: "agent stopped while the run waited for a hook process slot (hook_max_concurrent)"})
+				continue
+			}
 			final := r.runWithRetries(ctx, q, ev, guard)
+			release()
 			if final.Outcome == events.OutcomeCancelled {
 				// The agent is stopping, or a failover run lost its claim:
 				// left unfinished in the journal, so the next start (or
@@ -501,6 +535,9 @@ func (r *Runner) work(q *hookQueue) {
 				continue
 			}
 			r.cfg.Journal.Done(q.hook.Name, ev)
+			for _, m := range merged {
+				r.cfg.Journal.Done(q.hook.Name, m)
+			}
 			if guard != nil {
 				r.coord.Finished(q.hook.Name, ev, guard, final)
 			}

@@ -196,8 +196,11 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, args []string) 
 	}
 	a.client = &http.Client{Transport: a.tr, Timeout: 10 * time.Second}
 
+	// -hook-coalesce 0s: the tests' hooks name their member through
+	// VIGIL_MEMBER_* (one run per member-failed event, started at once);
+	// a test of coalescing passes its own -hook-coalesce.
 	full := append([]string{"agent", "-name", name, "-bind", gossip, "-http", httpAddr,
-		"-profile", "local", "-log-format", "json", "-log-level", "debug"}, args...)
+		"-profile", "local", "-log-format", "json", "-log-level", "debug", "-hook-coalesce", "0s"}, args...)
 	if h != nil {
 		a.cmd = h.Command(bin, full...)
 	} else {
