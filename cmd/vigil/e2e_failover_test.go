@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -247,13 +248,42 @@ func TestFailoverFlapDamping(t *testing.T) {
 	}
 	agents := failoverCluster(t, "    settle: 1s\n", "failover: {flap_limit: 1, flap_window: 10m}\n")
 	p, rest := agents[0], agents[1:]
+	// lastEvent returns the id of a's latest event.
+	lastEvent := func(a *testAgent) uint64 {
+		var evs []struct {
+			ID uint64 `json:"id"`
+		}
+		a.getJSON("/v1/events", &evs)
+		var last uint64
+		for _, e := range evs {
+			last = max(last, e.ID)
+		}
+		return last
+	}
+	// decided reports whether an agent recorded a decision (ran, skipped,
+	// held, dropped) about a promote for an event after since.
+	decided := func(since map[*testAgent]uint64) bool {
+		for _, a := range rest {
+			for _, r := range a.runs("promote") {
+				if r.EventID > since[a] {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	for cycle := 1; cycle <= 3; cycle++ {
+		since := map[*testAgent]uint64{}
+		for _, a := range rest {
+			since[a] = lastEvent(a)
+		}
 		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
 		allSee(t, 30*time.Second, rest, map[string]string{"p": "failed"})
-		// Let settle pass so the failover is decided while p is down.
-		time.Sleep(1500 * time.Millisecond)
+		// The failover of this failure is decided while p is down, once
+		// settle passed.
+		waitFor(t, 30*time.Second, "cycle "+strconv.Itoa(cycle)+"'s failover to be decided", func() bool { return decided(since) })
 		if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 			t.Fatal(err)
 		}
