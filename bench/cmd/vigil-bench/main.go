@@ -45,7 +45,7 @@ func main() {
 		pprofN    = flag.Int("pprof-n", 20, "cluster size for -pprof")
 		pprofWin  = flag.Duration("pprof-window", time.Minute, "CPU profile window for -pprof")
 		pprofProf = flag.String("pprof-profile", "local", "memberlist profile for -pprof")
-		joinOnly  = flag.String("join-only", "", "instead of the benchmark: only join convergence and one graceful rejoin, for these comma-separated setups (e.g. vigil-lan,vigil-local,serf-local), at the sizes of -ns (default 50), one cluster at a time; writes join.json to -out")
+		joinOnly  = flag.String("join-only", "", "instead of the benchmark: only join convergence, one graceful rejoin and a churn of 3 graceful rejoins 5 s apart, for these comma-separated setups (e.g. vigil-lan,vigil-local,serf-local), at the sizes of -ns (default 50), one cluster at a time; writes join.json to -out")
 		joinRuns  = flag.Int("join-runs", 3, "runs per setup and size for -join-only")
 		joinWait  = flag.Duration("join-timeout", 60*time.Second, "how long -join-only waits for a convergence or a rejoin")
 	)
@@ -342,11 +342,11 @@ func runJoinOnly(setups, ns string, runs int, timeout time.Duration, vigilBin, s
 		}
 	}
 	env.KillAll()
-	fmt.Println("| Setup | N | Run | Converged (s) | Rejoin (s) | Note |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| Setup | N | Run | Converged (s) | Rejoin (s) | Churn (s) | Note |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range all {
-		fmt.Printf("| %s | %d | %d | %s | %s | %s |\n", r.Setup, r.N, r.Run, (r.ConvergedMS / 1000).Fmt(2), (r.RejoinMS / 1000).Fmt(2),
-			strings.TrimSpace(r.Note+" "+r.RejoinNote))
+		fmt.Printf("| %s | %d | %d | %s | %s | %s | %s |\n", r.Setup, r.N, r.Run, (r.ConvergedMS / 1000).Fmt(2), (r.RejoinMS / 1000).Fmt(2),
+			(r.ChurnMS / 1000).Fmt(2), strings.TrimSpace(r.Note+" "+r.RejoinNote+" "+r.ChurnNote))
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		fatal(err)
