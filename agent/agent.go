@@ -144,6 +144,7 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		if err != nil {
 			return nil, err
 		}
+		a.probes.RedactOutput(a.redactToken)
 		a.health.gossiped = a.localHealth()
 	}
 	return a, nil

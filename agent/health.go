@@ -63,6 +63,10 @@ func (a *Agent) refreshHealth() {
 	a.health.seq++
 }
 
+// redactToken removes the API token from a check's output before the
+// probes keep, log or report it (probes.Manager.RedactOutput).
+func (a *Agent) redactToken(s string) string { return events.RedactString(s, a.token) }
+
 // onCheckChange publishes a check event and gossips the new health. The
 // API token is redacted from the check's output, as from hook output.
 func (a *Agent) onCheckChange(ch probes.Change) {

@@ -359,9 +359,9 @@ func TestHookOutputTokenRedacted(t *testing.T) {
 // TestCheckOutputTokenRedacted: an exec check of an agent whose token came
 // from VIGIL_HTTP_TOKEN does not get that variable, and a check that
 // prints the token anyway (it has it in its argv) has it as [redacted] in
-// GET /v1/checks, the check event (GET /v1/events) and the agent's
-// "check status changed" line. (The checks' own log lines, probes', still
-// show the output as printed: docs/security.md.)
+// GET /v1/checks, the check event (GET /v1/events) and every line of the
+// agent's log, the probes' own "check ran" and "check status changed"
+// included.
 func TestCheckOutputTokenRedacted(t *testing.T) {
 	const token = "tok-0123456789abcdef-check"
 	t.Setenv("VIGIL_HTTP_TOKEN", token)
@@ -377,6 +377,9 @@ func TestCheckOutputTokenRedacted(t *testing.T) {
 	log := a.log.String()
 	if strings.Contains(log, "env="+token) {
 		t.Errorf("the check got VIGIL_HTTP_TOKEN:\n%s", log)
+	}
+	if strings.Contains(log, token) {
+		t.Errorf("the agent's log holds the token:\n%s", log)
 	}
 	if want := `{"level":"info","check":"leaky","status":"critical","previous":"passing","output":"env=\nargv=` + events.Redacted + `\n","message":"check status changed"}`; !strings.Contains(log, want) {
 		t.Errorf("the agent's log lacks the line\n%s\nin:\n%s", want, log)

@@ -147,6 +147,7 @@ func (a *Agent) reloadService(next *Config) (bool, error) {
 			a.health.mu.Unlock()
 			return false, fmt.Errorf("checks: %w", err)
 		}
+		pm.RedactOutput(a.redactToken)
 	}
 	a.cfg.Tags, a.cfg.Service = next.Tags, next.Service
 	a.cfg.Drain = next.Drain // read under health.mu by drainBeforeLeave

@@ -22,6 +22,8 @@ type Manager struct {
 	log      zerolog.Logger
 	// stagger picks the pause before a check's first run; tests replace it.
 	stagger func(interval time.Duration) time.Duration
+	// redact rewrites each output before it is kept (RedactOutput).
+	redact func(string) string
 
 	mu      sync.Mutex // guards the fields below
 	started bool
@@ -51,6 +53,11 @@ type check struct {
 	lastChange time.Time
 	lastTook   time.Duration // the last probe's duration
 }
+
+// RedactOutput sets f to rewrite every check's output (and TTL note)
+// before it is kept, logged or reported: the agent removes its API token
+// with it. Call it before Start.
+func (m *Manager) RedactOutput(f func(string) string) { m.redact = f }
 
 // NewManager validates the definitions and returns a manager for them,
 // not yet started. Every invalid definition and every id used twice is
@@ -215,6 +222,9 @@ func safeProbe(ctx context.Context, p prober) (res result) {
 // and reports a status change. The caller holds c.applyMu.
 func (m *Manager) apply(c *check, res result, direct bool) {
 	now := time.Now()
+	if m.redact != nil {
+		res.output = m.redact(res.output)
+	}
 	c.mu.Lock()
 	prev := c.th.status
 	var next Status
