@@ -167,16 +167,23 @@ func (r *Runner) execute(ctx context.Context, h *Hook, ev *events.Event, guard R
 		run.Error = fmt.Sprintf("killed after timeout %s", h.Timeout)
 	}
 	if gs != nil {
-		guardReport(&run, gs.finish(), guard.(LeasedGuard))
+		return run, guardReport(&run, gs.finish(), guard.(LeasedGuard))
 	}
 	return run, nil
 }
 
-// guardReport adds what the hook guard process did to a guarded run.
-func guardReport(run *events.Run, st guardStatus, g LeasedGuard) {
+// guardReport adds what the hook guard process did to a guarded run. It
+// returns the error of starting the hook in the guard, with its errno
+// (so a start that lacked a resource is tried again, as unguarded).
+func guardReport(run *events.Run, st guardStatus, g LeasedGuard) error {
 	switch {
 	case st.StartError != "":
 		run.Outcome, run.ExitCode, run.Signal, run.Error = events.OutcomeError, -1, "", "start: "+st.StartError
+		err := errors.New(st.StartError)
+		if st.StartErrno != 0 {
+			err = fmt.Errorf("%s: %w", st.StartError, syscall.Errno(st.StartErrno))
+		}
+		return err
 	case st.Killed != "":
 		// The lease is lost: the run is reported as a lost claim's, and
 		// the coordinator learns it before the runner reports the run.
@@ -185,6 +192,7 @@ func guardReport(run *events.Run, st guardStatus, g LeasedGuard) {
 	case st.CompletionError != "":
 		run.Reason = strings.TrimSpace(run.Reason + " the hook guard could not record the completion (the agent records it): " + st.CompletionError)
 	}
+	return nil
 }
 
 // killGroup ends a hook's process group: SIGTERM to the whole group, then,

@@ -100,6 +100,8 @@ type guardCompletion struct {
 type guardStatus struct {
 	// StartError is why the hook could not be started.
 	StartError string `json:"start_error,omitempty"`
+	// StartErrno is the start's errno, when it had one.
+	StartErrno int `json:"start_errno,omitempty"`
 	// Killed says the guard killed the hook, and why.
 	Killed string `json:"killed,omitempty"`
 	// Completed says the guard recorded the completion;
@@ -217,6 +219,7 @@ func (s *guardSession) finish() guardStatus {
 		var line guardStatus
 		if json.Unmarshal(sc.Bytes(), &line) == nil {
 			st.StartError = cmpOr(line.StartError, st.StartError)
+			st.StartErrno = max(line.StartErrno, st.StartErrno)
 			st.Killed = cmpOr(line.Killed, st.Killed)
 			st.Completed = st.Completed || line.Completed
 			st.CompletionError = cmpOr(line.CompletionError, st.CompletionError)

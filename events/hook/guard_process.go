@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -87,7 +88,11 @@ func guardMain(completers map[string]Completer) int {
 	cmd := &exec.Cmd{Path: os.Args[1], Args: os.Args[2:], Env: env, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		SysProcAttr: guardedProcAttr()}
 	if err := cmd.Start(); err != nil {
-		report(guardStatus{StartError: err.Error()})
+		st := guardStatus{StartError: err.Error()}
+		if errno := syscall.Errno(0); errors.As(err, &errno) {
+			st.StartErrno = int(errno)
+		}
+		report(st)
 		return 127
 	}
 	exited := make(chan struct{})

@@ -264,3 +264,22 @@ func BenchmarkGuardedRun(b *testing.B) {
 		})
 	}
 }
+
+// TestGuardStartErrno: a start that failed inside the guard comes back
+// with its errno, so a start that lacked a resource is tried again as an
+// unguarded one is (lacksResource), and another is not.
+func TestGuardStartErrno(t *testing.T) {
+	for _, tc := range []struct {
+		errno syscall.Errno
+		retry bool
+	}{{syscall.EMFILE, true}, {syscall.EAGAIN, true}, {syscall.ENOENT, false}, {0, false}} {
+		var run events.Run
+		err := guardReport(&run, guardStatus{StartError: "fork/exec /x: " + tc.errno.Error(), StartErrno: int(tc.errno)}, nil)
+		if err == nil || run.Outcome != events.OutcomeError || !strings.HasPrefix(run.Error, "start: fork/exec /x") {
+			t.Errorf("errno %d: err %v, run %+v", tc.errno, err, run)
+		}
+		if got := lacksResource(err); got != tc.retry {
+			t.Errorf("errno %d (%v): tried again %v, want %v", tc.errno, tc.errno, got, tc.retry)
+		}
+	}
+}
