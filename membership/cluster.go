@@ -482,10 +482,11 @@ func (c *Cluster) Join(addrs []string) (int, error) {
 		c.startJoinSync("join")
 	}
 	if err != nil {
+		jerr := newJoinError(addrs, err)
 		if hint := encryptionHint(err.Error()); hint != "" {
-			return n, fmt.Errorf("join %v: %w (%s)", addrs, err, hint)
+			return n, fmt.Errorf("%w (%s)", jerr, hint)
 		}
-		return n, fmt.Errorf("join %v: %w", addrs, err)
+		return n, jerr
 	}
 	return n, nil
 }

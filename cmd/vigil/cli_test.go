@@ -1,6 +1,11 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -59,6 +64,132 @@ func TestAgentFlagLists(t *testing.T) {
 			}
 			if tt.hooks != nil && !reflect.DeepEqual(cfg.HookSpecs, tt.hooks) {
 				t.Errorf("hook specs %q, want %q", cfg.HookSpecs, tt.hooks)
+			}
+		})
+	}
+}
+
+// TestUsageErrors: a usage error prints one line and a hint to the
+// command's help on stderr, nothing on stdout, and exits 2; a name close
+// to a command or flag gets a suggestion; help goes to stdout only when
+// asked.
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args   []string
+		code   int
+		stderr []string // lines, in order; "" for none
+		stdout string   // a substring; "" for nothing at all
+	}{
+		{args: []string{"bogus"}, code: 2, stderr: []string{`vigil: unknown command "bogus" for "vigil"`, `Run "vigil -h" for usage.`}},
+		{args: []string{"membres"}, code: 2, stderr: []string{`vigil: unknown command "membres" for "vigil" (did you mean "members"?)`, `Run "vigil -h" for usage.`}},
+		{args: []string{"members", "-bogus"}, code: 2, stderr: []string{`vigil: unknown flag -bogus`, `Run "vigil members -h" for usage.`}},
+		{args: []string{"members", "-stauts", "alive"}, code: 2, stderr: []string{`vigil: unknown flag -stauts (did you mean -status?)`, `Run "vigil members -h" for usage.`}},
+		{args: []string{"members", "-status", "dead"}, code: 2, stderr: []string{`vigil: -status "dead": want alive, leaving, left or failed`, `Run "vigil members -h" for usage.`}},
+		{args: []string{"agent", "-dev=maybe"}, code: 2, stderr: []string{`vigil: invalid boolean value "maybe" for -dev: parse error`, `Run "vigil agent -h" for usage.`}},
+		{args: []string{"force-leave", "db-3", "-prune"}, code: 2, stderr: []string{`vigil: flag -prune comes after the arguments: flags go before them: vigil force-leave -prune db-3`, `Run "vigil force-leave -h" for usage.`}},
+		{args: []string{"event", "-http-addr", "127.0.0.1:1", "deploy", "-format", "json", "v1"}, code: 2, stderr: []string{`vigil: flag -format comes after the arguments: flags go before them: vigil event -http-addr 127.0.0.1:1 -format json deploy v1`, `Run "vigil event -h" for usage.`}},
+		{args: []string{"keys", "instal"}, code: 2, stderr: []string{`vigil: unknown command "instal" for "vigil keys" (did you mean "install"?)`, `Run "vigil keys -h" for usage.`}},
+		{args: []string{"members", "-http-addr", "localhost"}, code: 2, stderr: []string{`vigil: -http-addr "localhost": no port: want HOST:PORT, like 127.0.0.1:7947 (the agent's -http)`, `Run "vigil members -h" for usage.`}},
+		{args: []string{"members", "-http-addr", "127.0.0.1:79470"}, code: 2, stderr: []string{`vigil: -http-addr "127.0.0.1:79470": port "79470": want a number from 1 to 65535`, `Run "vigil members -h" for usage.`}},
+		{args: []string{"members", "-http-addr", "ftp://127.0.0.1:7947"}, code: 2, stderr: []string{`vigil: -http-addr "ftp://127.0.0.1:7947": scheme "ftp": want http:// or https://`, `Run "vigil members -h" for usage.`}},
+		{args: []string{"members", "-http-addr", "nosuchhost.invalid:7947"}, code: 1, stderr: []string{`vigil: -http-addr nosuchhost.invalid:7947: host "nosuchhost.invalid" not found (no such host)`}},
+		{args: []string{"completion"}, code: 2, stderr: []string{`vigil: completion takes the shell's name: bash, zsh or fish (got [])`, `Run "vigil completion -h" for usage.`}},
+		{args: []string{"--version"}, code: 0, stderr: []string{""}, stdout: "vigil " + version + "\n"},
+		{args: []string{"version"}, code: 0, stderr: []string{""}, stdout: "vigil " + version + "\n"},
+		{args: []string{"members", "-h"}, code: 0, stderr: []string{""}, stdout: "vigil members - list the cluster's members"},
+		{args: []string{"--help"}, code: 0, stderr: []string{""}, stdout: "vigil COMMAND [flags] [arguments]"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			stdout, stderr, code := runVigil(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit status %d, want %d\nstderr: %s", code, tt.code, stderr)
+			}
+			if got := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n"); !reflect.DeepEqual(got, tt.stderr) {
+				t.Errorf("stderr:\n%s\nwant:\n%s", stderr, strings.Join(tt.stderr, "\n"))
+			}
+			if tt.stdout == "" && stdout != "" || !strings.Contains(stdout, tt.stdout) {
+				t.Errorf("stdout:\n%s\nwant it to hold %q", stdout, tt.stdout)
+			}
+		})
+	}
+
+	// vigil alone: the help on stderr, not stdout, and exit status 2.
+	stdout, stderr, code := runVigil(t)
+	if code != 2 || stdout != "" || !strings.Contains(stderr, "USAGE:") || !strings.HasSuffix(stderr, "vigil: vigil needs a command\n") {
+		t.Errorf("vigil alone: status %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// TestSuggest: a typo of at most a third of the name (1 to 3 edits), or a
+// prefix, finds its name; a name too far or too short finds none.
+func TestSuggest(t *testing.T) {
+	names := []string{"members", "maintenance", "monitor", "join", "leave", "force-leave", "http-addr"}
+	tests := []struct{ in, want string }{
+		{"membres", "members"}, {"memebrs", "members"}, {"jion", "join"}, {"maint", "maintenance"},
+		{"forceleave", "force-leave"}, {"http_addr", "http-addr"}, {"xyzzy", ""}, {"jn", ""}, {"", ""},
+	}
+	for _, tt := range tests {
+		if got := suggest(tt.in, names); got != tt.want {
+			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestUsageErrorExitStatus: the binary exits 2 on a usage error, so a
+// unit's RestartPreventExitStatus=2 stops a mistyped ExecStart, and a
+// join through the agent's HTTP port by mistake names the cause.
+func TestUsageErrorExitStatus(t *testing.T) {
+	out, err := execVigil(t, "agent", "-bnd", "127.0.0.1:7946")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("vigil agent -bnd: %v, want exit status 2\n%s", err, out)
+	}
+	if want := "vigil: unknown flag -bnd (did you mean -bind?)\nRun \"vigil agent -h\" for usage.\n"; out != want {
+		t.Errorf("vigil agent -bnd prints:\n%s\nwant:\n%s", out, want)
+	}
+
+	a := startAgent(t, "a")
+	out, err = execVigil(t, "join", "-http-addr", a.http, a.http)
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("vigil join HTTP-PORT: %v, want exit status 1\n%s", err, out)
+	}
+	if want := fmt.Sprintf("vigil: join: %s answered HTTP, not gossip: use the agent's -bind port (gossip), not its -http port\n", a.http); out != want {
+		t.Errorf("vigil join HTTP-PORT prints:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// TestCompletionShells runs the zsh and fish scripts in their shells when
+// the machine has them: zsh parses its script, and fish completes a
+// command and a flag with it, from the real binary.
+func TestCompletionShells(t *testing.T) {
+	bin := vigilBinary(t)
+	dir := t.TempDir()
+	for _, sh := range []string{"zsh", "fish"} {
+		t.Run(sh, func(t *testing.T) {
+			path, err := exec.LookPath(sh)
+			if err != nil {
+				t.Skipf("%s is not installed", sh)
+			}
+			stdout, stderr, code := runVigil(t, "completion", sh)
+			if code != 0 {
+				t.Fatalf("vigil completion %s: %d %s", sh, code, stderr)
+			}
+			script := filepath.Join(dir, "vigil."+sh)
+			if err := os.WriteFile(script, []byte(stdout), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(path, "-n", script).CombinedOutput(); err != nil {
+				t.Fatalf("%s -n: %v\n%s", sh, err, out)
+			}
+			if sh != "fish" {
+				return
+			}
+			cmd := exec.Command(path, "-c", `source `+script+`; complete -C "vigil mem"; complete -C "vigil members --sta"`)
+			cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "members\tlist the cluster's members") || !strings.Contains(string(out), "--status\t") {
+				t.Errorf("fish completes: %v\n%s", err, out)
 			}
 		})
 	}

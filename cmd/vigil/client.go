@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,11 +53,6 @@ func httpAddrFlag() cli.Flag {
 	}
 }
 
-// usageError is a command-line mistake, reported like every other error.
-func usageError(format string, args ...any) error {
-	return cli.Exit("vigil: "+fmt.Sprintf(format, args...), 1)
-}
-
 // apiClient calls one agent's HTTP API.
 type apiClient struct {
 	addr  string // as the user gave it, for messages
@@ -67,20 +63,9 @@ type apiClient struct {
 
 // newAPIClient returns a client for the -http-addr of cCtx.
 func newAPIClient(cCtx *cli.Context) (*apiClient, error) {
-	addr := strings.TrimSpace(cCtx.String("http-addr"))
-	if addr == "" {
-		return nil, usageError("-http-addr is empty")
-	}
-	base := addr
-	if strings.Contains(addr, "://") {
-		u, err := url.Parse(addr)
-		if err != nil || u.Host == "" {
-			return nil, usageError("-http-addr %q: want host:port", addr)
-		}
-		base = strings.TrimRight(u.Scheme+"://"+u.Host, "/")
-		addr = u.Host
-	} else {
-		base = "http://" + addr
+	addr, base, err := parseHTTPAddr(cCtx.String("http-addr"))
+	if err != nil {
+		return nil, usageError("-http-addr %q: %v", cCtx.String("http-addr"), err)
 	}
 	tr := &http.Transport{
 		// The API is local: never send it through a proxy from the
@@ -104,6 +89,45 @@ func newAPIClient(cCtx *cli.Context) (*apiClient, error) {
 		rt = tokenTransport{base: tr, token: token.token}
 	}
 	return &apiClient{addr: addr, base: base, hc: &http.Client{Transport: rt}, token: token}, nil
+}
+
+// parseHTTPAddr checks an -http-addr, HOST:PORT or http(s)://HOST:PORT,
+// and returns its HOST:PORT and the base URL of the API. Its errors say
+// what is wrong with the address.
+func parseHTTPAddr(v string) (hostport, base string, err error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", "", errors.New("empty: want HOST:PORT, like 127.0.0.1:7947")
+	}
+	scheme := "http"
+	hostport = v
+	if strings.Contains(v, "://") {
+		u, err := url.Parse(v)
+		if err != nil {
+			return "", "", fmt.Errorf("not a URL: %v", err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return "", "", fmt.Errorf("scheme %q: want http:// or https://", u.Scheme)
+		}
+		if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+			return "", "", errors.New("want only scheme://HOST:PORT, without a path, query or user")
+		}
+		scheme, hostport = u.Scheme, u.Host
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return "", "", errors.New("no port: want HOST:PORT, like 127.0.0.1:7947 (the agent's -http)")
+		}
+		return "", "", fmt.Errorf("want HOST:PORT, like 127.0.0.1:7947: %v", strings.TrimPrefix(err.Error(), "address "+hostport+": "))
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", "", fmt.Errorf("port %q: want a number from 1 to 65535", port)
+	}
+	if strings.ContainsAny(host, " /?#") {
+		return "", "", fmt.Errorf("host %q is not a host name or IP address", host)
+	}
+	return hostport, scheme + "://" + hostport, nil
 }
 
 // call sends one request with body (if not nil) encoded as JSON and decodes
@@ -157,6 +181,10 @@ func (c *apiClient) noAgent() error {
 
 // transportError explains a request that got no HTTP answer.
 func (c *apiClient) transportError(err error) error {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return cli.Exit(fmt.Sprintf("vigil: -http-addr %s: host %q not found (%s)", c.addr, dnsErr.Name, dnsErr.Err), 1)
+	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
 		return c.noAgent()

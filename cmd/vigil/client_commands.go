@@ -54,6 +54,11 @@ Examples:
 			}
 			var q url.Values
 			if s := cCtx.String("status"); s != "" {
+				switch s {
+				case "alive", "leaving", "left", "failed":
+				default:
+					return usageError("-status %q: want alive, leaving, left or failed", s)
+				}
 				q = url.Values{"status": {s}}
 			}
 			var raw json.RawMessage

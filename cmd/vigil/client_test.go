@@ -187,15 +187,29 @@ func runClient(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// exitErr checks err is an exit error with code 1 and the message want.
+// wantExitErr checks err is an exit error with code 1 (a failure) and the
+// message want.
 func wantExitErr(t *testing.T, err error, want string) {
+	t.Helper()
+	wantExit(t, err, 1, want)
+}
+
+// wantUsageErr checks err is a usage error: exit code 2 and the message
+// want.
+func wantUsageErr(t *testing.T, err error, want string) {
+	t.Helper()
+	wantExit(t, err, exitUsage, want)
+}
+
+// wantExit checks err is an exit error with the code and the message want.
+func wantExit(t *testing.T, err error, code int, want string) {
 	t.Helper()
 	var ec cli.ExitCoder
 	if !errors.As(err, &ec) {
 		t.Fatalf("error %v (%T) is not an exit error", err, err)
 	}
-	if ec.ExitCode() != 1 {
-		t.Errorf("exit code %d, want 1", ec.ExitCode())
+	if ec.ExitCode() != code {
+		t.Errorf("exit code %d, want %d (%v)", ec.ExitCode(), code, err)
 	}
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not contain %q", err.Error(), want)
@@ -243,10 +257,10 @@ func TestClientMembersStatusAndJSON(t *testing.T) {
 	}
 
 	_, err = runClient(t, "members", "-status", "dead")
-	wantExitErr(t, err, `vigil: invalid status "dead"`)
+	wantUsageErr(t, err, `vigil: -status "dead": want alive, leaving, left or failed`)
 
 	_, err = runClient(t, "members", "-format", "xml")
-	wantExitErr(t, err, `vigil: -format "xml"`)
+	wantUsageErr(t, err, `vigil: -format "xml"`)
 }
 
 func TestClientJoinLeaveEventVersion(t *testing.T) {
@@ -259,14 +273,14 @@ func TestClientJoinLeaveEventVersion(t *testing.T) {
 	_, err = runClient(t, "join", "-http-addr", addr, "10.0.0.8")
 	wantExitErr(t, err, `vigil: address "10.0.0.8"`)
 	_, err = runClient(t, "join", "-http-addr", addr)
-	wantExitErr(t, err, "at least one address")
+	wantUsageErr(t, err, "at least one address")
 
 	got, err = runClient(t, "event", "-http-addr", addr, "deploy", "v1.4.2")
 	if err != nil || got != "Fired user event \"deploy\"\n" {
 		t.Errorf("event: %q %v", got, err)
 	}
 	_, err = runClient(t, "event", "-http-addr", addr)
-	wantExitErr(t, err, "usage: vigil event NAME [PAYLOAD]")
+	wantUsageErr(t, err, "usage: vigil event NAME [PAYLOAD]")
 
 	got, err = runClient(t, "leave", "-http-addr", addr)
 	if err != nil || !strings.Contains(got, "leaving") {

@@ -25,25 +25,75 @@ _vigil_complete() {
 complete -o bashdefault -o default -F _vigil_complete vigil
 `
 
+// zshCompletion is urfave/cli's zsh script for vigil: like the bash one,
+// it asks vigil itself for the commands or flags that fit.
+const zshCompletion = `#compdef vigil
+# zsh completion for vigil: source <(vigil completion zsh)
+
+_vigil_complete() {
+  local -a opts
+  local cur
+  cur=${words[-1]}
+  if [[ "$cur" == "-"* ]]; then
+    opts=("${(@f)$(${words[@]:0:#words[@]-1} ${cur} --generate-bash-completion 2>/dev/null)}")
+  else
+    opts=("${(@f)$(${words[@]:0:#words[@]-1} --generate-bash-completion 2>/dev/null)}")
+  fi
+  if [[ "${opts[1]}" != "" ]]; then
+    _describe 'values' opts
+  else
+    _files
+  fi
+}
+
+compdef _vigil_complete vigil
+`
+
+// completionShells are the shells vigil completion writes a script for.
+var completionShells = []string{"bash", "zsh", "fish"}
+
 func completionCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "completion",
-		Usage:     "print a shell completion script",
-		ArgsUsage: "bash",
-		UsageText: `vigil completion bash
+		Usage:     "print a shell completion script (bash, zsh or fish)",
+		ArgsUsage: "bash|zsh|fish",
+		UsageText: `vigil completion bash|zsh|fish
 
-Prints a bash script that completes vigil's commands and flags. Load it in
-the current shell, or install it for every shell.
+Prints a script that completes vigil's commands and flags. Load it in the
+current shell, or install it for every shell.
 
-Example:
+Examples:
    source <(vigil completion bash)
-   vigil completion bash | sudo tee /etc/bash_completion.d/vigil`,
+   vigil completion bash | sudo tee /etc/bash_completion.d/vigil
+   source <(vigil completion zsh)
+   vigil completion zsh > "${fpath[1]}/_vigil"
+   vigil completion fish > ~/.config/fish/completions/vigil.fish`,
 		Action: func(cCtx *cli.Context) error {
-			if cCtx.NArg() != 1 || cCtx.Args().First() != "bash" {
-				return usageError("completion takes the shell's name: bash (got %q)", cCtx.Args().Slice())
+			if cCtx.NArg() != 1 {
+				return usageError("completion takes the shell's name: bash, zsh or fish (got %q)", cCtx.Args().Slice())
 			}
-			_, err := fmt.Fprint(cCtx.App.Writer, bashCompletion)
-			return err
+			w := cCtx.App.Writer
+			switch sh := cCtx.Args().First(); sh {
+			case "bash":
+				_, err := fmt.Fprint(w, bashCompletion)
+				return err
+			case "zsh":
+				_, err := fmt.Fprint(w, zshCompletion)
+				return err
+			case "fish":
+				script, err := cCtx.App.ToFishCompletion()
+				if err != nil {
+					return fmt.Errorf("fish completion: %w", err)
+				}
+				_, err = fmt.Fprint(w, script)
+				return err
+			default:
+				msg := fmt.Sprintf("completion: unknown shell %q: want bash, zsh or fish", sh)
+				if s := suggest(sh, completionShells); s != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				return usageError("%s", msg)
+			}
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/urfave/cli/v2"
 
 	"github.com/vigil-agent/vigil/membership"
 )
@@ -209,5 +212,176 @@ func TestDocArchitecture(t *testing.T) {
 	}
 	if rows != 4 {
 		t.Errorf("the profile table has %d rows, want 4", rows)
+	}
+}
+
+// docCommandLine is one vigil command line of the docs.
+type docCommandLine struct {
+	where string
+	args  []string
+}
+
+// vigilInvocation is a command that runs vigil: the binary, a build of it
+// (/tmp/vigil), or go run of its package, after any VAR=value
+// assignments, sudo or a "--" (kubectl exec POD -- vigil members).
+var vigilInvocation = regexp.MustCompile(`^(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*(?:sudo\s+)?(?:\S*/)?(?:vigil|go run \./cmd/vigil)((?:\s|$).*)`)
+
+// shellCommands splits a shell line into its simple commands: at | ; & (
+// and $( and after a " -- ".
+func shellCommands(l string) []string {
+	l = strings.NewReplacer("$(", ";", "(", ";", "|", ";", "&", ";", " -- ", ";").Replace(l)
+	var out []string
+	for _, c := range strings.Split(l, ";") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// docCommandLines returns every vigil command line of the ```sh blocks of
+// README.md and docs/*.md (heredoc bodies left out, continued lines
+// joined), split into words as a shell would, up to the first shell
+// operator or comment. A word with a $ stands for a value and is kept as
+// it is.
+func docCommandLines(t *testing.T, onlyFile string) []docCommandLine {
+	t.Helper()
+	var out []docCommandLine
+	for _, b := range docBlocks(t) {
+		if b.lang != "sh" && b.lang != "bash" && b.lang != "console" {
+			continue
+		}
+		if onlyFile != "" && b.file != onlyFile {
+			continue
+		}
+		lines := strings.Split(strings.ReplaceAll(b.body, "\\\n", " "), "\n")
+		heredoc := ""
+		for i, l := range lines {
+			if heredoc != "" {
+				if strings.TrimSpace(l) == heredoc {
+					heredoc = ""
+				}
+				continue
+			}
+			if m := regexp.MustCompile(`<<-?\s*'?"?([A-Za-z_]+)`).FindStringSubmatch(l); m != nil {
+				heredoc = m[1]
+			}
+			l = strings.TrimPrefix(strings.TrimSpace(l), "$ ")
+			if strings.HasPrefix(l, "#") {
+				continue
+			}
+			for _, c := range shellCommands(l) {
+				m := vigilInvocation.FindStringSubmatch(c)
+				if m == nil {
+					continue
+				}
+				words, ok := shellSplit(m[1])
+				if !ok {
+					t.Errorf("%s:%d: cannot split %q", b.file, b.line+i, l)
+					continue
+				}
+				out = append(out, docCommandLine{where: fmt.Sprintf("%s:%d", b.file, b.line+i), args: words})
+			}
+		}
+	}
+	return out
+}
+
+// shellSplit splits s into words as sh would (single and double quotes,
+// backslashes), stopping at an unquoted shell operator (| & ; < > ) or a
+// comment.
+func shellSplit(s string) ([]string, bool) {
+	var words []string
+	var cur strings.Builder
+	in, quote := false, byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			} else if c == '\\' && quote == '"' && i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			} else {
+				cur.WriteByte(c)
+			}
+		case c == '\'' || c == '"':
+			quote, in = c, true
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			in = true
+		case c == ' ' || c == '\t':
+			if in {
+				words = append(words, cur.String())
+				cur.Reset()
+				in = false
+			}
+		case strings.IndexByte("|&;<>)", c) >= 0 || c == '#' && !in:
+			if in {
+				words = append(words, cur.String())
+			}
+			return words, true
+		default:
+			cur.WriteByte(c)
+			in = true
+		}
+	}
+	if quote != 0 {
+		return nil, false
+	}
+	if in {
+		words = append(words, cur.String())
+	}
+	return words, true
+}
+
+// parseOnly runs a vigil command line through the command-line parser with
+// every command's action replaced, so nothing runs: it returns the usage
+// error of an unknown command or flag, a bad flag value or a flag after
+// the arguments.
+func parseOnly(args []string) (stderr string, code int) {
+	app := newApp()
+	var walk func([]*cli.Command)
+	walk = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			if len(c.Subcommands) == 0 {
+				c.Action = func(*cli.Context) error { return nil }
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(app.Commands)
+	var out, errOut clientBuffer
+	app.Writer, app.ErrWriter = &out, &errOut
+	app.ExitErrHandler = func(*cli.Context, error) {}
+	err := app.Run(append([]string{"vigil"}, args...))
+	if err == nil {
+		return "", 0
+	}
+	code = 1
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		code = ec.ExitCode()
+	}
+	return err.Error(), code
+}
+
+// TestDocCommandLinesParse: every vigil command line of README.md and
+// docs/*.md is one the command line accepts: known commands and flags,
+// flags before arguments, values of the right kind.
+func TestDocCommandLinesParse(t *testing.T) {
+	lines := docCommandLines(t, "")
+	if len(lines) < 40 {
+		t.Fatalf("found only %d vigil command lines: the parsing is broken", len(lines))
+	}
+	for _, l := range lines {
+		if len(l.args) == 0 {
+			continue // "vigil" named in prose inside a block
+		}
+		if msg, code := parseOnly(l.args); code != 0 {
+			t.Errorf("%s: vigil %s: %s", l.where, strings.Join(l.args, " "), msg)
+		}
 	}
 }

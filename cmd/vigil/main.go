@@ -27,6 +27,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp()
 	app.Writer, app.ErrWriter = stdout, stderr
+	app.Metadata = map[string]any{"argv": args}
 	// Exit statuses are decided here, not by urfave/cli calling os.Exit.
 	app.ExitErrHandler = func(*cli.Context, error) {}
 	err := app.Run(args)
@@ -50,7 +51,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 // newApp returns the vigil command line: the agent, its tools and the
 // client commands.
 func newApp() *cli.App {
-	return &cli.App{
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print vigil's version"}
+	cli.VersionPrinter = func(cCtx *cli.Context) { fmt.Fprintf(cCtx.App.Writer, "vigil %s\n", cCtx.App.Version) }
+	app := &cli.App{
 		Name:  "vigil",
 		Usage: "gossip-based cluster membership, health and failover sidecar",
 		UsageText: `vigil COMMAND [flags] [arguments]
@@ -64,7 +67,7 @@ Examples:
 
 "vigil COMMAND -h" shows a command's flags and an example.`,
 		Version:                version,
-		HideVersion:            true,
+		HideVersion:            false,
 		UseShortOptionHandling: false,
 		// Tab completion through --generate-bash-completion; see vigil
 		// completion bash.
@@ -75,4 +78,6 @@ Examples:
 		Commands: append([]*cli.Command{agentCommand(), validateCommand(), keygenCommand(), completionCommand()},
 			clientCommands()...),
 	}
+	applyConventions(app)
+	return app
 }
