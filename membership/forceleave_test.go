@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/internal/faultnet"
 )
 
 // syncBuffer collects the logs of several members for a failure report.
@@ -111,7 +113,7 @@ func TestForceLeavePruneSurvivesALostBroadcast(t *testing.T) {
 	})
 	// Nothing b sends reaches a while b prunes (ForceLeave returns once
 	// serf has sent every copy).
-	lc.faults.SetLink(b.addr, a.addr, LinkFaults{Loss: 1})
+	lc.faults.SetLink(b.addr, a.addr, faultnet.LinkFaults{Loss: 1})
 	err := b.c.ForceLeave(dead.name, true)
 	lc.faults.Clear()
 	if err != nil {

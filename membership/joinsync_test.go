@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/internal/clustertest"
+	"github.com/vigil-agent/vigil/internal/faultnet"
 )
 
 // syncPushPull is the push/pull interval of the join anti-entropy tests:
@@ -25,7 +26,7 @@ const syncPushPull = 10 * time.Minute
 // syncPushPull.
 type syncNet struct {
 	t      *testing.T
-	faults *Faults
+	faults *faultnet.Faults
 	rounds int // JoinSyncRounds of every member
 	logger zerolog.Logger
 }
@@ -35,7 +36,7 @@ func newSyncNet(t *testing.T, rounds int, seed uint64) *syncNet {
 	if os.Getenv("LOSS_DEBUG") != "" {
 		w = os.Stderr
 	}
-	return &syncNet{t: t, faults: NewFaults(seed), rounds: rounds,
+	return &syncNet{t: t, faults: faultnet.NewFaults(seed), rounds: rounds,
 		logger: zerolog.New(w).With().Timestamp().Logger().Level(zerolog.DebugLevel)}
 }
 
@@ -44,7 +45,7 @@ func newSyncNet(t *testing.T, rounds int, seed uint64) *syncNet {
 func (sn *syncNet) start(name string, port int) *lossMember {
 	t := sn.t
 	t.Helper()
-	tr, err := NewFaultyNetTransport(sn.faults, "127.0.0.1", port, nil)
+	tr, err := faultnet.NewFaultyNetTransport(sn.faults, "127.0.0.1", port, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestJoinSyncConverges(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sn := newSyncNet(t, tt.rounds, 13)
 			ms := sn.startConverged(5)
-			sn.faults.SetAll(LinkFaults{Loss: tt.loss})
+			sn.faults.SetAll(faultnet.LinkFaults{Loss: tt.loss})
 			var joiners []*lossMember
 			for i := range tt.joiners {
 				joiners = append(joiners, sn.start(fmt.Sprintf("j%02d", i), 0))
@@ -215,7 +216,7 @@ func TestJoinSyncRejoinAfterLeave(t *testing.T) {
 				}
 				return nil
 			})
-			sn.faults.SetAll(LinkFaults{Loss: tt.loss})
+			sn.faults.SetAll(faultnet.LinkFaults{Loss: tt.loss})
 			x2 := sn.start("m05", int(port))
 			sn.join(x2, ms[0].addr)
 			time.Sleep(tt.lossFor) // the loss lasts this long: a fault, not a wait

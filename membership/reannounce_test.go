@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/internal/clustertest"
+	"github.com/vigil-agent/vigil/internal/faultnet"
 )
 
 func TestIsRefutation(t *testing.T) {
@@ -68,8 +69,8 @@ func TestReceiveDeadMemberAccusationsAreOutlived(t *testing.T) {
 	for _, m := range others {
 		// Nothing reaches the deaf member; its TCP dials fail too (their
 		// answers would be lost), while its UDP packets still arrive.
-		lc.faults.SetLink(m.addr, deaf.addr, LinkFaults{Loss: 1, DialLoss: 1})
-		lc.faults.SetLink(deaf.addr, m.addr, LinkFaults{DialLoss: 1})
+		lc.faults.SetLink(m.addr, deaf.addr, faultnet.LinkFaults{Loss: 1, DialLoss: 1})
+		lc.faults.SetLink(deaf.addr, m.addr, faultnet.LinkFaults{DialLoss: 1})
 	}
 	noFalseFailure := func() error {
 		for _, m := range others {

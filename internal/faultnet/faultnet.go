@@ -1,4 +1,8 @@
-package membership
+// Package faultnet is a memberlist transport for tests that loses, delays
+// and refuses traffic on chosen links, so that in-process clusters run
+// over a lossy network without root, netem or iptables. Only tests import
+// it: production code never injects faults.
+package faultnet
 
 import (
 	"errors"
