@@ -433,7 +433,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	w("\n\n![Idle RSS vs N](%s/rss_vs_n.png)\n\n![Idle CPU vs N](%s/cpu_vs_n.png)\n\n", rel, rel)
 
 	w("## Hook dispatch inside vigil\n\n")
-	w("Measured in-process (`bench.MeasureHookLatency`): a real `hook.Runner` with one hook; events are handed to `Runner.Dispatch` one at a time, as the agent does the moment serf reports one, and the time runs until the hook has started. ")
+	w("Measured in-process (`bench.MeasureHookLatency`): a real `hook.Runner` (events/hook) with one hook; events are handed to `Runner.Dispatch` one at a time, as the agent does the moment serf reports one, and the time runs until the hook has started. ")
 	w("For process hooks the hook is `date +%%s%%N`, which prints the wall-clock time at which it runs: the latency includes the runner's queue, building the environment and stdin, fork/exec and the dynamic loader. ")
 	w("*argv* runs it directly (a `command:` hook); *shell* through `/bin/sh -c` as every `-hook` spec does. *builtin* is an in-process hook (queue and goroutine hand-off only). The machine's other activity adds to the tail.\n\n")
 	w("| Hook | Samples | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) | Errors |\n|---|---|---|---|---|---|---|\n")
@@ -457,7 +457,11 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 
 	w("## Scale and stability\n\n")
 	w("Every cluster counts, over its whole life, the `member-failed` hooks that no kill explains (a report about an agent that was neither killed in a trial nor leaving): *false failures*. ")
-	w("The scale phase (N = %s) runs %s one after the other, never side by side (at N = 200 two clusters beside each other overloaded the machine), in alternating order between sizes: each gets convergence, %s idle, a quiet window of %s, then %d detection trials. ", joinInts(cfg.ScaleNs), map[bool]string{true: "serf-local, vigil-local and vigil-fast", false: "serf-local and vigil-local"}[cfg.ScaleFast], cfg.IdleWindow, cfg.ScaleWindow, cfg.ScaleTrials)
+	if cfg.ScaleAlone {
+		w("The scale phase (N = %s) runs %s one after the other, never side by side (at N = 200 two clusters beside each other overloaded the machine), in alternating order between sizes: each gets convergence, %s idle, a quiet window of %s, then %d detection trials. ", joinInts(cfg.ScaleNs), map[bool]string{true: "serf-local, vigil-local and vigil-fast", false: "serf-local and vigil-local"}[cfg.ScaleFast], cfg.IdleWindow, cfg.ScaleWindow, cfg.ScaleTrials)
+	} else {
+		w("The scale phase (N = %s) runs vigil-local and serf-local side by side, like the comparison phases: convergence, %s idle, a quiet window of %s for both, then %d alternating detection trials each. ", joinInts(cfg.ScaleNs), cfg.IdleWindow, cfg.ScaleWindow, cfg.ScaleTrials)
+	}
 	if cfg.ScaleWindow >= 5*time.Minute && cfg.FastLongWindow >= 10*time.Minute {
 		w("The issue asks for 5 minutes at scale and 10 minutes of `fast`: the quiet windows here are %s and %s. A size is stable when its cluster shows no false failure.\n\n", cfg.ScaleWindow, cfg.FastLongWindow)
 	} else {

@@ -48,6 +48,10 @@ type Config struct {
 	ScaleTrials int           `json:"scale_trials"`
 	// ScaleFast adds vigil-fast to the scale phase.
 	ScaleFast bool `json:"scale_fast"`
+	// ScaleAlone: the scale phase runs each setup alone (since f498cf0);
+	// a run recorded before it ran vigil's and serf's side by side, and
+	// its report says so.
+	ScaleAlone bool `json:"scale_alone"`
 	// HookSamples is the number of in-process hook-latency samples.
 	HookSamples int `json:"hook_samples"`
 	// Skip names phases not to run: hook, pair, fast, http, scale (for
@@ -73,7 +77,7 @@ func FullConfig() Config {
 		IdleWindow: 15 * time.Second, ChurnWindow: 15 * time.Second, ChurnPeriod: 5 * time.Second,
 		FastLongN: 20, FastLongWindow: 10 * time.Minute,
 		HTTPN: 50, HTTPConc: 4, HTTPDuration: 5 * time.Second,
-		ScaleNs: []int{100, 200}, ScaleWindow: 5 * time.Minute, ScaleTrials: 3,
+		ScaleNs: []int{100, 200}, ScaleWindow: 5 * time.Minute, ScaleTrials: 3, ScaleAlone: true,
 		HookSamples: 500,
 	}
 }
@@ -87,7 +91,7 @@ func QuickConfig() Config {
 		IdleWindow: 5 * time.Second, ChurnWindow: 10 * time.Second, ChurnPeriod: 3 * time.Second,
 		FastLongN: 5, FastLongWindow: 10 * time.Second,
 		HTTPN: 5, HTTPConc: 4, HTTPDuration: 2 * time.Second,
-		ScaleNs: []int{10}, ScaleWindow: 10 * time.Second, ScaleTrials: 1,
+		ScaleNs: []int{10}, ScaleWindow: 10 * time.Second, ScaleTrials: 1, ScaleAlone: true,
 		HookSamples: 100,
 	}
 }
