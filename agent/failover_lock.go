@@ -21,9 +21,10 @@ import (
 // and a second run always carries a larger fence. With etcd endpoints
 // the claim is an etcd lease and a compare-and-set on one key per task,
 // and the etcd revision is VIGIL_FENCE: exactly once while etcd is
-// reachable (unless the runner's agent is paused past its lease: then a
-// second run carries a larger fence); when it is not, failovers are held,
-// never run unclaimed.
+// reachable, a runner whose agent is stopped past its lease included (the
+// hook guard records the completion or kills the hook; a frozen machine
+// or container aside: then a second run carries a larger fence); when it
+// is not, failovers are held, never run unclaimed.
 // The lease is failover.lease. Every agent of a cluster must use the same
 // mode, endpoints and prefix.
 type LockConfig struct {
