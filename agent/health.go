@@ -30,7 +30,7 @@ type healthState struct {
 // drained, else the worst check status (passing with no checks).
 func (a *Agent) localHealth() string {
 	if a.health.maintenance {
-		return "maintenance"
+		return events.HealthMaintenance
 	}
 	if a.probes == nil {
 		return string(probes.Passing)
@@ -174,7 +174,7 @@ func (a *Agent) Instances(service string) []vigilhttp.Instance {
 			}
 		}
 		health := m.Tags[events.HealthTag]
-		if m.Status != "alive" {
+		if m.Status != events.StatusAlive {
 			health = string(probes.Critical)
 		}
 		out = append(out, vigilhttp.Instance{Node: m.Name, Addr: addr, Port: port, Tags: tags, Health: health, Status: m.Status})

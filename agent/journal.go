@@ -54,8 +54,8 @@ func (a *Agent) eventHolds(ev *events.Event) (bool, string) {
 		return true, ""
 	}
 	want := map[events.Type]string{
-		events.MemberJoin: "alive", events.MemberUpdate: "alive",
-		events.MemberFailed: "failed", events.MemberLeave: "left",
+		events.MemberJoin: events.StatusAlive, events.MemberUpdate: events.StatusAlive,
+		events.MemberFailed: events.StatusFailed, events.MemberLeave: events.StatusLeft,
 	}[ev.Type]
 	if want == "" || cur.Status == want {
 		return true, ""

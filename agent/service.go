@@ -79,7 +79,7 @@ func (c *Config) validateService() ConfigErrors {
 		}
 		seen[d.ID] = true
 	}
-	if err := membership.CheckTagsSize(c.gossipTags("maintenance", 1<<30)); err != nil {
+	if err := membership.CheckTagsSize(c.gossipTags(events.HealthMaintenance, 1<<30)); err != nil {
 		add("tags", "tags with the service's: %v", err)
 	}
 	return errs

@@ -10,6 +10,23 @@ import (
 	"time"
 )
 
+// The member statuses (Member.Status): serf's names.
+const (
+	StatusAlive   = "alive"
+	StatusLeaving = "leaving"
+	StatusLeft    = "left"
+	StatusFailed  = "failed"
+)
+
+// The health statuses (HealthChange.Status and the health tag): the worst
+// of a service's checks, or maintenance.
+const (
+	HealthPassing     = "passing"
+	HealthWarning     = "warning"
+	HealthCritical    = "critical"
+	HealthMaintenance = "maintenance"
+)
+
 // Type names a kind of event. The names are serf's, so a filter written for
 // a serf agent means the same here.
 type Type string
@@ -120,7 +137,7 @@ type HealthChange struct {
 }
 
 // HealthStatuses are the values of a member's gossiped service health.
-var HealthStatuses = []string{"passing", "warning", "critical", "maintenance"}
+var HealthStatuses = []string{HealthPassing, HealthWarning, HealthCritical, HealthMaintenance}
 
 // Subject returns the member the event concerns, if it concerns exactly one.
 func (e *Event) Subject() (Member, bool) {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/probes"
 )
 
@@ -99,7 +100,9 @@ func (s *Server) handleService(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func isPassing(in Instance) bool { return in.Status == "alive" && in.Health == string(probes.Passing) }
+func isPassing(in Instance) bool {
+	return in.Status == events.StatusAlive && in.Health == string(probes.Passing)
+}
 
 func normalizeInstance(in Instance) Instance {
 	if in.Tags == nil {

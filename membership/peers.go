@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/serf/serf"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // serf's snapshot is not enough to rejoin after a crash: its snapshotter
@@ -108,8 +110,8 @@ func (c *Cluster) currentPeers() []Peer {
 		peers = append(peers, Peer{Name: m.Name, Addr: net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))), Status: m.Status.String()})
 	}
 	sort.Slice(peers, func(i, j int) bool {
-		if (peers[i].Status == "alive") != (peers[j].Status == "alive") {
-			return peers[i].Status == "alive"
+		if (peers[i].Status == events.StatusAlive) != (peers[j].Status == events.StatusAlive) {
+			return peers[i].Status == events.StatusAlive
 		}
 		return peers[i].Name < peers[j].Name
 	})

@@ -354,7 +354,7 @@ func life(m events.Member) string {
 func (c *Coordinator) lifeOf(name string) (string, bool, bool) {
 	for _, m := range c.view.Members() {
 		if m.Name == name {
-			return life(m), m.Status == "alive", true
+			return life(m), m.Status == events.StatusAlive, true
 		}
 	}
 	return "", false, false
@@ -368,8 +368,8 @@ func (c *Coordinator) peers() (Member, []Member) {
 	out := []Member{me}
 	members := c.view.Members()
 	for _, m := range members {
-		if m.Status != "left" && m.Name != self.Name {
-			out = append(out, Member{Name: m.Name, Boot: m.Tags[events.BootTag], Alive: m.Status == "alive"})
+		if m.Status != events.StatusLeft && m.Name != self.Name {
+			out = append(out, Member{Name: m.Name, Boot: m.Tags[events.BootTag], Alive: m.Status == events.StatusAlive})
 		}
 	}
 	for _, name := range c.unseen(members) {
@@ -386,7 +386,7 @@ func isFailure(ev *events.Event) bool {
 	case events.MemberFailed:
 		return true
 	case events.Health:
-		return ev.Health != nil && ev.Health.Status == "critical"
+		return ev.Health != nil && ev.Health.Status == events.HealthCritical
 	}
 	return false
 }
@@ -446,7 +446,7 @@ func (c *Coordinator) Observe(ev *events.Event) bool {
 		c.failures[m.Name] = now
 		c.checkBrake(now)
 	case events.MemberJoin, events.MemberUpdate:
-		if m.Status == "alive" && c.failed[m.Name] {
+		if m.Status == events.StatusAlive && c.failed[m.Name] {
 			delete(c.failed, m.Name)
 			c.flapped(m, now)
 			c.releaseIfAllBack()
@@ -491,7 +491,7 @@ func (c *Coordinator) checkBrake(now time.Time) {
 	}
 	size := 0
 	for _, m := range c.view.Members() {
-		if m.Status != "left" {
+		if m.Status != events.StatusLeft {
 			size++
 		}
 	}
@@ -615,7 +615,7 @@ func (c *Coordinator) unseen(members []events.Member) []string {
 	self := c.view.Self().Name
 	known := make(map[string]bool, len(members))
 	for _, m := range members {
-		if m.Name != self && m.Status == "alive" {
+		if m.Name != self && m.Status == events.StatusAlive {
 			return nil
 		}
 		known[m.Name] = true
@@ -637,10 +637,10 @@ func (c *Coordinator) counts() (alive, total int) {
 	total = len(c.unseen(members))
 	for _, m := range members {
 		switch m.Status {
-		case "alive":
+		case events.StatusAlive:
 			alive++
 			total++
-		case "left":
+		case events.StatusLeft:
 		default:
 			total++
 		}
@@ -793,10 +793,10 @@ func (c *Coordinator) evaluate(id string, t *task) {
 	}
 	cur, known := members[subject.Name]
 	switch {
-	case t.ev.Type == events.MemberFailed && known && cur.Status == "alive":
+	case t.ev.Type == events.MemberFailed && known && cur.Status == events.StatusAlive:
 		drop("the member is alive again")
 		return
-	case isFailure(&t.ev) && t.ev.Type == events.Health && known && cur.Status == "alive" && cur.Tags[events.HealthTag] != "critical":
+	case isFailure(&t.ev) && t.ev.Type == events.Health && known && cur.Status == events.StatusAlive && cur.Tags[events.HealthTag] != events.HealthCritical:
 		drop("the member's health recovered")
 		return
 	}

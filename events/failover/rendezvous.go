@@ -20,7 +20,7 @@ func Rank(hookName, key, subject string, eligible map[string]string, members []e
 	}
 	var cands []cand
 	for _, m := range members {
-		if m.Status != "alive" || m.Name == subject || !hook.HasTags(m.Tags, eligible) {
+		if m.Status != events.StatusAlive || m.Name == subject || !hook.HasTags(m.Tags, eligible) {
 			continue
 		}
 		cands = append(cands, cand{m.Name, rendezvousScore(hookName, key, m.Name)})
