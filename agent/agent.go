@@ -317,7 +317,7 @@ func (a *Agent) selfMember() events.Member {
 		return c.LocalMember()
 	}
 	host, port, _ := splitHostPort(a.cfg.Bind)
-	return events.Member{Name: a.cfg.Name, Addr: host, Port: uint16(port), Status: "alive", Tags: a.cfg.Tags}
+	return events.Member{Name: a.cfg.Name, Addr: host, Port: uint16(port), Status: events.StatusAlive, Tags: a.cfg.Tags}
 }
 
 // Members implements the HTTP API's Agent.
