@@ -30,20 +30,25 @@ func agentCommand() *cli.Command {
 			usage = strings.TrimSuffix(usage, " (repeatable)") + " (repeatable, or a comma-separated list)"
 		}
 		usage += " [$" + o.EnvVar() + "]"
+		aliases := serfAliases[o.Flag]
+		if len(aliases) > 0 {
+			usage += " (serf's -" + strings.Join(aliases, ", -") + ")"
+		}
 		if o.Repeatable {
-			flags = append(flags, &cli.StringSliceFlag{Name: o.Flag, Usage: usage})
+			flags = append(flags, &cli.StringSliceFlag{Name: o.Flag, Aliases: aliases, Usage: usage})
 			continue
 		}
 		if o.Bool {
 			flags = append(flags, &cli.BoolFlag{Name: o.Flag, Usage: usage})
 			continue
 		}
-		f := &cli.StringFlag{Name: o.Flag, Usage: usage}
+		f := &cli.StringFlag{Name: o.Flag, Aliases: aliases, Usage: usage}
 		if o.Default != "" {
 			f.DefaultText = o.Default
 		}
 		flags = append(flags, f)
 	}
+	flags = append(flags, serfAgentFlags()...)
 	return &cli.Command{
 		Name:  "agent",
 		Usage: "run the vigil agent",
@@ -55,7 +60,11 @@ docs/configuration.md.
 Examples:
    vigil agent -dev
    vigil agent -name web-1 -bind 10.0.0.5:7946 -join 10.0.0.4:7946 -hook 'member-failed=/etc/vigil/on-failed.sh'
-   vigil agent -config /etc/vigil/vigil.yaml -config-dir /etc/vigil/conf.d`,
+   vigil agent -config /etc/vigil/vigil.yaml -config-dir /etc/vigil/conf.d
+
+serf's -node, -event-handler and -retry-join are other names of -name,
+-hook and -join; its other agent flags are answered with the vigil flags
+to use (docs/migrating-from-serf.md).`,
 		Flags:  flags,
 		Action: runAgent,
 	}
@@ -184,6 +193,9 @@ func configDir(c *cli.Context) string {
 func runAgent(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return cli.Exit(fmt.Sprintf("vigil: agent takes no arguments, got %q (flags go before them?)", c.Args().Slice()), exitConfig)
+	}
+	if err := checkSerfOnlyFlags(c); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAgentFlagLists: one rule for lists. -join (and -http-allowed-host)
@@ -193,4 +194,81 @@ func TestCompletionShells(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSerfAgentFlags: serf's agent flags that mean what a vigil flag
+// means are accepted as its other names; the others are refused (exit
+// status 2) with the reason and the whole vigil command line to run
+// instead.
+func TestSerfAgentFlags(t *testing.T) {
+	t.Setenv("VIGIL_JOIN", "")
+	// The issue's serf command line works as it is.
+	cfg, err := loadAgentConfig(t, "-node", "n1", "-event-handler", "member-failed=./h.sh", "-retry-join", "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Name != "n1" || !reflect.DeepEqual(cfg.HookSpecs, []string{"member-failed=./h.sh"}) || !reflect.DeepEqual(cfg.Join, []string{"10.0.0.1"}) {
+		t.Errorf("serf's flags gave name %q, hooks %q, join %q", cfg.Name, cfg.HookSpecs, cfg.Join)
+	}
+
+	tagsFile := filepath.Join(t.TempDir(), "tags.json")
+	if err := os.WriteFile(tagsFile, []byte(`{"role":"web","dc":"east"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args    []string
+		reasons []string
+		instead string
+	}{
+		{args: []string{"-node", "n1", "-rpc-addr", "127.0.0.1:7373", "-retry-join", "10.0.0.1"},
+			reasons: []string{"-rpc-addr: vigil has no RPC"},
+			instead: "vigil agent -node n1 -http 127.0.0.1:7373 -retry-join 10.0.0.1"},
+		{args: []string{"-tags-file", tagsFile, "-snapshot=/var/lib/serf/serf.snapshot", "-bind", "10.0.0.5:7946"},
+			reasons: []string{"-snapshot: vigil keeps serf's snapshot in -data-dir", "-tags-file: vigil keeps no tags file"},
+			instead: "vigil agent -tag dc=east -tag role=web -data-dir /var/lib/serf -bind 10.0.0.5:7946"},
+		{args: []string{"-rejoin", "-replay", "-role", "db", "-join", "10.0.0.4:7946"},
+			reasons: []string{"-rejoin: vigil always rejoins", "-replay: vigil never replays", "-role: serf's role is the tag role"},
+			instead: "vigil agent -tag role=db -join 10.0.0.4:7946"},
+		{args: []string{"-config-file", "/etc/serf/agent.json", "-retry-interval", "5s", "-discover", "web"},
+			reasons: []string{"-config-file: vigil's config file is YAML", "-retry-interval: vigil's -join", "-discover: vigil has no mDNS"},
+			instead: "vigil agent -config /etc/serf/agent.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, stderr, code := runVigil(t, append([]string{"agent"}, tt.args...)...)
+			if code != 2 {
+				t.Errorf("exit status %d, want 2", code)
+			}
+			first, hint, _ := strings.Cut(strings.TrimSuffix(stderr, "\n"), "\n")
+			if !strings.HasSuffix(first, "; instead: "+tt.instead) || hint != `Run "vigil agent -h" for usage.` {
+				t.Errorf("stderr:\n%s\nwant it to end with the command line %q", stderr, tt.instead)
+			}
+			for _, r := range tt.reasons {
+				if !strings.Contains(first, r) {
+					t.Errorf("stderr lacks %q:\n%s", r, stderr)
+				}
+			}
+		})
+	}
+
+	// A client command answers -rpc-addr with -http-addr.
+	_, stderr, code := runVigil(t, "members", "-rpc-addr", "127.0.0.1:7373")
+	if code != 2 || !strings.Contains(stderr, "use -http-addr ADDR") {
+		t.Errorf("members -rpc-addr: %d %s", code, stderr)
+	}
+}
+
+// TestSerfFlagsRun: an agent started with serf's -event-handler and
+// -retry-join joins its seed and runs the handler, with serf's
+// environment, when the seed fails.
+func TestSerfFlagsRun(t *testing.T) {
+	seed := startAgent(t, "seed")
+	b := startAgent(t, "b", "-event-handler", `member-failed=echo "$SERF_EVENT $VIGIL_MEMBER_NAME" >> "$OUT/failed.txt"`, "-retry-join", seed.gossip)
+	allSee(t, 20*time.Second, []*testAgent{b}, map[string]string{"seed": "alive", "b": "alive"})
+	seed.kill(t)
+	out := filepath.Join(b.dir, "out", "failed.txt")
+	waitFor(t, 20*time.Second, "b's -event-handler to run for seed", func() bool {
+		got, _ := os.ReadFile(out)
+		return string(got) == "member-failed seed\n"
+	})
 }

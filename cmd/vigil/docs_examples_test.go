@@ -226,16 +226,48 @@ type docCommandLine struct {
 // assignments, sudo or a "--" (kubectl exec POD -- vigil members).
 var vigilInvocation = regexp.MustCompile(`^(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*(?:sudo\s+)?(?:\S*/)?(?:vigil|go run \./cmd/vigil)((?:\s|$).*)`)
 
-// shellCommands splits a shell line into its simple commands: at | ; & (
-// and $( and after a " -- ".
+// shellCommands splits a shell line into its simple commands: a command
+// substitution $(...) is one (and the word SUBST where it stood), the rest
+// is split at | ; & ( outside quotes and after a " -- ".
 func shellCommands(l string) []string {
-	l = strings.NewReplacer("$(", ";", "(", ";", "|", ";", "&", ";", " -- ", ";").Replace(l)
 	var out []string
-	for _, c := range strings.Split(l, ";") {
-		if c = strings.TrimSpace(c); c != "" {
+	subst := regexp.MustCompile(`\$\(([^()]*)\)`)
+	for {
+		m := subst.FindStringSubmatchIndex(l)
+		if m == nil {
+			break
+		}
+		out = append(out, shellCommands(l[m[2]:m[3]])...)
+		l = l[:m[0]] + "SUBST" + l[m[1]:]
+	}
+	var cur strings.Builder
+	quote := byte(0)
+	flush := func() {
+		if c := strings.TrimSpace(cur.String()); c != "" {
 			out = append(out, c)
 		}
+		cur.Reset()
 	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case strings.IndexByte("|;&(", c) >= 0:
+			flush()
+			continue
+		case c == ' ' && strings.HasPrefix(l[i:], " -- "):
+			flush()
+			i += 3
+			continue
+		}
+		cur.WriteByte(c)
+	}
+	flush()
 	return out
 }
 
@@ -383,5 +415,31 @@ func TestDocCommandLinesParse(t *testing.T) {
 		if msg, code := parseOnly(l.args); code != 0 {
 			t.Errorf("%s: vigil %s: %s", l.where, strings.Join(l.args, " "), msg)
 		}
+	}
+}
+
+// TestDocTranscripts runs every transcript of README.md and docs/*.md, a
+// fenced block whose first line is "$ vigil ARGS" and whose other lines
+// are what vigil prints (stdout, then stderr), and compares.
+func TestDocTranscripts(t *testing.T) {
+	n := 0
+	for _, b := range docBlocks(t) {
+		cmdLine, want, ok := strings.Cut(b.body, "\n")
+		if !ok || !strings.HasPrefix(cmdLine, "$ vigil ") {
+			continue
+		}
+		n++
+		args, ok := shellSplit(strings.TrimPrefix(cmdLine, "$ vigil "))
+		if !ok {
+			t.Errorf("%s:%d: cannot split %q", b.file, b.line, cmdLine)
+			continue
+		}
+		stdout, stderr, _ := runVigil(t, args...)
+		if got := stdout + stderr; got != want {
+			t.Errorf("%s:%d: %s prints:\n%s\nthe docs say:\n%s", b.file, b.line, cmdLine, got, want)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no transcript found")
 	}
 }
