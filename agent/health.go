@@ -174,7 +174,12 @@ func (a *Agent) Instances(service string) []vigilhttp.Instance {
 			}
 		}
 		health := m.Tags[events.HealthTag]
-		if m.Status != events.StatusAlive {
+		switch m.Status {
+		case events.StatusAlive:
+		case events.StatusLeft, events.StatusLeaving:
+			// Stopped on purpose (a graceful leave): not broken.
+			health = events.StatusLeft
+		default:
 			health = string(probes.Critical)
 		}
 		out = append(out, vigilhttp.Instance{Node: m.Name, Addr: addr, Port: port, Tags: tags, Health: health, Status: m.Status})

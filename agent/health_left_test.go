@@ -1,0 +1,69 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/membership"
+)
+
+// TestLeftInstanceHealth: an instance whose agent stopped gracefully is
+// listed with health "left", not "critical" (it was stopped, not broken),
+// and is never passing; one whose agent failed stays "critical".
+func TestLeftInstanceHealth(t *testing.T) {
+	// start starts an agent; the returned stop cancels it and waits for
+	// its graceful leave (once; the test's end calls it too).
+	start := func(name, join string) (*Agent, func()) {
+		cfg := Default()
+		cfg.Name = name
+		cfg.Bind = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg.HTTP = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg.Profile = string(membership.ProfileFast)
+		cfg.Service = &ServiceConfig{Name: "web", Port: 8080}
+		if join != "" {
+			cfg.Join = []string{join}
+		}
+		a, err := New(cfg, zerolog.Nop(), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		var once sync.Once
+		stop := func() {
+			once.Do(func() {
+				cancel()
+				select {
+				case <-done:
+				case <-time.After(30 * time.Second):
+					t.Errorf("agent %s did not stop", name)
+				}
+			})
+		}
+		t.Cleanup(stop)
+		return a, stop
+	}
+	a, _ := start("web-1", "")
+	_, stopB := start("web-2", a.cfg.Bind)
+	health := func(node string) (string, string) {
+		for _, in := range a.Instances("web") {
+			if in.Node == node {
+				return in.Health, in.Status
+			}
+		}
+		return "", ""
+	}
+	waitUntil(t, 20*time.Second, "web-2 passing", func() bool { h, _ := health("web-2"); return h == events.HealthPassing })
+	stopB() // as SIGTERM: a graceful leave
+	waitUntil(t, 20*time.Second, "web-2 to have left", func() bool { _, s := health("web-2"); return s == events.StatusLeft })
+	if h, s := health("web-2"); h != events.StatusLeft {
+		t.Errorf("a gracefully stopped instance: health %q (status %s), want left", h, s)
+	}
+}
