@@ -70,7 +70,7 @@ func (s *Server) guardBrowsers(next http.Handler) http.Handler {
 			for _, o := range origins {
 				if !s.originAllowed(o, r, local) {
 					refuse(http.StatusForbidden, "origin", fmt.Sprintf(
-						"cross-origin request refused: Origin %q is not this agent's own; the API serves no web pages, and browsers may not call it from other sites", o))
+						"cross-origin request refused: Origin %q is not this agent's own; browsers may call the API only from the agent's own pages (its dashboard, /ui/), not from other sites", o))
 					return
 				}
 			}

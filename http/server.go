@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/http/ui"
 )
 
 // Server timeouts. There is deliberately no WriteTimeout: the event stream
@@ -113,7 +115,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // routes maps each API path to a method dispatcher, so a known path with the
 // wrong method is a JSON 405 with an Allow header, and anything else a JSON
-// 404. Every pattern is an exact path (no trailing-slash subtree) except "/".
+// 404. Every pattern is an exact path (no trailing-slash subtree) except "/"
+// and the dashboard's ui.Prefix.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/members", methods{http.MethodGet: s.handleMembers})
@@ -137,6 +140,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/failover", methods{http.MethodGet: s.handleFailover})
 	mux.Handle("/v1/failover/release", methods{http.MethodPost: s.handleRelease})
 	mux.Handle("/v1/reload", methods{http.MethodPost: s.handleReload})
+	mux.Handle("/v1/rtt", methods{http.MethodGet: s.handleRTT})
+	mux.Handle(ui.Prefix, ui.New(ui.Options{TokenRequired: s.tokenSum != nil}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
