@@ -145,6 +145,9 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 			return nil, err
 		}
 		a.probes.RedactOutput(a.redactToken)
+		if a.health.maintenance, a.health.reason, err = loadMaintenance(cfg.DataDir); err != nil {
+			return nil, err
+		}
 		a.health.gossiped = a.localHealth()
 	}
 	return a, nil

@@ -144,6 +144,10 @@ func (a *Agent) SetMaintenance(enable bool, reason string) error {
 		a.health.mu.Unlock()
 		return fmt.Errorf("no service is configured on this agent: nothing to drain")
 	}
+	if err := saveMaintenance(a.cfg.DataDir, enable, reason); err != nil {
+		a.health.mu.Unlock()
+		return err
+	}
 	a.health.maintenance = enable
 	a.health.reason = reason
 	if !enable {

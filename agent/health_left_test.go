@@ -17,8 +17,6 @@ import (
 // listed with health "left", not "critical" (it was stopped, not broken),
 // and is never passing; one whose agent failed stays "critical".
 func TestLeftInstanceHealth(t *testing.T) {
-	// start starts an agent; the returned stop cancels it and waits for
-	// its graceful leave (once; the test's end calls it too).
 	start := func(name, join string) (*Agent, func()) {
 		cfg := Default()
 		cfg.Name = name
@@ -29,26 +27,7 @@ func TestLeftInstanceHealth(t *testing.T) {
 		if join != "" {
 			cfg.Join = []string{join}
 		}
-		a, err := New(cfg, zerolog.Nop(), "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		var once sync.Once
-		stop := func() {
-			once.Do(func() {
-				cancel()
-				select {
-				case <-done:
-				case <-time.After(30 * time.Second):
-					t.Errorf("agent %s did not stop", name)
-				}
-			})
-		}
-		t.Cleanup(stop)
-		return a, stop
+		return runAgent(t, cfg)
 	}
 	a, _ := start("web-1", "")
 	_, stopB := start("web-2", a.cfg.Bind)
@@ -66,4 +45,30 @@ func TestLeftInstanceHealth(t *testing.T) {
 	if h, s := health("web-2"); h != events.StatusLeft {
 		t.Errorf("a gracefully stopped instance: health %q (status %s), want left", h, s)
 	}
+}
+
+// runAgent runs an agent with cfg until the test ends; the returned stop
+// cancels it (as SIGTERM: a graceful leave) and waits for it to end, once.
+func runAgent(t *testing.T, cfg Config) (*Agent, func()) {
+	t.Helper()
+	a, err := New(cfg, zerolog.Nop(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Errorf("agent %s did not stop", cfg.Name)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return a, stop
 }
