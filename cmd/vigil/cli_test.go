@@ -272,3 +272,44 @@ func TestSerfFlagsRun(t *testing.T) {
 		return string(got) == "member-failed seed\n"
 	})
 }
+
+// TestClientMembersSerfJSON: members -format serf-json prints serf
+// members -format json's document: {"members": [...]}, addr as IP:PORT
+// (brackets for IPv6), every tag, serf's protocol range; filters apply.
+func TestClientMembersSerfJSON(t *testing.T) {
+	_, addr := startFakeAPI(t)
+	got, err := runClient(t, "members", "-http-addr", addr, "-format", "serf-json", "-status", "left")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "members": [
+    {
+      "name": "charlie-long-name",
+      "addr": "[fd00::3]:7950",
+      "port": 7950,
+      "tags": {
+        "zone": "b"
+      },
+      "status": "left",
+      "protocol": {
+        "max": 5,
+        "min": 2,
+        "version": 4
+      }
+    }
+  ]
+}
+`
+	if got != want {
+		t.Errorf("members -format serf-json:\n%s\nwant:\n%s", got, want)
+	}
+	got, err = runClient(t, "members", "-http-addr", addr, "-format", "serf-json", "-tag", "role=web")
+	if err != nil || !strings.Contains(got, `"addr": "10.0.0.1:7946"`) || !strings.Contains(got, `"boot": "lz3k"`) || strings.Contains(got, "bravo") {
+		t.Errorf("members -format serf-json -tag role=web: %v\n%s", err, got)
+	}
+	got, err = runClient(t, "members", "-http-addr", addr, "-format", "serf-json", "-tag", "role=none")
+	if err != nil || got != "{\n  \"members\": []\n}\n" {
+		t.Errorf("no member: %v %q", err, got)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/serf/serf"
 	"github.com/urfave/cli/v2"
 
 	"github.com/vigil-agent/vigil/events"
@@ -22,26 +23,29 @@ func membersCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "members",
 		Usage: "list the cluster's members",
-		UsageText: `vigil members [-status alive|leaving|left|failed] [-tag KEY=VALUE]... [-format table|json] [-http-addr ADDR]
+		UsageText: `vigil members [-status alive|leaving|left|failed] [-tag KEY=VALUE]... [-format table|json|serf-json] [-http-addr ADDR]
 
 The table shows each member's service health (the health tag, "-" when
 it offers no service) and its tags, without vigil's internal boot and
-health_seq tags; -format json shows everything.
+health_seq tags; -format json shows everything; -format serf-json prints
+what "serf members -format json" prints: {"members": [...]}, each with
+"addr" as IP:PORT.
 
 Examples:
    vigil members -status failed
-   vigil members -tag role=replica -tag dc=east`,
+   vigil members -tag role=replica -tag dc=east
+   vigil members -format serf-json`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "status", Usage: "only members with this `STATUS` (alive, leaving, left, failed)"},
 			&cli.StringSliceFlag{Name: "tag", Usage: "only members with the tag `KEY=VALUE` (repeatable: all must match)"},
-			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json", Value: "table"},
+			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table, json, or serf-json (serf members' JSON)", Value: "table"},
 			httpAddrFlag(),
 		},
 		Action: func(cCtx *cli.Context) error {
 			if cCtx.NArg() > 0 {
 				return usageError("members takes no arguments (got %q); flags go before arguments", cCtx.Args().Slice())
 			}
-			if err := checkFormat(cCtx, "table", "json"); err != nil {
+			if err := checkFormat(cCtx, "table", "json", "serf-json"); err != nil {
 				return err
 			}
 			want, err := parseTagFilters(cCtx.StringSlice("tag"))
@@ -74,13 +78,56 @@ Examples:
 				return cli.Exit(fmt.Sprintf("vigil: agent at %s sent members vigil can't read: %v", c.addr, err), 1)
 			}
 			members = filterByTags(members, want)
-			if cCtx.String("format") == "json" {
+			switch cCtx.String("format") {
+			case "json":
 				return printJSONValue(w, members)
+			case "serf-json":
+				return printJSONValue(w, serfMembers(members))
 			}
 			return printMembers(w, members)
 		},
 	}
 }
+
+// serfMember is one member as "serf members -format json" prints it
+// (serf's cmd/serf/command/members.go).
+type serfMember struct {
+	Name   string            `json:"name"`
+	Addr   string            `json:"addr"` // IP:PORT
+	Port   uint16            `json:"port"`
+	Tags   map[string]string `json:"tags"`
+	Status string            `json:"status"`
+	// Protocol is serf's delegate protocol: min, max and version.
+	Protocol map[string]uint8 `json:"protocol"`
+}
+
+// serfMemberList is "serf members -format json"'s document.
+type serfMemberList struct {
+	Members []serfMember `json:"members"`
+}
+
+// serfMembers returns members in serf's shape. Every vigil agent runs
+// the same serf library, so the protocol range is this build's: serf's
+// minimum and maximum, and the version its default configuration speaks.
+func serfMembers(members []events.Member) serfMemberList {
+	out := serfMemberList{Members: []serfMember{}}
+	for _, m := range members {
+		tags := m.Tags
+		if tags == nil {
+			tags = map[string]string{}
+		}
+		out.Members = append(out.Members, serfMember{
+			Name: m.Name, Addr: net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port))), Port: uint16(m.Port),
+			Tags: tags, Status: m.Status,
+			Protocol: map[string]uint8{"min": serf.ProtocolVersionMin, "max": serf.ProtocolVersionMax, "version": serfProtocolVersion},
+		})
+	}
+	return out
+}
+
+// serfProtocolVersion is the serf protocol vigil's agents speak: serf's
+// default (vigil does not change it).
+const serfProtocolVersion = 4
 
 // parseTagFilters parses -tag KEY=VALUE values.
 func parseTagFilters(specs []string) (map[string]string, error) {

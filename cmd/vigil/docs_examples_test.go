@@ -443,3 +443,59 @@ func TestDocTranscripts(t *testing.T) {
 		t.Fatal("no transcript found")
 	}
 }
+
+// TestMigratingFromSerf checks docs/migrating-from-serf.md against the
+// command line: every vigil command in its text and tables parses, and
+// every serf agent flag its table names is one vigil agent knows, as its
+// own name, another name of one, or a serf flag it answers with the vigil
+// flags to use.
+func TestMigratingFromSerf(t *testing.T) {
+	b, err := os.ReadFile("../../docs/migrating-from-serf.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	spans := regexp.MustCompile("`(vigil [^`]*)`").FindAllStringSubmatch(doc, -1)
+	n := 0
+	for _, s := range spans {
+		args, ok := shellSplit(strings.TrimPrefix(s[1], "vigil "))
+		if !ok || len(args) == 0 {
+			continue
+		}
+		if len(args) == 1 && !strings.HasPrefix(args[0], "-") && (newApp().Command(args[0]) == nil) {
+			continue // prose: "vigil agents"
+		}
+		n++
+		if msg, code := parseOnly(args); code != 0 {
+			t.Errorf("`%s`: %s", s[1], msg)
+		}
+	}
+	if n < 20 {
+		t.Errorf("checked only %d vigil commands", n)
+	}
+
+	known := map[string]bool{}
+	for _, f := range agentCommand().Flags {
+		for _, name := range f.Names() {
+			known[name] = true
+		}
+	}
+	_, table, ok := strings.Cut(doc, "| `serf agent` | `vigil agent` | Notes |")
+	if !ok {
+		t.Fatal("no table of serf agent flags")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	flags := 0
+	for _, row := range strings.Split(table, "\n")[2:] {
+		first := strings.Split(row, "|")[1]
+		for _, f := range regexp.MustCompile("-([a-z][a-z-]*)").FindAllStringSubmatch(first, -1) {
+			flags++
+			if !known[f[1]] {
+				t.Errorf("vigil agent does not know serf's -%s (row %s)", f[1], row)
+			}
+		}
+	}
+	if flags < 25 {
+		t.Errorf("checked only %d serf flags", flags)
+	}
+}
