@@ -1,0 +1,189 @@
+package ui_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
+	"github.com/vigil-agent/vigil/membership"
+)
+
+func TestMain(m *testing.M) { clustertest.Main(m) }
+
+// browserToken is the agents' API token in the browser test.
+const browserToken = "dashboard-test-token-0123456789"
+
+// chromium returns the path of Debian's chromium. Where there is none the
+// test is skipped, saying so, unless CI=true: CI must run it (.ci/run
+// installs the package).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	const why = "no chromium on PATH: the dashboard's browser test drives Debian's chromium " +
+		"(apt-get install chromium; .ci/run installs it)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
+	return ""
+}
+
+// console collects what the page writes to the console: console API calls,
+// uncaught exceptions and the browser's log (failed loads, CSP
+// violations).
+type console struct {
+	mu   sync.Mutex
+	msgs []chromedp.ConsoleMessage
+}
+
+func (c *console) errors() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, m := range c.msgs {
+		if m.Type == chromedp.ConsoleError || m.IsException() {
+			out = append(out, fmt.Sprintf("%s (%s:%d, source %q)", m, m.URL, m.Line, m.Source))
+		}
+	}
+	return out
+}
+
+func (c *console) all() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, m := range c.msgs {
+		out = append(out, m.String())
+	}
+	return out
+}
+
+// detectionTime is the longest a cluster of n agents with profile takes
+// to declare a killed member failed when nothing goes wrong: one probe
+// interval to notice, then the longest suspicion timeout
+// (SuspicionMaxTimeoutMult × SuspicionMult × max(1, log10 n) × probe
+// interval; docs/architecture.md's failure detection time).
+func detectionTime(t *testing.T, profile string, n int) time.Duration {
+	t.Helper()
+	c, err := membership.MemberlistConfig(membership.Profile(profile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	min := time.Duration(float64(c.SuspicionMult) * math.Max(1, math.Log10(float64(n))) * float64(c.ProbeInterval))
+	return c.ProbeInterval + time.Duration(c.SuspicionMaxTimeoutMult)*min
+}
+
+// poll waits, in the page, until the JavaScript expression is true, for at
+// most d.
+func poll(ctx context.Context, expr string, d time.Duration) error {
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
+	return err
+}
+
+// TestDashboardInBrowser loads the dashboard of one agent of a real
+// 3-agent cluster (fast gossip profile, on loopback) in headless chromium:
+// the page loads without a console error, lists the three members alive,
+// follows the event stream, says hook runs need the token, shows a killed
+// member failed within the detection time plus 2 s, and with the token
+// typed in shows the hook run that the failure started.
+func TestDashboardInBrowser(t *testing.T) {
+	exe := chromium(t)
+	const n = 3
+	agents := clustertest.StartLocalCluster(t, n, "-profile", "fast", "-http-token", browserToken,
+		"-hook", "member-failed=/bin/true")
+	url := "http://" + agents[0].HTTPAddr() + "/ui/"
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-gpu", true),
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // chromium refuses to run its sandbox as root
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+
+	var con console
+	messages := chromedp.Console(ctx) // starts the browser; subscribed from here on
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			con.mu.Lock()
+			con.msgs = append(con.msgs, m)
+			con.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("load %s: %v", url, err)
+	}
+	step := func(what, expr string, d time.Duration) {
+		t.Helper()
+		if err := poll(ctx, expr, d); err != nil {
+			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+			t.Fatalf("waiting for %s (%s): %v\nconsole: %q\npage:\n%s", what, expr, err, con.all(), body)
+		}
+	}
+	step("the three members alive", `document.querySelectorAll('#members tr[data-status="alive"]').length === 3 && `+
+		`["n0","n1","n2"].every(n => document.querySelector('#members tr[data-member="'+n+'"]'))`, 20*time.Second)
+	step("the live event stream", `document.getElementById("stream-state").dataset.state === "live"`, 10*time.Second)
+	step("the events replayed", `document.querySelectorAll('#events tr[data-event="member-join"]').length >= 1`, 10*time.Second)
+	step("the hook-token note", `!document.getElementById("hooks-note").hidden && `+
+		`document.getElementById("hooks-note").textContent.includes("need the API token")`, 10*time.Second)
+	step("the failover guards", `document.getElementById("failover-quorum").textContent.includes("yes")`, 10*time.Second)
+
+	// Kill n2 without a word: the page, following n0's event stream, must
+	// show it failed within the detection time plus 2 s.
+	bound := detectionTime(t, "fast", n) + 2*time.Second
+	killed := time.Now()
+	agents[2].Kill()
+	step(fmt.Sprintf("n2 shown failed within %s", bound),
+		`document.querySelector('#members tr[data-member="n2"]').dataset.status === "failed"`, bound)
+	shown := time.Since(killed)
+	t.Logf("n2 killed; the dashboard showed it failed %s later (bound: detection %s + 2 s)", shown.Round(time.Millisecond), bound-2*time.Second)
+	if shown > bound {
+		t.Errorf("n2 shown failed %s after the kill, over %s", shown, bound)
+	}
+	step("the member-failed event", `[...document.querySelectorAll('#events tr[data-event="member-failed"]')].some(r => r.textContent.includes("n2"))`, 5*time.Second)
+
+	// With the token typed in, the hook runs show: the member-failed hook
+	// ran for n2.
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys("#token-input", browserToken),
+		chromedp.Click("#token-use"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	step("the hook run, with the token", `document.getElementById("hooks-note").hidden && `+
+		`[...document.querySelectorAll('#hooks tr[data-outcome="ok"]')].some(r => r.textContent.includes("n2"))`, 10*time.Second)
+	stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("vigil-api-token")`))
+	if err != nil || stored != browserToken {
+		t.Errorf("sessionStorage holds %q (%v), want the token typed", stored, err)
+	}
+
+	if errs := con.errors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+	t.Logf("console: %q", con.all())
+}
