@@ -1,9 +1,7 @@
 package agent
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +25,8 @@ func TestLeftInstanceHealth(t *testing.T) {
 		if join != "" {
 			cfg.Join = []string{join}
 		}
-		return runAgent(t, cfg)
+		r := runAgent(t, cfg, zerolog.Nop())
+		return r.Agent, r.Stop
 	}
 	a, _ := start("web-1", "")
 	_, stopB := start("web-2", a.cfg.Bind)
@@ -45,30 +44,4 @@ func TestLeftInstanceHealth(t *testing.T) {
 	if h, s := health("web-2"); h != events.StatusLeft {
 		t.Errorf("a gracefully stopped instance: health %q (status %s), want left", h, s)
 	}
-}
-
-// runAgent runs an agent with cfg until the test ends; the returned stop
-// cancels it (as SIGTERM: a graceful leave) and waits for it to end, once.
-func runAgent(t *testing.T, cfg Config) (*Agent, func()) {
-	t.Helper()
-	a, err := New(cfg, zerolog.Nop(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				t.Errorf("agent %s did not stop", cfg.Name)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return a, stop
 }

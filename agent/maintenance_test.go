@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/membership"
 )
@@ -23,7 +25,8 @@ func TestMaintenanceSurvivesRestart(t *testing.T) {
 		cfg.Profile = string(membership.ProfileFast)
 		cfg.Service = &ServiceConfig{Name: "web", Port: 8080}
 		cfg.DataDir = dataDir
-		return runAgent(t, cfg)
+		r := runAgent(t, cfg, zerolog.Nop())
+		return r.Agent, r.Stop
 	}
 	state := func(a *Agent) (string, string) {
 		a.health.mu.Lock()

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -73,29 +72,9 @@ func TestIdleHeap(t *testing.T) {
 		} else {
 			cfg.Join = []string{first}
 		}
-		a, err := New(cfg, zerolog.Nop(), "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				t.Errorf("agent %s did not stop", cfg.Name)
-			}
-		})
-		waitUntil(t, 20*time.Second, cfg.Name+" to serve HTTP", func() bool {
-			resp, err := http.Get("http://" + cfg.HTTP + "/healthz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
-		})
+		r := runAgent(t, cfg, zerolog.Nop())
+		a := r.Agent
+		r.waitServing(t, http.DefaultClient, "http://"+cfg.HTTP, nil)
 		if i == n-1 {
 			waitUntil(t, 30*time.Second, "every agent to see the others", func() bool {
 				return len(a.Members()) == n

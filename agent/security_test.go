@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -140,48 +139,20 @@ func startTestAgent(t *testing.T, client *http.Client, mutate func(*Config)) *te
 		mutate(&cfg)
 	}
 	logs := &syncBuffer{}
-	a, err := New(cfg, zerolog.New(logs).Level(zerolog.DebugLevel), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
+	r := runAgent(t, cfg, zerolog.New(logs).Level(zerolog.DebugLevel))
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Errorf("agent did not stop")
-		}
+		r.Stop()
 		if t.Failed() {
 			t.Logf("agent log:\n%s", logs.String())
 		}
 	})
-	ta := &testAgent{Agent: a, http: cfg.HTTP, log: logs}
+	ta := &testAgent{Agent: r.Agent, http: cfg.HTTP, log: logs}
 	scheme := "http"
 	if cfg.HTTPTLSCert != "" {
 		scheme = "https"
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			t.Fatalf("agent stopped at start: %v\n%s", err, logs.String())
-		default:
-		}
-		resp, err := client.Get(scheme + "://" + cfg.HTTP + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return ta
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("agent did not serve HTTP: %v\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	r.waitServing(t, client, scheme+"://"+cfg.HTTP, logs.String)
+	return ta
 }
 
 // TestHTTPSWithToken: the API serves TLS with a certificate made here; reads
