@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	vigildns "github.com/vigil-agent/vigil/dns"
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/events/failover"
 	"github.com/vigil-agent/vigil/events/hook"
@@ -52,6 +53,10 @@ type Agent struct {
 	pending []journal.Entry  // runs the last stop left unfinished
 
 	publishMu sync.Mutex // orders ring ids and hook queues alike
+
+	dnsMu   sync.Mutex
+	dns     *vigildns.Server // nil while DNS is off
+	dnsAddr string           // where dns answers, once it does
 
 	fired *hook.NameLimiter // user events fired through the API, per name
 
@@ -194,12 +199,25 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer removeToken()
 
-	cluster, err := a.startGossip()
+	dnsLn, err := a.listenDNS()
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	a.log.Info().Str("bind", a.cfg.Bind).Str("http", ln.Addr().String()).Str("profile", a.cfg.Profile).
+
+	cluster, err := a.startGossip()
+	if err != nil {
+		ln.Close()
+		if dnsLn != nil {
+			dnsLn.pc.Close()
+			dnsLn.ln.Close()
+		}
+		return err
+	}
+	if dnsLn != nil {
+		a.serveDNS(dnsLn)
+	}
+	a.log.Info().Str("bind", a.cfg.Bind).Str("http", ln.Addr().String()).Str("dns", a.DNSAddr()).Str("profile", a.cfg.Profile).
 		Int("hooks", len(a.runner.Hooks())).Str("api_auth", a.apiAuth()).Msg("agent started")
 
 	if a.probes != nil {
@@ -306,6 +324,7 @@ func (a *Agent) stop() {
 	a.runner.Close(ctx)
 	a.coord.Close()
 	cancel()
+	a.stopDNS()
 	if a.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err := a.http.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

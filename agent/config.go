@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	vigildns "github.com/vigil-agent/vigil/dns"
 	"github.com/vigil-agent/vigil/events/hook"
 	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/membership"
@@ -66,6 +67,33 @@ type Config struct {
 	HTTPTLSCert string `yaml:"http_tls_cert"`
 	// HTTPTLSKey is the private key of HTTPTLSCert; see there.
 	HTTPTLSKey string `yaml:"http_tls_key"`
+	// DNS is the HOST:PORT where the agent answers DNS queries for the
+	// cluster's services and nodes (docs/dns.md), on UDP and TCP. Default
+	// 127.0.0.1:8600, loopback only; "" turns DNS off. The answers are
+	// read-only but open to whoever reaches the port: service names,
+	// node names and addresses. Off loopback, anyone on the network can
+	// list them, and a forged UDP query can reflect an answer (at most
+	// 1,232 bytes) at someone else. When left at its default and the port
+	// is taken (a Consul agent on the host), the agent logs a warning
+	// and runs without DNS; an address set in the configuration must
+	// open, or the agent does not start. Needs a restart.
+	DNS string `yaml:"dns"`
+	// DNSDomain is the zone answered: NAME.service.DOMAIN,
+	// NODE.node.DOMAIN. Default "vigil."; every other name is answered
+	// REFUSED (the server never recurses). Needs a restart.
+	DNSDomain string `yaml:"dns_domain"`
+	// DNSTTL is the time to live of every DNS record, in whole seconds.
+	// Default 0: resolvers do not cache, and a failed instance is gone
+	// from the next answer. Longer spares the agent repeated queries from
+	// a caching resolver, at the price of clients using an instance up to
+	// that long after it failed. At most 1h. Needs a restart.
+	DNSTTL Duration `yaml:"dns_ttl"`
+	// DNSMaxConnections caps the DNS server's open TCP connections.
+	// Default 64. One more is closed as soon as it is accepted, so a
+	// flood of connections costs at most this many descriptors (each idle
+	// connection is closed after 8 s). TCP carries only what did not fit
+	// a UDP answer, so few clients need it. At least 1. Needs a restart.
+	DNSMaxConnections int `yaml:"dns_max_connections"`
 	// Encrypt is the gossip encryption key: base64 of 16, 24 or 32 bytes
 	// (AES-128/192/256; vigil keygen makes a 32-byte one). Default: empty,
 	// gossip in plain text, which anyone on the network can read, forge
@@ -364,6 +392,10 @@ func Default() Config {
 
 		HookMaxConcurrent: hook.DefaultMaxConcurrent(),
 		HookCoalesce:      Duration(hook.DefaultCoalesceWindow),
+
+		DNS:               vigildns.DefaultAddr,
+		DNSDomain:         vigildns.DefaultDomain,
+		DNSMaxConnections: vigildns.DefaultMaxConnections,
 
 		HTTPMaxConnections: vigilhttp.DefaultMaxConnections,
 		HTTPMaxStreams:     vigilhttp.DefaultMaxStreams,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	vigildns "github.com/vigil-agent/vigil/dns"
 	"github.com/vigil-agent/vigil/events/hook"
 	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/membership"
@@ -66,6 +67,14 @@ var Options = []*Option{
 		set: func(c *Config, v string) error { c.HTTPTLSCert = v; return nil }},
 	{Flag: "http-tls-key", Key: "http_tls_key", Usage: "PEM private key file of -http-tls-cert",
 		set: func(c *Config, v string) error { c.HTTPTLSKey = v; return nil }},
+	{Flag: "dns", Key: "dns", Usage: "DNS address HOST:PORT (UDP and TCP) answering NAME.service.vigil and NODE.node.vigil; \"\" turns DNS off", Default: vigildns.DefaultAddr,
+		set: func(c *Config, v string) error { c.DNS = v; return nil }},
+	{Flag: "dns-domain", Key: "dns_domain", Usage: "the DNS zone answered; other names are refused", Default: vigildns.DefaultDomain,
+		set: func(c *Config, v string) error { c.DNSDomain = v; return nil }},
+	durationOption("dns-ttl", "dns_ttl", "time to live of DNS records, whole seconds (0: not cached, a failed instance is gone at the next query)", "0s",
+		func(c *Config) *Duration { return &c.DNSTTL }),
+	intOption("dns-max-connections", "dns_max_connections", "open DNS TCP connections at most; one more is closed", strconv.Itoa(vigildns.DefaultMaxConnections),
+		func(c *Config) *int { return &c.DNSMaxConnections }),
 	{Flag: "encrypt", Key: "encrypt", Usage: "gossip encryption key, base64 of 16, 24 or 32 bytes (vigil keygen makes one; data_dir/keyring wins once it exists)",
 		set: func(c *Config, v string) error { c.Encrypt = v; return nil }},
 	{Flag: "join", Key: "join", Usage: "HOST:PORT of a member to join at start, retried in the background (repeatable)", Repeatable: true,

@@ -40,6 +40,12 @@ var restartOnly = []struct {
 	{"http_allowed_hosts", func(c *Config) any { return c.HTTPAllowedHosts }},
 	{"http_max_connections", func(c *Config) any { return c.HTTPMaxConnections }},
 	{"http_max_streams", func(c *Config) any { return c.HTTPMaxStreams }},
+	// The DNS server's address, zone, TTL and cap are its listeners' and
+	// server's.
+	{"dns", func(c *Config) any { return c.DNS }},
+	{"dns_domain", func(c *Config) any { return c.DNSDomain }},
+	{"dns_ttl", func(c *Config) any { return c.DNSTTL }},
+	{"dns_max_connections", func(c *Config) any { return c.DNSMaxConnections }},
 	{"hook_http_token", func(c *Config) any { return c.HookHTTPToken }},
 	{"profile", func(c *Config) any { return c.Profile }},
 	{"data_dir", func(c *Config) any { return c.DataDir }},
