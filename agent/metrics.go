@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	gometrics "github.com/hashicorp/go-metrics"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-agent/vigil/events/hook"
 	vigilhttp "github.com/vigil-agent/vigil/http"
@@ -14,8 +13,8 @@ import (
 // serf and memberlist report their own metrics (gossip and probe timings,
 // message counts, member flaps, queue depths) through go-metrics' global
 // sink. vigil installs, once per process, its own lean sink
-// (gossipMetricSink, metrics_sink.go) as that global sink and registers it
-// in each agent's registry, so those metrics appear on /metrics as
+// (gossipMetricSink, metrics_sink.go) as that global sink and hands it to
+// each agent's metrics, so those metrics appear on /metrics as
 // vigil_serf_* and vigil_memberlist_*. The sink is process-wide because
 // go-metrics' global is: two agents in one process (tests) share it.
 var gossipSink struct {
@@ -41,8 +40,8 @@ func gossipMetricsSink() (*gossipMetricSink, error) {
 	return gossipSink.sink, gossipSink.err
 }
 
-// newMetrics builds the agent's Prometheus registry: vigil's own metrics,
-// read lazily from the agent at scrape time, plus serf's and memberlist's.
+// newMetrics builds the agent's metrics: vigil's own, read lazily from
+// the agent at scrape time, plus serf's and memberlist's.
 func (a *Agent) newMetrics() (*vigilhttp.Metrics, error) {
 	sink, err := gossipMetricsSink()
 	if err != nil {
@@ -54,10 +53,6 @@ func (a *Agent) newMetrics() (*vigilhttp.Metrics, error) {
 // HookQueueDepths implements vigilhttp.MetricsSource: how many events wait
 // for each hook.
 func (a *Agent) HookQueueDepths() map[string]int { return a.runner.QueueDepth() }
-
-// MetricsRegistry returns the agent's Prometheus registry, served on
-// GET /metrics.
-func (a *Agent) MetricsRegistry() *prometheus.Registry { return a.metrics.Registry() }
 
 func hookNames(hooks []hook.Hook) []string {
 	out := make([]string, len(hooks))

@@ -1,11 +1,15 @@
 package agent
 
 import (
-	"sort"
+	"bytes"
+	"cmp"
+	"slices"
 	"sync"
 
 	gometrics "github.com/hashicorp/go-metrics"
-	"github.com/prometheus/client_golang/prometheus"
+
+	vigilhttp "github.com/vigil-agent/vigil/http"
+	"github.com/vigil-agent/vigil/internal/promtext"
 )
 
 // gossipSampleBuckets are the upper bounds of the histogram buckets every
@@ -29,7 +33,7 @@ const (
 )
 
 // gossipMetricSink is the go-metrics sink serf and memberlist report to,
-// and a prometheus.Collector that exports what they reported: gauges as
+// and a vigilhttp.Writer that exports what they reported: gauges as
 // gauges, counters as counters, and samples (timers included) as
 // histograms over gossipSampleBuckets.
 //
@@ -41,9 +45,10 @@ const (
 // use and never expire, so counters keep working with rate() after a quiet
 // spell.
 //
-// It describes no metrics up front (the names are known only once serf and
-// memberlist report them), which makes it an unchecked collector: any
-// number of registries may register it, one per agent in a test process.
+// The names are known only once serf and memberlist report them; a name
+// or label name that Prometheus would refuse (a user event's name can be
+// anything) gets no series, so one bad name never spoils a scrape. Any
+// number of agents in one process (tests) may write the one sink.
 type gossipMetricSink struct {
 	buckets []float64
 
@@ -52,16 +57,14 @@ type gossipMetricSink struct {
 	named  int                      // per-name serf series in series
 }
 
-// gossipSeries is one exported series. mu guards the numbers.
+// gossipSeries is one exported series.
 type gossipSeries struct {
-	kind gossipKind
-	desc *prometheus.Desc
+	kind   gossipKind
+	name   string
+	labels []string // name, value pairs, as reported
 
-	mu     sync.Mutex
-	value  float64  // a gauge's value or a counter's total
-	count  uint64   // samples observed
-	sum    float64  // their sum
-	counts []uint64 // samples per bucket (not cumulative), len(buckets)
+	value promtext.Value         // a gauge's value or a counter's total
+	hist  promtext.HistogramData // a sample's histogram
 }
 
 // newGossipMetricSink returns an empty sink counting samples in buckets.
@@ -72,7 +75,7 @@ func newGossipMetricSink(buckets []float64) *gossipMetricSink {
 var (
 	_ gometrics.MetricSink               = (*gossipMetricSink)(nil)
 	_ gometrics.PrecisionGaugeMetricSink = (*gossipMetricSink)(nil)
-	_ prometheus.Collector               = (*gossipMetricSink)(nil)
+	_ vigilhttp.Writer                   = (*gossipMetricSink)(nil)
 )
 
 // SetGauge implements go-metrics' MetricSink.
@@ -96,13 +99,9 @@ func (s *gossipMetricSink) SetPrecisionGaugeWithLabels(key []string, val float64
 	if isMemberlistSizeLocal(key) {
 		return
 	}
-	g := s.get(gossipGauge, key, labels)
-	if g == nil {
-		return
+	if g := s.get(gossipGauge, key, labels); g != nil {
+		g.value.Set(val)
 	}
-	g.mu.Lock()
-	g.value = val
-	g.mu.Unlock()
 }
 
 // EmitKey implements go-metrics' MetricSink. Prometheus has no use for a
@@ -120,13 +119,9 @@ func (s *gossipMetricSink) IncrCounterWithLabels(key []string, val float32, labe
 	if !(val >= 0) {
 		return
 	}
-	c := s.get(gossipCounter, key, labels)
-	if c == nil {
-		return
+	if c := s.get(gossipCounter, key, labels); c != nil {
+		c.value.Add(float64(val))
 	}
-	c.mu.Lock()
-	c.value += float64(val)
-	c.mu.Unlock()
 }
 
 // AddSample implements go-metrics' MetricSink.
@@ -140,19 +135,9 @@ func (s *gossipMetricSink) AddSampleWithLabels(key []string, val float32, labels
 	if val != val {
 		return
 	}
-	v := float64(val)
-	h := s.get(gossipSample, key, labels)
-	if h == nil {
-		return
+	if h := s.get(gossipSample, key, labels); h != nil {
+		h.hist.Observe(s.buckets, float64(val))
 	}
-	i := sort.SearchFloat64s(s.buckets, v) // the first bound >= v
-	h.mu.Lock()
-	h.count++
-	h.sum += v
-	if i < len(h.counts) {
-		h.counts[i]++
-	}
-	h.mu.Unlock()
 }
 
 // maxNamedSeries bounds the series serf makes per user event and per query
@@ -178,7 +163,8 @@ func isMemberlistSizeLocal(key []string) bool {
 }
 
 // get returns the series of kind for key and labels, creating it on first
-// use, or nil for a per-name serf series past maxNamedSeries. The lookup
+// use, or nil for a per-name serf series past maxNamedSeries and for a
+// name or label name that is not a valid Prometheus one. The lookup
 // itself does not allocate.
 func (s *gossipMetricSink) get(kind gossipKind, key []string, labels []gometrics.Label) *gossipSeries {
 	var buf [128]byte
@@ -194,26 +180,44 @@ func (s *gossipMetricSink) get(kind gossipKind, key []string, labels []gometrics
 	if ser = s.series[string(k)]; ser != nil {
 		return ser
 	}
+	name := string(k[1 : 1+nameLen])
+	if !validName(name, true) {
+		return nil
+	}
+	pairs := make([]string, 0, 2*len(labels))
+	for _, l := range labels {
+		if !validName(l.Name, false) || l.Name == "le" && kind == gossipSample {
+			return nil
+		}
+		pairs = append(pairs, l.Name, l.Value)
+	}
 	if isNamedSerfSeries(key) {
 		if s.named >= maxNamedSeries {
 			return nil
 		}
 		s.named++
 	}
-	name := string(k[1 : 1+nameLen])
-	var constLabels prometheus.Labels
-	if len(labels) > 0 {
-		constLabels = make(prometheus.Labels, len(labels))
-		for _, l := range labels {
-			constLabels[l.Name] = l.Value
-		}
-	}
-	ser = &gossipSeries{kind: kind, desc: prometheus.NewDesc(name, gossipHelp(kind, name), nil, constLabels)}
-	if kind == gossipSample {
-		ser.counts = make([]uint64, len(s.buckets))
-	}
+	ser = &gossipSeries{kind: kind, name: name, labels: pairs}
 	s.series[string(k)] = ser
 	return ser
+}
+
+// validName reports whether name is a valid Prometheus metric name
+// ([a-zA-Z_:][a-zA-Z0-9_:]*) or, with metric false, label name (no
+// colons, and no leading "__", which Prometheus reserves).
+func validName(name string, metric bool) bool {
+	if name == "" || !metric && len(name) >= 2 && name[:2] == "__" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok := c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' ||
+			i > 0 && c >= '0' && c <= '9' || metric && c == ':'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // seriesKey appends to buf the map key of a series: the kind, the metric
@@ -259,50 +263,50 @@ func gossipHelp(kind gossipKind, name string) string {
 	}
 }
 
-// Describe implements prometheus.Collector. It sends nothing: the series
-// are not known in advance, which makes the sink an unchecked collector.
-func (s *gossipMetricSink) Describe(chan<- *prometheus.Desc) {}
-
-// Collect implements prometheus.Collector: a constant metric per series,
-// read at scrape time.
-func (s *gossipMetricSink) Collect(ch chan<- prometheus.Metric) {
+// WriteMetrics implements vigilhttp.Writer: every series with its
+// current value, grouped in families by name (a name reported as two
+// kinds is written as the kind that sorts first, gauge before counter
+// before sample), in name and label order.
+func (s *gossipMetricSink) WriteMetrics(b *bytes.Buffer) {
 	s.mu.RLock()
 	all := make([]*gossipSeries, 0, len(s.series))
 	for _, ser := range s.series {
 		all = append(all, ser)
 	}
 	s.mu.RUnlock()
+	slices.SortFunc(all, func(x, y *gossipSeries) int {
+		return cmp.Or(cmp.Compare(x.name, y.name), cmp.Compare(x.kind.rank(), y.kind.rank()), slices.Compare(x.labels, y.labels))
+	})
+	var family *gossipSeries // the first series of the family being written
 	for _, ser := range all {
-		ch <- s.metric(ser)
+		if family == nil || family.name != ser.name {
+			family = ser
+			promtext.Header(b, ser.name, gossipHelp(ser.kind, ser.name), ser.kind.typ())
+		} else if family.kind != ser.kind {
+			continue
+		}
+		switch ser.kind {
+		case gossipSample:
+			ser.hist.Write(b, ser.name, s.buckets, ser.labels)
+		default:
+			promtext.Sample(b, ser.name, ser.labels, ser.value.Get())
+		}
 	}
 }
 
-// metric is a constant metric with ser's current value; an invalid one
-// (a name Prometheus refuses) when it cannot be made, which the registry
-// reports and skips.
-func (s *gossipMetricSink) metric(ser *gossipSeries) prometheus.Metric {
-	var (
-		m   prometheus.Metric
-		err error
-	)
-	ser.mu.Lock()
-	switch ser.kind {
+// rank orders the kinds: gauge, counter, sample.
+func (k gossipKind) rank() int {
+	return map[gossipKind]int{gossipGauge: 0, gossipCounter: 1, gossipSample: 2}[k]
+}
+
+// typ is the Prometheus type the kind is exported as.
+func (k gossipKind) typ() string {
+	switch k {
 	case gossipGauge:
-		m, err = prometheus.NewConstMetric(ser.desc, prometheus.GaugeValue, ser.value)
+		return promtext.Gauge
 	case gossipCounter:
-		m, err = prometheus.NewConstMetric(ser.desc, prometheus.CounterValue, ser.value)
+		return promtext.Counter
 	default:
-		buckets := make(map[float64]uint64, len(s.buckets))
-		var cum uint64
-		for i, n := range ser.counts {
-			cum += n
-			buckets[s.buckets[i]] = cum
-		}
-		m, err = prometheus.NewConstHistogram(ser.desc, ser.count, ser.sum, buckets)
+		return promtext.Histogram
 	}
-	ser.mu.Unlock()
-	if err != nil {
-		return prometheus.NewInvalidMetric(ser.desc, err)
-	}
-	return m
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -13,20 +14,25 @@ import (
 	gmprom "github.com/hashicorp/go-metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	vigilhttp "github.com/vigil-agent/vigil/http"
 )
 
-// gather collects reg and indexes its families by name.
-func gather(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily {
+// gather writes what w exports and parses it with Prometheus' own text
+// parser, which refuses what Prometheus would (a family written twice, a
+// bad name, a histogram without +Inf...).
+func gather(t *testing.T, w vigilhttp.Writer) map[string]*dto.MetricFamily {
 	t.Helper()
-	fams, err := reg.Gather()
+	var b bytes.Buffer
+	w.WriteMetrics(&b)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(&b)
 	if err != nil {
-		t.Fatalf("gather: %v", err)
+		t.Fatalf("parse the exposition: %v\n%s", err, b.String())
 	}
-	out := make(map[string]*dto.MetricFamily, len(fams))
-	for _, f := range fams {
-		out[f.GetName()] = f
-	}
-	return out
+	return fams
 }
 
 // TestGossipMetricSink feeds the sink as go-metrics does and checks what
@@ -34,14 +40,6 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily
 // gauges, counters, and samples as histograms over gossipSampleBuckets.
 func TestGossipMetricSink(t *testing.T) {
 	s := newGossipMetricSink(gossipSampleBuckets)
-	reg, reg2 := prometheus.NewRegistry(), prometheus.NewRegistry()
-	if err := reg.Register(s); err != nil {
-		t.Fatal(err)
-	}
-	// A second registry (a second agent in the process) takes it too.
-	if err := reg2.Register(s); err != nil {
-		t.Fatalf("second registry: %v", err)
-	}
 
 	s.SetGauge([]string{"vigil", "memberlist", "health", "score"}, 2)
 	s.SetGauge([]string{"vigil", "memberlist", "health", "score"}, 1)
@@ -60,8 +58,8 @@ func TestGossipMetricSink(t *testing.T) {
 	}
 	s.EmitKey([]string{"vigil", "ignored"}, 1)
 
-	for _, r := range []*prometheus.Registry{reg, reg2} {
-		fams := gather(t, r)
+	for range 2 { // a second scrape (or a second agent) sees the same
+		fams := gather(t, s)
 		gauge := func(name string, labels ...string) float64 {
 			t.Helper()
 			v, ok := value(fams, name, labels...)
@@ -102,9 +100,9 @@ func TestGossipMetricSink(t *testing.T) {
 		if got, want := h.GetSampleSum(), float64(float32(0.05))+0.25+float64(float32(0.3))+7+7+120+99999; math.Abs(got-want) > 1e-6 {
 			t.Errorf("gossip sum = %v, want %v", got, want)
 		}
-		wantCum := map[float64]uint64{0.1: 1, 0.5: 3, 1: 3, 5: 3, 10: 5, 50: 5, 100: 5, 500: 6, 1000: 6, 5000: 6, 10000: 6, 50000: 6}
-		if len(h.GetBucket()) != len(gossipSampleBuckets) {
-			t.Errorf("%d buckets, want %d", len(h.GetBucket()), len(gossipSampleBuckets))
+		wantCum := map[float64]uint64{0.1: 1, 0.5: 3, 1: 3, 5: 3, 10: 5, 50: 5, 100: 5, 500: 6, 1000: 6, 5000: 6, 10000: 6, 50000: 6, math.Inf(1): 7}
+		if len(h.GetBucket()) != len(gossipSampleBuckets)+1 { // and +Inf
+			t.Errorf("%d buckets, want %d and +Inf", len(h.GetBucket()), len(gossipSampleBuckets))
 		}
 		for _, b := range h.GetBucket() {
 			if want, ok := wantCum[b.GetUpperBound()]; !ok || b.GetCumulativeCount() != want {
@@ -121,10 +119,6 @@ func TestGossipMetricSink(t *testing.T) {
 // scraping (run with -race): no update is lost.
 func TestGossipMetricSinkConcurrent(t *testing.T) {
 	s := newGossipMetricSink(gossipSampleBuckets)
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(s); err != nil {
-		t.Fatal(err)
-	}
 	const workers, each = 8, 500
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -137,12 +131,10 @@ func TestGossipMetricSinkConcurrent(t *testing.T) {
 		})
 	}
 	for range 20 {
-		if _, err := reg.Gather(); err != nil {
-			t.Fatal(err)
-		}
+		gather(t, s)
 	}
 	wg.Wait()
-	fams := gather(t, reg)
+	fams := gather(t, s)
 	if v, _ := value(fams, "vigil_memberlist_msg_alive"); v != workers*each {
 		t.Errorf("counter = %v, want %d", v, workers*each)
 	}
@@ -270,10 +262,6 @@ func TestGossipSinkHeap(t *testing.T) {
 // memberlist's garbled size.local gauge is not exported.
 func TestGossipMetricSinkBoundsUserNamedSeries(t *testing.T) {
 	s := newGossipMetricSink(gossipSampleBuckets)
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(s); err != nil {
-		t.Fatal(err)
-	}
 	const fired = 3 * maxNamedSeries
 	for i := range fired {
 		s.IncrCounter([]string{"vigil", "serf", "events"}, 1)
@@ -284,7 +272,7 @@ func TestGossipMetricSinkBoundsUserNamedSeries(t *testing.T) {
 	s.SetGauge([]string{"vigil", "memberlist", "size", "local"}, 2.2e9)
 	s.SetGauge([]string{"vigil", "memberlist", "size", "remote"}, 1024) // a sample in memberlist, a gauge here
 
-	fams := gather(t, reg)
+	fams := gather(t, s)
 	named := 0
 	for name := range fams {
 		if strings.HasPrefix(name, "vigil_serf_events_") || strings.HasPrefix(name, "vigil_serf_queries_") {
@@ -305,5 +293,50 @@ func TestGossipMetricSinkBoundsUserNamedSeries(t *testing.T) {
 	}
 	if _, ok := fams["vigil_memberlist_size_remote"]; !ok {
 		t.Error("another memberlist gauge was dropped")
+	}
+}
+
+// TestGossipMetricSinkRefusesBadNames: serf names a series after each
+// user event, and a user event's name can hold what Prometheus refuses in
+// a metric name; such a series, a bad label name, and a name reported as
+// two kinds must not spoil the scrape (the whole exposition parses).
+func TestGossipMetricSinkRefusesBadNames(t *testing.T) {
+	s := newGossipMetricSink(gossipSampleBuckets)
+	s.IncrCounter([]string{"vigil", "serf", "events", "déploy"}, 1)
+	s.IncrCounter([]string{"vigil", "serf", "events", "a+b"}, 1)
+	s.IncrCounter([]string{"vigil", "serf", "events", "ok"}, 1)
+	s.SetGaugeWithLabels([]string{"vigil", "g"}, 1, []gometrics.Label{{Name: "bad-label", Value: "x"}})
+	s.AddSampleWithLabels([]string{"vigil", "h"}, 1, []gometrics.Label{{Name: "le", Value: "x"}})
+	s.SetGaugeWithLabels([]string{"vigil", "q"}, 2, []gometrics.Label{{Name: "v", Value: "a\"b\\c\nd"}})
+	s.SetGauge([]string{"vigil", "twice"}, 1)
+	s.IncrCounter([]string{"vigil", "twice"}, 1)
+	s.AddSample([]string{"vigil", "twice"}, 1)
+
+	fams := gather(t, s)
+	for _, c := range []struct {
+		name string
+		want bool
+	}{
+		{"vigil_serf_events_ok", true},
+		{"vigil_serf_events_a+b", false},
+		{"vigil_g", false},
+		{"vigil_h", false},
+		{"vigil_q", true},
+		{"vigil_twice", true},
+	} {
+		if _, ok := fams[c.name]; ok != c.want {
+			t.Errorf("%s exported: %v, want %v", c.name, ok, c.want)
+		}
+	}
+	for name := range fams {
+		if strings.HasPrefix(name, "vigil_serf_events_d") {
+			t.Errorf("%q exported", name)
+		}
+	}
+	if v, ok := value(fams, "vigil_q", "v", "a\"b\\c\nd"); !ok || v != 2 {
+		t.Errorf("escaped label: %v, %v", v, ok)
+	}
+	if typ := fams["vigil_twice"].GetType(); typ != dto.MetricType_GAUGE {
+		t.Errorf("vigil_twice is a %v, want the gauge", typ)
 	}
 }

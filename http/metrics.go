@@ -1,17 +1,19 @@
 package http
 
 import (
-	"fmt"
-	"log"
+	"bytes"
+	"io"
+	"maps"
 	"net/http"
-	"time"
+	"slices"
+	"strings"
+	"sync"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	vmetrics "github.com/VictoriaMetrics/metrics"
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/internal/promtext"
 	"github.com/vigil-agent/vigil/probes"
 )
 
@@ -46,16 +48,25 @@ var eventTypes = append(append([]events.Type{}, events.MemberTypes...),
 // checkStatuses are the label values of vigil_check_status{status}.
 var checkStatuses = []probes.Status{probes.Passing, probes.Warning, probes.Critical}
 
-// Metrics is the agent's Prometheus registry: counters the agent updates
-// as things happen, and gauges read from a MetricsSource at scrape time. It
-// uses a registry of its own, never Prometheus' global default.
+// Metrics is the agent's metrics: counters the agent updates as things
+// happen, gauges read from a MetricsSource at scrape time, the families of
+// the extra Writers (serf's and memberlist's sink), and the Go runtime and
+// process metrics, served in Prometheus' text format. Every agent has its
+// own; nothing is global.
 type Metrics struct {
-	reg          *prometheus.Registry
-	events       *prometheus.CounterVec
-	hookRuns     *prometheus.CounterVec
-	hookDuration *prometheus.HistogramVec
-	userLimited  *prometheus.CounterVec
+	src          MetricsSource
+	events       *promtext.CounterVec
+	hookRuns     *promtext.CounterVec
+	hookDuration *promtext.HistogramVec
+	userLimited  *promtext.CounterVec
+	extra        []Writer
 	log          zerolog.Logger
+}
+
+// A Writer writes metric families in Prometheus' text format, each with
+// its HELP and TYPE lines, at every scrape.
+type Writer interface {
+	WriteMetrics(b *bytes.Buffer)
 }
 
 // The label values of vigil_user_events_limited_total{direction}.
@@ -68,138 +79,150 @@ const (
 	LimitedFired = "fired"
 )
 
-// NewMetrics returns the registry with vigil's metrics, Go runtime and
-// process metrics, and the extra collectors (serf's and memberlist's sink).
-func NewMetrics(src MetricsSource, logger zerolog.Logger, extra ...prometheus.Collector) (*Metrics, error) {
+// vmMetadata turns on, once, the TYPE lines of the Go runtime and process
+// metrics that VictoriaMetrics/metrics writes (a switch global to that
+// package; vigil uses it for nothing else).
+var vmMetadata sync.Once
+
+// NewMetrics returns the metrics with vigil's own families, Go runtime
+// and process metrics, and the extra writers' families (serf's and
+// memberlist's sink).
+func NewMetrics(src MetricsSource, logger zerolog.Logger, extra ...Writer) (*Metrics, error) {
+	vmMetadata.Do(func() { vmetrics.ExposeMetadata(true) })
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		log: logger,
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vigil_events_total",
-			Help: "Events this agent published, by type (member-join, member-failed, user, check, health, damped, brake, ...).",
-		}, []string{"event"}),
-		hookRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vigil_hook_runs_total",
-			Help: "Hook runs by hook and outcome (ok, failed, timeout, error, cancelled, held, skipped, dropped).",
-		}, []string{"hook", "outcome"}),
-		hookDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "vigil_hook_duration_seconds",
-			Help:    "Duration of the hook runs that started a process, by hook.",
-			Buckets: HookDurationBuckets,
-		}, []string{"hook"}),
-		userLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vigil_user_events_limited_total",
-			Help: "User events over the per-name rate limit (user_event_rate): received ones ran no hook, fired ones were refused with a 429.",
-		}, []string{"direction"}),
-	}
-	cs := []prometheus.Collector{
-		m.events, m.hookRuns, m.hookDuration, m.userLimited, stateCollector{src},
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	}
-	for _, c := range append(cs, extra...) {
-		if err := m.reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
+		src:   src,
+		log:   logger,
+		extra: extra,
+		events: promtext.NewCounterVec("vigil_events_total",
+			"Events this agent published, by type (member-join, member-failed, user, check, health, damped, brake, ...).",
+			"event"),
+		hookRuns: promtext.NewCounterVec("vigil_hook_runs_total",
+			"Hook runs by hook and outcome (ok, failed, timeout, error, cancelled, held, skipped, dropped).",
+			"hook", "outcome"),
+		hookDuration: promtext.NewHistogramVec("vigil_hook_duration_seconds",
+			"Duration of the hook runs that started a process, by hook.",
+			HookDurationBuckets, "hook"),
+		userLimited: promtext.NewCounterVec("vigil_user_events_limited_total",
+			"User events over the per-name rate limit (user_event_rate): received ones ran no hook, fired ones were refused with a 429.",
+			"direction"),
 	}
 	for _, t := range eventTypes {
-		m.events.WithLabelValues(string(t))
+		m.events.With(string(t))
 	}
-	m.userLimited.WithLabelValues(LimitedReceived)
-	m.userLimited.WithLabelValues(LimitedFired)
+	m.userLimited.With(LimitedReceived)
+	m.userLimited.With(LimitedFired)
 	return m, nil
 }
-
-// Registry returns the registry, for tests and extra collectors.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // InitHooks creates every hook's series at zero, so rates and alerts work
 // before a hook first runs.
 func (m *Metrics) InitHooks(names []string) {
 	for _, h := range names {
 		for _, o := range hookOutcomes {
-			m.hookRuns.WithLabelValues(h, string(o))
+			m.hookRuns.With(h, string(o))
 		}
-		m.hookDuration.WithLabelValues(h)
+		m.hookDuration.Touch(h)
 	}
 }
 
 // CountEvent counts one published event.
-func (m *Metrics) CountEvent(t events.Type) { m.events.WithLabelValues(string(t)).Inc() }
+func (m *Metrics) CountEvent(t events.Type) { m.events.With(string(t)).Add(1) }
 
 // CountUserEventLimited counts one user event over the rate limit;
 // direction is LimitedReceived or LimitedFired.
 func (m *Metrics) CountUserEventLimited(direction string) {
-	m.userLimited.WithLabelValues(direction).Inc()
+	m.userLimited.With(direction).Add(1)
 }
 
 // ObserveHookRun counts one hook run and, when a process ran, its duration.
 func (m *Metrics) ObserveHookRun(run events.Run) {
-	m.hookRuns.WithLabelValues(run.Hook, string(run.Outcome)).Inc()
+	m.hookRuns.With(run.Hook, string(run.Outcome)).Add(1)
 	switch run.Outcome {
 	case events.OutcomeOK, events.OutcomeFailed, events.OutcomeTimeout, events.OutcomeCancelled:
-		m.hookDuration.WithLabelValues(run.Hook).Observe(run.DurationMS / 1000)
+		m.hookDuration.Observe(run.DurationMS/1000, run.Hook)
 	}
 }
 
-// Handler serves the registry in Prometheus' text format (or OpenMetrics
-// when the scraper asks for it).
+// WriteTo writes every family in Prometheus' text format (version 0.0.4):
+// vigil's, the extra writers', then Go's and the process's.
+func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
+	var b bytes.Buffer
+	m.events.Write(&b)
+	m.hookRuns.Write(&b)
+	m.hookDuration.Write(&b)
+	m.userLimited.Write(&b)
+	m.writeState(&b)
+	for _, x := range m.extra {
+		x.WriteMetrics(&b)
+	}
+	vmetrics.WriteProcessMetrics(&b)
+	vmetrics.WriteFDMetrics(&b)
+	return b.WriteTo(w)
+}
+
+// Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		ErrorLog:          log.New(warnWriter{m.log}, "metrics: ", 0),
-		ErrorHandling:     promhttp.ContinueOnError,
-		EnableOpenMetrics: true,
-		Timeout:           10 * time.Second,
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		if _, err := m.WriteTo(w); err != nil {
+			m.log.Debug().Err(err).Msg("metrics: write the answer")
+		}
 	})
 }
 
-var (
-	membersDesc = prometheus.NewDesc("vigil_members",
-		"Members this agent knows, by status (alive, leaving, left, failed).", []string{"status"}, nil)
-	queueDesc = prometheus.NewDesc("vigil_hook_queue_depth",
-		"Events waiting for a hook.", []string{"hook"}, nil)
-	checkStatusDesc = prometheus.NewDesc("vigil_check_status",
-		"1 for a local check's current status, 0 for the others.", []string{"check", "status"}, nil)
-	checkDurationDesc = prometheus.NewDesc("vigil_check_duration_seconds",
-		"How long a local check's last probe took (TTL checks have none).", []string{"check"}, nil)
-)
-
-// stateCollector reads members, hook queues and checks at scrape time.
-type stateCollector struct{ src MetricsSource }
-
-func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- membersDesc
-	ch <- queueDesc
-	ch <- checkStatusDesc
-	ch <- checkDurationDesc
-}
-
-func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+// writeState writes the gauges read from the source at scrape time:
+// members, hook queues and checks.
+func (m *Metrics) writeState(b *bytes.Buffer) {
 	counts := make(map[string]int, len(MemberStatuses))
 	for _, s := range MemberStatuses {
 		counts[s] = 0
 	}
-	for _, m := range c.src.Members() {
-		counts[m.Status]++
+	for _, mb := range m.src.Members() {
+		counts[mb.Status]++
 	}
-	for s, n := range counts {
-		ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(n), s)
+	g := gaugeFamily{b: b, name: "vigil_members", help: "Members this agent knows, by status (alive, leaving, left, failed)."}
+	for _, s := range slices.Sorted(maps.Keys(counts)) {
+		g.sample(float64(counts[s]), "status", s)
 	}
-	for hook, n := range c.src.HookQueueDepths() {
-		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(n), hook)
+	depths := m.src.HookQueueDepths()
+	g = gaugeFamily{b: b, name: "vigil_hook_queue_depth", help: "Events waiting for a hook."}
+	for _, h := range slices.Sorted(maps.Keys(depths)) {
+		g.sample(float64(depths[h]), "hook", h)
 	}
-	for _, st := range c.src.Checks() {
+	checks := m.src.Checks()
+	slices.SortFunc(checks, func(a, b probes.State) int { return strings.Compare(a.ID, b.ID) })
+	g = gaugeFamily{b: b, name: "vigil_check_status", help: "1 for a local check's current status, 0 for the others."}
+	for _, st := range checks {
 		for _, s := range checkStatuses {
 			v := 0.0
 			if st.Status == s {
 				v = 1
 			}
-			ch <- prometheus.MustNewConstMetric(checkStatusDesc, prometheus.GaugeValue, v, st.ID, string(s))
-		}
-		if st.Kind != probes.KindTTL && !st.LastRun.IsZero() {
-			ch <- prometheus.MustNewConstMetric(checkDurationDesc, prometheus.GaugeValue, st.LastDurationMS/1000, st.ID)
+			g.sample(v, "check", st.ID, "status", string(s))
 		}
 	}
+	g = gaugeFamily{b: b, name: "vigil_check_duration_seconds", help: "How long a local check's last probe took (TTL checks have none)."}
+	for _, st := range checks {
+		if st.Kind != probes.KindTTL && !st.LastRun.IsZero() {
+			g.sample(st.LastDurationMS/1000, "check", st.ID)
+		}
+	}
+}
+
+// gaugeFamily writes a gauge family's header before its first sample, so
+// that a family without samples is not written at all.
+type gaugeFamily struct {
+	b          *bytes.Buffer
+	name, help string
+	started    bool
+}
+
+func (g *gaugeFamily) sample(v float64, labels ...string) {
+	if !g.started {
+		promtext.Header(g.b, g.name, g.help, promtext.Gauge)
+		g.started = true
+	}
+	promtext.Sample(g.b, g.name, labels, v)
 }
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
