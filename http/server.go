@@ -133,6 +133,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/checks/{id}/{action}", methods{http.MethodPut: s.handleTTL})
 	mux.Handle("/v1/health/service/{name}", methods{http.MethodGet: s.handleService})
 	mux.Handle("/v1/pick/{name}", methods{http.MethodGet: s.handlePick})
+	mux.Handle("/v1/sd/prometheus", methods{http.MethodGet: s.handleSD})
 	mux.Handle("/v1/maintenance", methods{http.MethodPut: s.handleMaintenance})
 	mux.Handle("/v1/keys", methods{http.MethodGet: s.handleListKeys})
 	mux.Handle("/v1/keys/{action}", methods{http.MethodPost: s.handleKeyAction})
