@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -139,26 +140,18 @@ func forward(t *testing.T, addr string) string {
 	return ln.Addr().String()
 }
 
-// poll waits, in the page, until the JavaScript expression is true, for at
-// most d.
-func poll(ctx context.Context, expr string, d time.Duration) error {
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
-	return err
+// page is headless chromium with one tab, and what the tab's console said.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+	con console
 }
 
-// TestDashboardInBrowser loads the dashboard of one agent of a real
-// 3-agent cluster (fast gossip profile, on loopback) in headless chromium:
-// the page loads without a console error, lists the three members alive,
-// follows the event stream, says hook runs need the token, shows a killed
-// member failed within the detection time plus 2 s, and with the token
-// typed in shows the hook run that the failure started.
-func TestDashboardInBrowser(t *testing.T) {
+// openBrowser starts chromium for the test (closed when it ends) and
+// collects its console from the start.
+func openBrowser(t *testing.T) *page {
+	t.Helper()
 	exe := chromium(t)
-	const n = 3
-	agents := clustertest.StartLocalCluster(t, n, "-profile", "fast", "-http-token", browserToken,
-		"-hook", "member-failed=/bin/true")
-	url := "http://" + agents[0].HTTPAddr() + "/ui/"
-
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.UserDataDir(t.TempDir()),
@@ -170,9 +163,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancel)
-
-	var con console
+	p := &page{t: t, ctx: ctx}
 	messages := chromedp.Console(ctx) // starts the browser; subscribed from here on
 	done := make(chan struct{})
 	go func() {
@@ -181,56 +172,120 @@ func TestDashboardInBrowser(t *testing.T) {
 			if err != nil {
 				return
 			}
-			con.mu.Lock()
-			con.msgs = append(con.msgs, m)
-			con.mu.Unlock()
+			p.con.mu.Lock()
+			p.con.msgs = append(p.con.msgs, m)
+			p.con.mu.Unlock()
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
+	return p
+}
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
-		t.Fatalf("load %s: %v", url, err)
+// load navigates the tab to url.
+func (p *page) load(url string) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, chromedp.Navigate(url)); err != nil {
+		p.t.Fatalf("load %s: %v", url, err)
 	}
-	step := func(what, expr string, d time.Duration) {
-		t.Helper()
-		if err := poll(ctx, expr, d); err != nil {
-			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-			t.Fatalf("waiting for %s (%s): %v\nconsole: %q\npage:\n%s", what, expr, err, con.all(), body)
+}
+
+// wait polls, in the page, until the JavaScript expression is true; after
+// d the test fails with the page's text and console.
+func (p *page) wait(what, expr string, d time.Duration) {
+	p.t.Helper()
+	_, err := chromedp.Run(p.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
+	if err != nil {
+		body, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		p.t.Fatalf("waiting for %s (%s): %v\nconsole: %q\npage:\n%s", what, expr, err, p.con.all(), body)
+	}
+}
+
+// noConsoleErrors fails the test for every console error, exception or
+// error entry of the browser log (a failed load, a CSP violation).
+func (p *page) noConsoleErrors() {
+	p.t.Helper()
+	if errs := p.con.errors(); len(errs) > 0 {
+		p.t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+	p.t.Logf("console: %q", p.con.all())
+}
+
+// serviceConfig gives every agent the service web with a TTL check, which
+// starts critical.
+const serviceConfig = `service: {name: web, port: 8080}
+checks:
+  - id: heartbeat
+    ttl: 1m
+`
+
+// TestDashboardInBrowser loads the dashboard of one agent of a real
+// 3-agent cluster (fast gossip profile, on loopback) in headless chromium:
+// the page loads without a console error, lists the three members alive,
+// follows the event stream, shows the service's passing and critical
+// instances and the check's output (as text), says hook runs need the
+// token, shows a killed member failed within the detection time plus 2 s,
+// with the token typed in shows the hook run that the failure started,
+// and works through a tunnel on another port.
+func TestDashboardInBrowser(t *testing.T) {
+	p := openBrowser(t)
+	cfg := filepath.Join(t.TempDir(), "vigil.yaml")
+	if err := os.WriteFile(cfg, []byte(serviceConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	agents := clustertest.StartLocalCluster(t, n, "-profile", "fast", "-http-token", browserToken,
+		"-hook", "member-failed=/bin/true", "-config", cfg)
+	// n0 and n1 pass their check, n2's stays critical. The note is
+	// markup, which the page must show as text.
+	const note = `all good <b id="injected">bold</b>`
+	for _, a := range agents[:2] {
+		if err := a.Do("PUT", "/v1/checks/heartbeat/pass", map[string]string{"note": note}, nil); err != nil {
+			t.Fatal(err)
 		}
 	}
-	step("the three members alive", `document.querySelectorAll('#members tr[data-status="alive"]').length === 3 && `+
+
+	p.load("http://" + agents[0].HTTPAddr() + "/ui/")
+	p.wait("the three members alive", `document.querySelectorAll('#members tr[data-status="alive"]').length === 3 && `+
 		`["n0","n1","n2"].every(n => document.querySelector('#members tr[data-member="'+n+'"]'))`, 20*time.Second)
-	step("the live event stream", `document.getElementById("stream-state").dataset.state === "live"`, 10*time.Second)
-	step("the events replayed", `document.querySelectorAll('#events tr[data-event="member-join"]').length >= 1`, 10*time.Second)
-	step("the hook-token note", `!document.getElementById("hooks-note").hidden && `+
+	p.wait("the live event stream", `document.getElementById("stream-state").dataset.state === "live"`, 10*time.Second)
+	p.wait("the events replayed", `document.querySelectorAll('#events tr[data-event="member-join"]').length >= 1`, 10*time.Second)
+	p.wait("the service: n0 and n1 passing, n2 critical",
+		`(() => { const s = document.querySelector('#services [data-service="web"]'); if (!s) return false;`+
+			` const h = n => (s.querySelector('tr[data-node="'+n+'"]') || {dataset: {}}).dataset.health;`+
+			` return h("n0") === "passing" && h("n1") === "passing" && h("n2") === "critical" &&`+
+			` s.querySelector("h3").textContent.includes("2 passing, 1 critical"); })()`, 10*time.Second)
+	p.wait("the check's output, as text", `(() => { const r = document.querySelector('#checks tr[data-check="heartbeat"]');`+
+		` return r && r.textContent.includes(`+"`"+note+"`"+`) && !document.getElementById("injected"); })()`, 10*time.Second)
+	p.wait("the hook-token note", `!document.getElementById("hooks-note").hidden && `+
 		`document.getElementById("hooks-note").textContent.includes("need the API token")`, 10*time.Second)
-	step("the failover guards", `document.getElementById("failover-quorum").textContent.includes("yes")`, 10*time.Second)
+	p.wait("the failover guards", `document.getElementById("failover-quorum").textContent.includes("yes") && `+
+		`document.getElementById("failover-brake").textContent.includes("none")`, 10*time.Second)
 
 	// Kill n2 without a word: the page, following n0's event stream, must
 	// show it failed within the detection time plus 2 s.
 	bound := detectionTime(t, "fast", n) + 2*time.Second
 	killed := time.Now()
 	agents[2].Kill()
-	step(fmt.Sprintf("n2 shown failed within %s", bound),
+	p.wait(fmt.Sprintf("n2 shown failed within %s", bound),
 		`document.querySelector('#members tr[data-member="n2"]').dataset.status === "failed"`, bound)
 	shown := time.Since(killed)
 	t.Logf("n2 killed; the dashboard showed it failed %s later (bound: detection %s + 2 s)", shown.Round(time.Millisecond), bound-2*time.Second)
 	if shown > bound {
 		t.Errorf("n2 shown failed %s after the kill, over %s", shown, bound)
 	}
-	step("the member-failed event", `[...document.querySelectorAll('#events tr[data-event="member-failed"]')].some(r => r.textContent.includes("n2"))`, 5*time.Second)
+	p.wait("the member-failed event", `[...document.querySelectorAll('#events tr[data-event="member-failed"]')].some(r => r.textContent.includes("n2"))`, 5*time.Second)
 
 	// With the token typed in, the hook runs show: the member-failed hook
 	// ran for n2.
-	if err := chromedp.Do(ctx,
+	if err := chromedp.Do(p.ctx,
 		chromedp.SendKeys("#token-input", browserToken),
 		chromedp.Click("#token-use"),
 	); err != nil {
 		t.Fatal(err)
 	}
-	step("the hook run, with the token", `document.getElementById("hooks-note").hidden && `+
+	p.wait("the hook run, with the token", `document.getElementById("hooks-note").hidden && `+
 		`[...document.querySelectorAll('#hooks tr[data-outcome="ok"]')].some(r => r.textContent.includes("n2"))`, 10*time.Second)
-	stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("vigil-api-token")`))
+	stored, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`sessionStorage.getItem("vigil-api-token")`))
 	if err != nil || stored != browserToken {
 		t.Errorf("sessionStorage holds %q (%v), want the token typed", stored, err)
 	}
@@ -238,16 +293,24 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Through a tunnel on another local port (ssh -L 8080:127.0.0.1:PORT,
 	// docs/dashboard.md), the page's reads carry no Origin and pass the
 	// guard: the same page works.
-	tunnel := "http://" + forward(t, agents[0].HTTPAddr()) + "/ui/"
-	if err := chromedp.Do(ctx, chromedp.Navigate(tunnel)); err != nil {
-		t.Fatalf("load %s: %v", tunnel, err)
-	}
-	step("the members through the tunnel", `document.querySelectorAll('#members tr[data-status="alive"]').length === 2 && `+
+	p.load("http://" + forward(t, agents[0].HTTPAddr()) + "/ui/")
+	p.wait("the members through the tunnel", `document.querySelectorAll('#members tr[data-status="alive"]').length === 2 && `+
 		`document.querySelector('#members tr[data-member="n2"]').dataset.status === "failed"`, 10*time.Second)
-	step("the live event stream through the tunnel", `document.getElementById("stream-state").dataset.state === "live"`, 10*time.Second)
+	p.wait("the live event stream through the tunnel", `document.getElementById("stream-state").dataset.state === "live"`, 10*time.Second)
 
-	if errs := con.errors(); len(errs) > 0 {
-		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
-	}
-	t.Logf("console: %q", con.all())
+	p.noConsoleErrors()
+}
+
+// TestDashboardOpenAPI: on an agent whose API needs no token (-dev), the
+// page says so and shows the hook runs at once (the dev agent's built-in
+// dev-log hook), without a console error.
+func TestDashboardOpenAPI(t *testing.T) {
+	p := openBrowser(t)
+	a := clustertest.StartLocal(t, "d0", "-dev")
+	p.load("http://" + a.HTTPAddr() + "/ui/")
+	p.wait("the hook runs without a token", `document.getElementById("hooks-note").hidden && `+
+		`document.querySelector('#hooks tr[data-hook="dev-log"]') !== null && `+
+		`document.getElementById("token-state").textContent.includes("needs no token")`, 20*time.Second)
+	p.wait("the member", `document.querySelector('#members tr[data-member="d0"]').dataset.status === "alive"`, 10*time.Second)
+	p.noConsoleErrors()
 }
