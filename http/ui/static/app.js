@@ -133,11 +133,13 @@
     const all = await Promise.all(names.map((n) => get("/v1/health/service/" + encodeURIComponent(n))));
     box.replaceChildren(...names.map((name, i) => {
       const instances = all[i];
-      const count = (h) => instances.filter((x) => x.status === "alive" && x.health === h).length;
-      const down = instances.filter((x) => x.status !== "alive" || x.health === "critical").length;
-      const summary = count("passing") + " passing, " + down + " critical" +
+      // The API's health already folds in the member's status: critical
+      // for a failed member, left for one that left on purpose.
+      const count = (h) => instances.filter((x) => x.health === h).length;
+      const summary = count("passing") + " passing, " + count("critical") + " critical" +
         (count("warning") ? ", " + count("warning") + " warning" : "") +
-        (count("maintenance") ? ", " + count("maintenance") + " in maintenance" : "");
+        (count("maintenance") ? ", " + count("maintenance") + " in maintenance" : "") +
+        (count("left") ? ", " + count("left") + " left" : "");
       const rows = instances.map((x) => el("tr", { "data-node": x.node, "data-health": x.health },
         el("td", null, x.node),
         el("td", null, el("code", null, x.addr + ":" + x.port)),
