@@ -155,6 +155,9 @@ func New(cfg Config, logger zerolog.Logger, version string) (*Agent, error) {
 		}
 		a.health.gossiped = a.localHealth()
 	}
+	if a.cfg.runtime, err = loadRuntimeTags(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -255,6 +255,10 @@ type Config struct {
 	// and -check-tcp; they take CheckInterval.
 	flagChecks []int
 
+	// runtime is the layer of tags set while the agent runs (vigil tags
+	// set and unset) over Tags; kept in data_dir/tags.json.
+	runtime runtimeTags
+
 	// lines maps a key path (hooks[0].timeout) to its line in the file
 	// that last set it, for error messages.
 	lines map[string]keyPos

@@ -4,12 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/vigil-agent/vigil/internal/nofollow"
 )
 
 // maintenanceFile keeps the maintenance mode in data_dir, so an instance
@@ -38,23 +35,7 @@ func saveMaintenance(dataDir string, enable bool, reason string) error {
 		return nil
 	}
 	b, _ := json.Marshal(maintenanceState{Reason: reason})
-	tmp := path + ".tmp"
-	_ = os.Remove(tmp)
-	f, err := nofollow.Open(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("maintenance state: %w", err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+	if err := writeStateFile(path, b); err != nil {
 		return fmt.Errorf("maintenance state: %w", err)
 	}
 	return nil
@@ -66,17 +47,12 @@ func loadMaintenance(dataDir string) (on bool, reason string, err error) {
 	if dataDir == "" {
 		return false, "", nil
 	}
-	f, err := nofollow.Open(filepath.Join(dataDir, maintenanceFile), os.O_RDONLY, 0)
-	if errors.Is(err, fs.ErrNotExist) {
+	b, err := readStateFile(filepath.Join(dataDir, maintenanceFile))
+	if err != nil {
+		return false, "", fmt.Errorf("maintenance state: %w", err)
+	}
+	if b == nil {
 		return false, "", nil
-	}
-	if err != nil {
-		return false, "", fmt.Errorf("maintenance state: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
-	if err != nil {
-		return false, "", fmt.Errorf("maintenance state: %w", err)
 	}
 	var st maintenanceState
 	if err := json.Unmarshal(b, &st); err != nil {

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"fmt"
-	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -85,13 +84,11 @@ func (c *Config) validateService() ConfigErrors {
 	return errs
 }
 
-// gossipTags returns the member's serf tags: the configured tags plus the
-// service's name, port, address, tags and the given health.
+// gossipTags returns the member's serf tags: the configured tags with the
+// runtime ones over them, plus the service's name, port, address, tags and
+// the given health.
 func (c *Config) gossipTags(health string, healthSeq int) map[string]string {
-	tags := maps.Clone(c.Tags)
-	if tags == nil {
-		tags = map[string]string{}
-	}
+	tags := c.runtime.apply(c.Tags)
 	tags[events.BootTag] = c.boot
 	if c.Service == nil {
 		return tags

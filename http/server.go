@@ -141,6 +141,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/failover", methods{http.MethodGet: s.handleFailover})
 	mux.Handle("/v1/failover/release", methods{http.MethodPost: s.handleRelease})
 	mux.Handle("/v1/reload", methods{http.MethodPost: s.handleReload})
+	mux.Handle("/v1/tags", methods{http.MethodPost: s.handleTags})
 	mux.Handle("/v1/rtt", methods{http.MethodGet: s.handleRTT})
 	mux.Handle(ui.Prefix, ui.New(ui.Options{TokenRequired: s.tokenSum != nil}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -224,7 +224,7 @@ func TestSerfAgentFlags(t *testing.T) {
 			reasons: []string{"-rpc-addr: vigil has no RPC"},
 			instead: "vigil agent -node n1 -http 127.0.0.1:7373 -retry-join 10.0.0.1"},
 		{args: []string{"-tags-file", tagsFile, "-snapshot=/var/lib/serf/serf.snapshot", "-bind", "10.0.0.5:7946"},
-			reasons: []string{"-snapshot: vigil keeps serf's snapshot in -data-dir", "-tags-file: vigil keeps no tags file"},
+			reasons: []string{"-snapshot: vigil keeps serf's snapshot in -data-dir", "-tags-file: vigil's tags come from -tag"},
 			instead: "vigil agent -tag dc=east -tag role=web -data-dir /var/lib/serf -bind 10.0.0.5:7946"},
 		{args: []string{"-rejoin", "-replay", "-role", "db", "-join", "10.0.0.4:7946"},
 			reasons: []string{"-rejoin: vigil always rejoins", "-replay: vigil never replays", "-role: serf's role is the tag role"},

@@ -37,7 +37,7 @@ func clientCommands() []*cli.Command {
 		monitorCommand(),
 	}
 	cmds = append(cmds, healthCommands()...)
-	cmds = append(cmds, reloadCommand(), keysCommand(), versionCommand())
+	cmds = append(cmds, reloadCommand(), tagsCommand(), keysCommand(), versionCommand())
 	addAuthFlags(cmds)
 	return cmds
 }

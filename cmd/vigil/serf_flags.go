@@ -35,7 +35,7 @@ var serfOnlyFlags = map[string]serfOnly{
 		instead: func(v string) []string { return []string{"-http", v} }},
 	"rpc-auth": {reason: "the HTTP API's token is -http-token (better: VIGIL_HTTP_TOKEN; ps shows flags)",
 		instead: func(v string) []string { return []string{"-http-token", v} }},
-	"tags-file": {reason: "vigil keeps no tags file: tags come from -tag and the config file's tags:",
+	"tags-file": {reason: "vigil's tags come from -tag and the config file's tags:, and vigil tags set keeps its changes in -data-dir",
 		instead: tagsFileFlags},
 	"snapshot": {reason: "vigil keeps serf's snapshot in -data-dir, as DIR/serf.snapshot, beside its keyring and journal",
 		instead: func(v string) []string { return []string{"-data-dir", filepath.Dir(v)} }},
@@ -187,7 +187,6 @@ func flagTakesValue(name string) bool {
 // serfCommands are serf's commands that vigil does not have, with what to
 // use instead.
 var serfCommands = map[string]string{
-	"tags":         `vigil has no runtime tags yet: set tags in the config file's tags: (or -tag) and run "vigil reload"`,
 	"query":        "vigil has no serf queries: fire a user event (vigil event NAME PAYLOAD) and read answers from the hooks' output, or call each agent's HTTP API",
 	"info":         "vigil has no info command: GET /v1/self on the agent's HTTP API (curl -s 127.0.0.1:7947/v1/self), or vigil version",
 	"rtt":          "vigil has no rtt command: GET /v1/pick/SERVICE?strategy=nearest uses the same network coordinates",
