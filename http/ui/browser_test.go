@@ -285,6 +285,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	p.wait("the hook run, with the token", `document.getElementById("hooks-note").hidden && `+
 		`[...document.querySelectorAll('#hooks tr[data-outcome="ok"]')].some(r => r.textContent.includes("n2"))`, 10*time.Second)
+	if path := os.Getenv("VIGIL_DASHBOARD_SCREENSHOT"); path != "" {
+		// A picture (PNG) of the page at this point, for whoever changes it.
+		png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+		if err == nil {
+			err = os.WriteFile(path, png, 0o644)
+		}
+		if err != nil {
+			t.Errorf("VIGIL_DASHBOARD_SCREENSHOT=%s: %v", path, err)
+		}
+	}
 	stored, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`sessionStorage.getItem("vigil-api-token")`))
 	if err != nil || stored != browserToken {
 		t.Errorf("sessionStorage holds %q (%v), want the token typed", stored, err)
