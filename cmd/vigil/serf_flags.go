@@ -189,7 +189,7 @@ func flagTakesValue(name string) bool {
 var serfCommands = map[string]string{
 	"query":        "vigil has no serf queries: fire a user event (vigil event NAME PAYLOAD) and read answers from the hooks' output, or call each agent's HTTP API",
 	"info":         "vigil has no info command: GET /v1/self on the agent's HTTP API (curl -s 127.0.0.1:7947/v1/self), or vigil version",
-	"rtt":          "vigil has no rtt command: GET /v1/pick/SERVICE?strategy=nearest uses the same network coordinates",
+	"rtt":          "vigil has no rtt command: GET /v1/rtt gives the round-trip estimates, and GET /v1/pick/SERVICE?strategy=nearest uses the same network coordinates",
 	"reachability": "vigil has no reachability command: vigil members shows each member's status",
 }
 
