@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/events/failover"
 	vigilhttp "github.com/vigil-agent/vigil/http"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 	"github.com/vigil-agent/vigil/probes"
 )
 
@@ -149,23 +149,8 @@ func clientDeadAddr(t *testing.T) string {
 	return addr
 }
 
-// clientBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type clientBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *clientBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *clientBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// clientBuffer is a CLI's output, safe for a writer and a reader goroutine.
+type clientBuffer = clustertest.Buffer
 
 // runClientCLI runs the client commands with args; exit errors are returned, not
 // acted on.

@@ -1,12 +1,10 @@
 package hook
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // newConfiguredRunner is newTestRunner with cfg's callbacks and limits.
@@ -136,22 +135,12 @@ func TestQueueClassesKeepOrder(t *testing.T) {
 }
 
 // syncBuffer is a log destination the runner's goroutines share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type syncBuffer struct{ clustertest.Buffer }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
+// lines returns the JSON log lines whose message is msg.
 func (s *syncBuffer) lines(msg string) []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(s.b.String(), "\n") {
+	for _, line := range strings.Split(s.String(), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == msg {
 			out = append(out, m)

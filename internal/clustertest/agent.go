@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,7 +35,7 @@ type Agent struct {
 	// different namespaces on one port don't share a token file.
 	runDir string
 	cmd    *exec.Cmd
-	log    *logBuffer
+	log    *Buffer
 	tr     *http.Transport
 	client *http.Client
 
@@ -186,7 +185,7 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, args []string) 
 		httpURL: "http://" + httpAddr,
 		outDir:  outDir,
 		runDir:  runDir,
-		log:     &logBuffer{},
+		log:     &Buffer{},
 		done:    make(chan struct{}),
 	}
 	a.token = flagValue(args, "http-token")
@@ -564,21 +563,3 @@ func (a *Agent) Pause() { _ = a.cmd.Process.Signal(syscall.SIGSTOP) }
 
 // Resume continues an agent stopped by Pause (SIGCONT).
 func (a *Agent) Resume() { _ = a.cmd.Process.Signal(syscall.SIGCONT) }
-
-// logBuffer is a goroutine-safe, growing log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
