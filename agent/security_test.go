@@ -215,13 +215,7 @@ func TestHTTPSWithToken(t *testing.T) {
 
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	clustertest.WaitEvery(t, d, 50*time.Millisecond, what, cond)
 }
 
 func mustKey(t *testing.T) (string, []byte) {

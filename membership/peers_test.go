@@ -32,13 +32,7 @@ func startTestCluster(t *testing.T, name string, mutate func(*Config)) (*Cluster
 
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	clustertest.WaitEvery(t, d, 20*time.Millisecond, what, cond)
 }
 
 func statusIn(c *Cluster, name string) string {

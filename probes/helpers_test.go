@@ -9,18 +9,14 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	clustertest.WaitEvery(t, within, 10*time.Millisecond, what, cond)
 }
 
 // testLogger logs to the test's output, shown when it fails.

@@ -58,13 +58,7 @@ func freePort(t *testing.T) int { return clustertest.FreePort(t) }
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	clustertest.WaitEvery(t, d, 50*time.Millisecond, what, cond)
 }
 
 // testAgent is one vigil agent process.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 
 	"github.com/rs/zerolog"
 )
@@ -21,13 +22,7 @@ import (
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	clustertest.WaitEvery(t, d, 20*time.Millisecond, what, cond)
 }
 
 func newTestRunner(t *testing.T, hooks ...Hook) *Runner {

@@ -16,13 +16,20 @@ const PollInterval = 100 * time.Millisecond
 // after D waiting for WHAT".
 func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
+	return WaitEvery(t, d, PollInterval, what, cond)
+}
+
+// WaitEvery is WaitFor polling every every: a cheap in-process condition
+// can be polled more often than an agent's HTTP API.
+func WaitEvery(t testing.TB, d, every time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
 	start := time.Now()
 	deadline := start.Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
-		time.Sleep(PollInterval)
+		time.Sleep(every)
 	}
 	return time.Since(start)
 }
