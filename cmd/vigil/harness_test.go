@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,31 +22,12 @@ import (
 // This file is the harness for end-to-end tests: it builds the vigil binary
 // once and runs real agent processes on loopback with free ports.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// vigilBinary builds cmd/vigil once per test run.
+// vigilBinary builds cmd/vigil once per test binary (clustertest.Build:
+// VIGIL_TEST_BINARY runs another build instead, VIGIL_TEST_AGENT_RACE=1
+// builds it with the race detector).
 func vigilBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vigil-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "vigil")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return clustertest.Build(t)
 }
 
 // freePort returns a loopback port free on TCP and UDP, below the
