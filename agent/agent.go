@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	vigilconsul "github.com/vigil-agent/vigil/consul"
 	vigildns "github.com/vigil-agent/vigil/dns"
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/events/failover"
@@ -57,6 +58,10 @@ type Agent struct {
 	dnsMu   sync.Mutex
 	dns     *vigildns.Server // nil while DNS is off
 	dnsAddr string           // where dns answers, once it does
+
+	consulMu   sync.Mutex
+	consul     *vigilconsul.Server // nil while consul_http is off
+	consulAddr string              // where it answers, once it does
 
 	fired *hook.NameLimiter // user events fired through the API, per name
 
@@ -207,8 +212,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-
-	cluster, err := a.startGossip()
+	consulLn, err := a.listenConsul()
 	if err != nil {
 		ln.Close()
 		if dnsLn != nil {
@@ -217,8 +221,24 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		return err
 	}
+
+	cluster, err := a.startGossip()
+	if err != nil {
+		ln.Close()
+		if dnsLn != nil {
+			dnsLn.pc.Close()
+			dnsLn.ln.Close()
+		}
+		if consulLn != nil {
+			consulLn.Close()
+		}
+		return err
+	}
 	if dnsLn != nil {
 		a.serveDNS(dnsLn)
+	}
+	if consulLn != nil {
+		a.serveConsul(consulLn)
 	}
 	a.log.Info().Str("bind", a.cfg.Bind).Str("http", ln.Addr().String()).Str("dns", a.DNSAddr()).Str("profile", a.cfg.Profile).
 		Int("hooks", len(a.runner.Hooks())).Str("api_auth", a.apiAuth()).Msg("agent started")
@@ -328,6 +348,7 @@ func (a *Agent) stop() {
 	a.coord.Close()
 	cancel()
 	a.stopDNS()
+	a.stopConsul()
 	if a.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err := a.http.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

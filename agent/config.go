@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	vigilconsul "github.com/vigil-agent/vigil/consul"
 	vigildns "github.com/vigil-agent/vigil/dns"
 	"github.com/vigil-agent/vigil/events/hook"
 	vigilhttp "github.com/vigil-agent/vigil/http"
@@ -94,6 +95,26 @@ type Config struct {
 	// connection is closed after 8 s). TCP carries only what did not fit
 	// a UDP answer, so few clients need it. At least 1. Needs a restart.
 	DNSMaxConnections int `yaml:"dns_max_connections"`
+	// ConsulHTTP is the HOST:PORT of the Consul-compatible read API
+	// (docs/consul.md): Consul's catalog and health endpoints with
+	// blocking queries, for consul-template, Prometheus'
+	// consul_sd_configs and Consul's clients. Default "": off. Read-only
+	// and without a token, like DNS: keep it on loopback
+	// (127.0.0.1:8500, Consul's port), or firewall it to your clients.
+	// Must open, or the agent does not start. Needs a restart.
+	ConsulHTTP string `yaml:"consul_http"`
+	// ConsulDatacenter is the datacenter name the Consul API reports (in
+	// /v1/agent/self and every entry) and accepts in ?dc=. Default
+	// "dc1", Consul's own default, so clients configured with it keep
+	// working; another ?dc= is answered 500, as Consul answers a
+	// datacenter it has no path to. Needs a restart.
+	ConsulDatacenter string `yaml:"consul_datacenter"`
+	// ConsulHTTPMaxConnections caps the Consul API's open connections.
+	// Default 256. Each blocking query holds one for up to its wait (5
+	// minutes unless asked, 10 at most), and consul-template keeps one
+	// per service it watches; one more is answered 503 and closed. Needs
+	// a restart.
+	ConsulHTTPMaxConnections int `yaml:"consul_http_max_connections"`
 	// Encrypt is the gossip encryption key: base64 of 16, 24 or 32 bytes
 	// (AES-128/192/256; vigil keygen makes a 32-byte one). Default: empty,
 	// gossip in plain text, which anyone on the network can read, forge
@@ -400,6 +421,9 @@ func Default() Config {
 		DNS:               vigildns.DefaultAddr,
 		DNSDomain:         vigildns.DefaultDomain,
 		DNSMaxConnections: vigildns.DefaultMaxConnections,
+
+		ConsulDatacenter:         vigilconsul.DefaultDatacenter,
+		ConsulHTTPMaxConnections: vigilhttp.DefaultMaxConnections,
 
 		HTTPMaxConnections: vigilhttp.DefaultMaxConnections,
 		HTTPMaxStreams:     vigilhttp.DefaultMaxStreams,

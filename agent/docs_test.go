@@ -102,7 +102,7 @@ func TestSecurityDocNamesRealTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dirs := map[string]string{"http": "../http", "agent": ".", "vigil": "../cmd/vigil", "membership": "../membership", "events": "../events", "hook": "../events/hook", "journal": "../events/journal", "dns": "../dns", "ui": "../http/ui", "failover": "../events/failover", "etcdlock": "../events/failover/etcdlock", "probes": "../probes", "e2e": "../e2e", "nofollow": "../internal/nofollow", "faultnet": "../internal/faultnet"}
+	dirs := map[string]string{"http": "../http", "agent": ".", "vigil": "../cmd/vigil", "membership": "../membership", "events": "../events", "hook": "../events/hook", "journal": "../events/journal", "dns": "../dns", "consul": "../consul", "ui": "../http/ui", "failover": "../events/failover", "etcdlock": "../events/failover/etcdlock", "probes": "../probes", "e2e": "../e2e", "nofollow": "../internal/nofollow", "faultnet": "../internal/faultnet"}
 	cited := regexp.MustCompile("`([a-z]+)\\.(Test[A-Za-z0-9_]+)`").FindAllStringSubmatch(string(b), -1)
 	if len(cited) < 10 {
 		t.Fatalf("security.md cites only %d tests", len(cited))

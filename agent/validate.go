@@ -72,6 +72,7 @@ func (c *Config) Validate() error {
 		add("join_sync_rounds", "%d: must be from 0 (off) to %d", c.JoinSyncRounds, MaxJoinSyncRounds)
 	}
 	errs = append(errs, c.validateDNS()...)
+	errs = append(errs, c.validateConsul()...)
 	errs = append(errs, c.validateService()...)
 	errs = append(errs, c.validateTiming()...)
 	errs = append(errs, c.validateDrain()...)
