@@ -224,3 +224,20 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("flag completion: %v\n%s", err, got)
 	}
 }
+
+// TestCheckOutputCell: `vigil checks` shows a check's whole reason on one
+// line (a failing HTTP check's status line was cut off at 60 bytes), cut
+// only past 300 characters and never inside one, saying what -format json
+// has.
+func TestCheckOutputCell(t *testing.T) {
+	long := strings.Repeat("é", 299) + "xyz"
+	for _, tc := range []struct{ in, want string }{
+		{"HTTP GET http://127.0.0.1:8080/health: 500 Internal Server Error", "HTTP GET http://127.0.0.1:8080/health: 500 Internal Server Error"},
+		{"line one\nline two\n", "line one line two"},
+		{long, strings.Repeat("é", 299) + "x... (2 more bytes: -format json shows all)"},
+	} {
+		if got := checkOutputCell(tc.in); got != tc.want {
+			t.Errorf("checkOutputCell(%.40q...) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -92,16 +93,35 @@ Example:
 			return getAndPrint(cCtx, "/v1/checks", nil, func(w io.Writer, checks []probes.State) error {
 				rows := make([][]string, len(checks))
 				for i, c := range checks {
-					out := strings.ReplaceAll(strings.TrimSpace(c.Output), "\n", " ")
-					if len(out) > 60 {
-						out = out[:57] + "..."
-					}
-					rows[i] = []string{c.ID, c.Kind, string(c.Status), out}
+					rows[i] = []string{c.ID, c.Kind, string(c.Status), checkOutputCell(c.Output)}
 				}
 				return writeTable(w, []string{"ID", "KIND", "STATUS", "OUTPUT"}, rows)
 			})
 		},
 	}
+}
+
+// maxCheckOutputCell is how much of a check's output the table shows:
+// enough for an HTTP check's URL and status line or an exec check's error
+// message; -format json has all of it.
+const maxCheckOutputCell = 300
+
+// checkOutputCell is a check's output on one table line: lines joined
+// with spaces, cut at maxCheckOutputCell characters (never inside one),
+// saying how much more -format json shows.
+func checkOutputCell(output string) string {
+	out := strings.Join(strings.Fields(output), " ")
+	if utf8.RuneCountInString(out) <= maxCheckOutputCell {
+		return out
+	}
+	cut := 0
+	for i := range out {
+		if cut == maxCheckOutputCell {
+			return fmt.Sprintf("%s... (%d more bytes: -format json shows all)", out[:i], len(out)-i)
+		}
+		cut++
+	}
+	return out
 }
 
 func instanceRows(list []vigilhttp.Instance) [][]string {

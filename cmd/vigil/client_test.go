@@ -430,7 +430,7 @@ func TestClientHealthCommands(t *testing.T) {
 		{args: []string{"pick", "-http-addr", addr, "web"}, want: "10.0.0.1:8080\n"},
 		{args: []string{"checks", "-http-addr", addr}, want: "" +
 			"ID        KIND  STATUS    OUTPUT\n" +
-			"web-http  http  critical  HTTP GET http://127.0.0.1:8080/health: 500 Internal Serve...\n"},
+			"web-http  http  critical  HTTP GET http://127.0.0.1:8080/health: 500 Internal Server Error\n"},
 		{args: []string{"maintenance", "-http-addr", addr, "on"}, want: "This instance is drained: peers see health \"maintenance\" and stop picking it\n"},
 	}
 	for _, tt := range tests {
