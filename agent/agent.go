@@ -286,7 +286,9 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 		Timing:   a.cfg.timingOverrides(),
 		Logger:   a.log,
 
-		JoinSyncRounds: a.cfg.JoinSyncRounds,
+		JoinSyncRounds:  a.cfg.JoinSyncRounds,
+		ConfirmFailures: a.cfg.ConfirmFailures,
+		ConfirmTimeout:  time.Duration(a.cfg.ConfirmTimeout),
 
 		QueryHandlers: map[string]func([]byte) []byte{claimQuery: a.coord.HandleClaim},
 	}

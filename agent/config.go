@@ -147,6 +147,22 @@ type Config struct {
 	// (60 s on lan at 50 members). Each sync is one TCP exchange of the
 	// whole member list with one member; at most 30.
 	JoinSyncRounds int `yaml:"join_sync_rounds"`
+	// ConfirmFailures makes the agent check a member that serf declared
+	// failed before reporting it: a memberlist ping from this agent and,
+	// at the same time, a ping by up to 3 other live members (a serf
+	// query). If anyone reaches it, the failure is reported as a refuted
+	// event instead (no member-failed hook, no failover) and the member
+	// is asked to re-announce itself. Default true: it removes the false
+	// failures that a healed cut or a lost refutation leaves, and delays
+	// each real member-failed by ConfirmTimeout. false reports serf's
+	// verdict at once, as serf agent does.
+	ConfirmFailures bool `yaml:"confirm_failures"`
+	// ConfirmTimeout bounds the confirmation: how long the agent waits for
+	// anyone to reach the failed member, which is what every real failure
+	// costs. Default 0: the profile's probe timeout (lan 500ms, local
+	// 200ms, fast 150ms, wan 3s, or probe_timeout). Longer lets slower
+	// answers refute, at that much more latency. At most 10s.
+	ConfirmTimeout Duration `yaml:"confirm_timeout"`
 	// Tags are gossiped with this member (serf tags; 512 bytes encoded at
 	// most). Flags and env override the file per key.
 	Tags map[string]string `yaml:"tags"`
@@ -394,6 +410,9 @@ const (
 // MaxJoinSyncRounds is join_sync_rounds' largest value.
 const MaxJoinSyncRounds = 30
 
+// MaxConfirmTimeout is confirm_timeout's largest value.
+const MaxConfirmTimeout = 10 * time.Second
+
 // MaxHookCoalesce is hook_coalesce's largest value: every member-failed
 // hook starts up to that much later.
 const MaxHookCoalesce = 10 * time.Second
@@ -413,7 +432,8 @@ func Default() Config {
 		Tags:          map[string]string{},
 		CheckInterval: Duration(10 * time.Second),
 
-		JoinSyncRounds: membership.DefaultJoinSyncRounds,
+		JoinSyncRounds:  membership.DefaultJoinSyncRounds,
+		ConfirmFailures: true,
 
 		HookMaxConcurrent: hook.DefaultMaxConcurrent(),
 		HookCoalesce:      Duration(hook.DefaultCoalesceWindow),

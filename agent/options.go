@@ -94,6 +94,14 @@ var Options = []*Option{
 		func(c *Config) *Duration { return &c.JoinInterval }),
 	intOption("join-sync-rounds", "join_sync_rounds", "rounds of full state syncs with two random members after a join or rejoin, until the view settles (0: off)", strconv.Itoa(membership.DefaultJoinSyncRounds),
 		func(c *Config) *int { return &c.JoinSyncRounds }),
+	{Flag: "confirm-failures", Key: "confirm_failures", Usage: "check a member serf declared failed (a ping, and up to 3 members' pings) before reporting it: one that answers is reported refuted, not failed", Bool: true, Default: "true",
+		set: func(c *Config, v string) error {
+			b, err := ParseBool(v)
+			c.ConfirmFailures = b
+			return err
+		}},
+	durationOption("confirm-timeout", "confirm_timeout", "how long the confirmation of a failure waits for an answer: every real failure is reported that much later", "profile's probe timeout",
+		func(c *Config) *Duration { return &c.ConfirmTimeout }),
 	{Flag: "tag", Key: "tags", Usage: "tag KEY=VALUE gossiped with this member (repeatable)", Repeatable: true,
 		set: func(c *Config, v string) error {
 			k, val, ok := strings.Cut(strings.TrimSpace(v), "=")

@@ -54,6 +54,8 @@ var restartOnly = []struct {
 	{"data_dir", func(c *Config) any { return c.DataDir }},
 	{"join_interval", func(c *Config) any { return c.JoinInterval }},
 	{"join_sync_rounds", func(c *Config) any { return c.JoinSyncRounds }},
+	{"confirm_failures", func(c *Config) any { return c.ConfirmFailures }},
+	{"confirm_timeout", func(c *Config) any { return c.ConfirmTimeout }},
 	{"hook_max_concurrent", func(c *Config) any { return c.HookMaxConcurrent }},
 	{"hook_coalesce", func(c *Config) any { return c.HookCoalesce }},
 	{"log_format", func(c *Config) any { return c.LogFormat }},

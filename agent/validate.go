@@ -68,6 +68,9 @@ func (c *Config) Validate() error {
 	if d := time.Duration(c.JoinInterval); d < 0 || (d > 0 && d < MinJoinInterval) {
 		add("join_interval", "%s: must be 0 (join only at start) or at least %s", c.JoinInterval, MinJoinInterval)
 	}
+	if d := time.Duration(c.ConfirmTimeout); d < 0 || d > MaxConfirmTimeout {
+		add("confirm_timeout", "%s: must be from 0 (the profile's probe timeout) to %s", c.ConfirmTimeout, MaxConfirmTimeout)
+	}
 	if c.JoinSyncRounds < 0 || c.JoinSyncRounds > MaxJoinSyncRounds {
 		add("join_sync_rounds", "%d: must be from 0 (off) to %d", c.JoinSyncRounds, MaxJoinSyncRounds)
 	}

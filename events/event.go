@@ -110,6 +110,9 @@ type Event struct {
 	// the fence of every earlier grant of the same task, cluster-wide
 	// (VIGIL_FENCE). Zero for runs that are not claimed.
 	Fence uint64 `json:"fence,omitempty"`
+	// RefutedBy is set on a refuted event: who reached the member that
+	// serf declared failed, "direct" (this agent) or a member's name.
+	RefutedBy string `json:"refuted_by,omitempty"`
 }
 
 // CheckChange is the body of a check event: a local check changed status.
@@ -187,4 +190,8 @@ const (
 	// Brake: more than brake_fraction of the cluster failed within
 	// brake_window; failover hooks are held until released.
 	Brake Type = "brake"
+	// Refuted: serf declared a member failed, and the member answered
+	// when this agent checked it (confirm_failures): no member-failed
+	// event, so no member-failed hook, follows.
+	Refuted Type = "refuted"
 )

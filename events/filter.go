@@ -71,7 +71,7 @@ func ParseFilter(s string) (Filter, error) {
 			return Filter{}, fmt.Errorf("event filter %q: want health:passing, health:warning, health:critical or health:maintenance", s)
 		}
 		return Filter{Type: Health, Name: name}, nil
-	case MemberJoin, MemberLeave, MemberFailed, MemberUpdate, MemberReap, Damped, Brake:
+	case MemberJoin, MemberLeave, MemberFailed, MemberUpdate, MemberReap, Damped, Brake, Refuted:
 		if hasName {
 			return Filter{}, fmt.Errorf("event filter %q: only user, check and health events take a :NAME", s)
 		}
@@ -81,7 +81,7 @@ func ParseFilter(s string) (Filter, error) {
 	case "":
 		return Filter{}, fmt.Errorf("empty event filter")
 	default:
-		return Filter{}, fmt.Errorf("unknown event filter %q (want member-join, member-leave, member-failed, member-update, member-reap, user[:NAME], check[:ID], health[:STATUS], damped, brake or *)", s)
+		return Filter{}, fmt.Errorf("unknown event filter %q (want member-join, member-leave, member-failed, member-update, member-reap, user[:NAME], check[:ID], health[:STATUS], damped, brake, refuted or *)", s)
 	}
 }
 

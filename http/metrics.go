@@ -43,7 +43,7 @@ var hookOutcomes = []events.Outcome{
 
 // eventTypes are the label values of vigil_events_total{event}.
 var eventTypes = append(append([]events.Type{}, events.MemberTypes...),
-	events.User, events.Check, events.Health, events.Damped, events.Brake)
+	events.User, events.Check, events.Health, events.Damped, events.Brake, events.Refuted)
 
 // checkStatuses are the label values of vigil_check_status{status}.
 var checkStatuses = []probes.Status{probes.Passing, probes.Warning, probes.Critical}

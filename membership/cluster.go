@@ -84,10 +84,24 @@ type Config struct {
 	// start a member with an invalid name or tags, or one that stores
 	// them as an agent without the check would.
 	acceptInvalid bool
+	// ConfirmFailures holds each member-failed event until this agent has
+	// checked the member itself and through confirmHelpers others
+	// (confirm.go): a member that answers is reported as events.Refuted,
+	// not failed, and asked to re-announce itself. It delays every real
+	// failure by up to ConfirmTimeout.
+	ConfirmFailures bool
+	// ConfirmTimeout bounds the confirmation of one failure; 0 means the
+	// profile's probe timeout (after timing overrides).
+	ConfirmTimeout time.Duration
+
 	// pushPullInterval, when set, replaces the profile's push/pull
 	// interval: tests make it long so that only the join anti-entropy can
 	// explain a convergence.
 	pushPullInterval time.Duration
+	// confirmStarting, when set, is called as a confirmation starts, with
+	// the member's name: tests heal a cut at the moment between serf's
+	// verdict and the check.
+	confirmStarting func(member string)
 }
 
 // Cluster is the local member of a serf cluster.
@@ -146,6 +160,20 @@ type Cluster struct {
 	// lastTags are the members' tags at their last event, so an update
 	// that changed only the epoch is not reported (translate's goroutine).
 	lastTags map[string]map[string]string
+
+	// confirmOn, confirmTimeout and confirmStarting are the failure
+	// confirmation's settings; confirm its state (confirm.go).
+	confirmOn       bool
+	confirmTimeout  time.Duration
+	confirmStarting func(string)
+	confirm         confirmState
+
+	// queue holds serf's events (and the confirmations' results) between
+	// drain's receiving goroutine and its translating one; wake tells the
+	// latter there is something.
+	queueMu sync.Mutex
+	queue   []serf.Event
+	wake    chan struct{}
 
 	stop    chan struct{}
 	drained chan struct{}
@@ -248,6 +276,11 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		joinSyncTrigger: joinSyncTrigger,
 		joinSyncDone:    make(chan struct{}),
 
+		confirmOn:       cfg.ConfirmFailures,
+		confirmTimeout:  confirmTimeoutFor(cfg.ConfirmTimeout, ml.ProbeTimeout),
+		confirmStarting: cfg.confirmStarting,
+		wake:            make(chan struct{}, 1),
+
 		peersPath:  cfg.PeersPath,
 		peersDirty: make(chan struct{}, 1),
 		peersDone:  make(chan struct{}),
@@ -300,22 +333,18 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 // its event channel while holding its member lock, so the goroutine that
 // receives must never wait on anything, serf's own lock least of all; the
 // handler may then take its time (and call Members) without stalling
-// gossip.
+// gossip. The failure confirmation (confirm.go) queues its results here
+// too, so that one goroutine reports every event.
 func (c *Cluster) drain() {
 	defer close(c.drained)
-	var (
-		mu      sync.Mutex
-		pending []serf.Event
-		wake    = make(chan struct{}, 1)
-		done    = make(chan struct{})
-	)
+	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			mu.Lock()
-			batch := pending
-			pending = nil
-			mu.Unlock()
+			c.queueMu.Lock()
+			batch := c.queue
+			c.queue = nil
+			c.queueMu.Unlock()
 			for _, e := range batch {
 				c.translate(e)
 			}
@@ -323,7 +352,7 @@ func (c *Cluster) drain() {
 				continue
 			}
 			select {
-			case <-wake:
+			case <-c.wake:
 			case <-c.stop:
 				return
 			}
@@ -333,16 +362,21 @@ func (c *Cluster) drain() {
 	for {
 		select {
 		case e := <-c.eventCh:
-			mu.Lock()
-			pending = append(pending, e)
-			mu.Unlock()
-			select {
-			case wake <- struct{}{}:
-			default:
-			}
+			c.enqueue(e)
 		case <-c.stop:
 			return
 		}
+	}
+}
+
+// enqueue adds e to the queue of events to translate. It never blocks.
+func (c *Cluster) enqueue(e serf.Event) {
+	c.queueMu.Lock()
+	c.queue = append(c.queue, e)
+	c.queueMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -368,8 +402,12 @@ func (c *Cluster) translate(e serf.Event) {
 			if typ == events.MemberLeave {
 				member.Status = serf.StatusLeft.String()
 			}
-			c.handler(events.Event{Type: typ, Members: []events.Member{member}})
+			c.deliverMember(events.Event{Type: typ, Members: []events.Member{member}})
 		}
+	case confirmResult:
+		c.finishConfirm(ev)
+	case confirmRecheck:
+		c.recheck(ev.name)
 	case *serf.Query:
 		c.handleQuery(ev)
 	case serf.UserEvent:

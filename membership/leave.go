@@ -144,9 +144,14 @@ func (c *Cluster) handleQuery(q *serf.Query) {
 		}()
 		return
 	}
-	if q.Name == leaveQuery {
+	switch q.Name {
+	case leaveQuery:
 		c.leaves.announce(string(q.Payload), time.Now())
 		c.logger.Debug().Str("member", string(q.Payload)).Msg("member announced its leave")
+	case pingQuery:
+		go c.answerPing(q)
+	case refuteQuery:
+		c.answerRefute(q)
 	}
 }
 

@@ -655,6 +655,12 @@ func (c *Coordinator) counts() (alive, total int) {
 func (c *Coordinator) Submit(hookName string, ev events.Event) {
 	h, _ := c.r.Hook(hookName)
 	key := FailureKey(&ev)
+	if ev.Type == events.Refuted {
+		// A failure the agent found false (confirm_failures): never a
+		// failover, whatever the hook's filters let through.
+		c.r.Record(hookName, &ev, events.Run{Outcome: events.OutcomeSkipped, ExitCode: -1, Key: key, Reason: "the failure was refuted: the member answered when checked"})
+		return
+	}
 	if h.RunOn == hook.RunOnOne {
 		ev.Key = key
 	}
