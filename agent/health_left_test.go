@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 	"github.com/vigil-agent/vigil/membership"
 )
 
@@ -38,9 +39,17 @@ func TestLeftInstanceHealth(t *testing.T) {
 		}
 		return "", ""
 	}
-	waitUntil(t, 20*time.Second, "web-2 passing", func() bool { h, _ := health("web-2"); return h == events.HealthPassing })
+	seen := func(want func(h, s string) bool) func() error {
+		return func() error {
+			if h, s := health("web-2"); !want(h, s) {
+				return fmt.Errorf("web-2 has health %q, status %q", h, s)
+			}
+			return nil
+		}
+	}
+	clustertest.Eventually(t, 30*time.Second, "web-2 passing", seen(func(h, _ string) bool { return h == events.HealthPassing }))
 	stopB() // as SIGTERM: a graceful leave
-	waitUntil(t, 20*time.Second, "web-2 to have left", func() bool { _, s := health("web-2"); return s == events.StatusLeft })
+	clustertest.Eventually(t, 30*time.Second, "web-2 to have left", seen(func(_, s string) bool { return s == events.StatusLeft }))
 	if h, s := health("web-2"); h != events.StatusLeft {
 		t.Errorf("a gracefully stopped instance: health %q (status %s), want left", h, s)
 	}

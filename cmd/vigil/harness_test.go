@@ -76,8 +76,10 @@ func startAgent(t *testing.T, name string, args ...string) *testAgent {
 	// -hook-coalesce 0s: the tests' hooks name their member through
 	// VIGIL_MEMBER_* (one run per member-failed event, started at once);
 	// a test of coalescing passes its own -hook-coalesce.
+	// -dns "": no DNS listener on the fixed default port (a test of DNS
+	// passes its own -dns).
 	full := append([]string{"agent", "-name", name, "-bind", a.gossip, "-http", a.http, "-profile", "fast",
-		"-log-format", "json", "-log-level", "debug", "-hook-coalesce", "0s"}, args...)
+		"-log-format", "json", "-log-level", "debug", "-hook-coalesce", "0s", "-dns", ""}, args...)
 	a.cmd = exec.Command(bin, full...)
 	a.cmd.Env = append(os.Environ(), "OUT="+filepath.Join(a.dir, "out"))
 	a.cmd.Stdout = a.logBuf

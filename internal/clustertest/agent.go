@@ -198,8 +198,10 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, args []string) 
 	// -hook-coalesce 0s: the tests' hooks name their member through
 	// VIGIL_MEMBER_* (one run per member-failed event, started at once);
 	// a test of coalescing passes its own -hook-coalesce.
+	// -dns "": no DNS listener on the fixed default port (a test of DNS
+	// passes its own -dns).
 	full := append([]string{"agent", "-name", name, "-bind", gossip, "-http", httpAddr,
-		"-profile", "local", "-log-format", "json", "-log-level", "debug", "-hook-coalesce", "0s"}, args...)
+		"-profile", "local", "-log-format", "json", "-log-level", "debug", "-hook-coalesce", "0s", "-dns", ""}, args...)
 	if h != nil {
 		a.cmd = h.Command(bin, full...)
 	} else {
