@@ -499,3 +499,26 @@ func TestMigratingFromSerf(t *testing.T) {
 		t.Errorf("checked only %d serf flags", flags)
 	}
 }
+
+// TestMigratingFromConsul: every `vigil ...` command of
+// docs/migrating-from-consul.md, in prose and tables, parses.
+func TestMigratingFromConsul(t *testing.T) {
+	b, err := os.ReadFile("../../docs/migrating-from-consul.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range regexp.MustCompile("`(vigil [^`]*)`").FindAllStringSubmatch(string(b), -1) {
+		args, ok := shellSplit(strings.TrimPrefix(s[1], "vigil "))
+		if !ok || len(args) == 0 || (len(args) == 1 && !strings.HasPrefix(args[0], "-") && newApp().Command(args[0]) == nil) {
+			continue
+		}
+		n++
+		if msg, code := parseOnly(args); code != 0 {
+			t.Errorf("`%s`: %s", s[1], msg)
+		}
+	}
+	if n < 10 {
+		t.Errorf("checked only %d vigil commands", n)
+	}
+}
