@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -50,29 +49,15 @@ func (s consulSource) Instances() []vigilconsul.Instance {
 		if name == "" {
 			continue
 		}
-		port, _ := strconv.Atoi(m.Tags[events.ServicePortTag])
-		addr := m.Addr
-		if sa := m.Tags[events.ServiceAddrTag]; sa != "" {
-			addr = sa
-		}
-		tags, meta := map[string]string{}, map[string]string{}
+		o := serviceOf(m)
+		meta := map[string]string{}
 		for k, v := range m.Tags {
-			if key, ok := strings.CutPrefix(k, events.ServiceTagPrefix); ok {
-				tags[key] = v
-			} else if !reservedTag(k) {
+			if !strings.HasPrefix(k, events.ServiceTagPrefix) && !reservedTag(k) {
 				meta[k] = v
 			}
 		}
-		health := m.Tags[events.HealthTag]
-		switch m.Status {
-		case events.StatusAlive:
-		case events.StatusLeft, events.StatusLeaving:
-			health = events.StatusLeft
-		default:
-			health = events.HealthCritical
-		}
 		out = append(out, vigilconsul.Instance{Service: name, Node: m.Name, NodeAddr: m.Addr, NodeMeta: meta,
-			Addr: addr, Port: port, Tags: tags, Health: health, Status: m.Status})
+			Addr: o.Addr, Port: o.Port, Tags: o.Tags, Health: o.Health, Status: m.Status})
 	}
 	return out
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -70,19 +69,8 @@ func (s dnsSource) Instances(service string) []vigildns.Instance {
 		if !strings.EqualFold(m.Tags[events.ServiceTag], service) {
 			continue
 		}
-		port, _ := strconv.Atoi(m.Tags[events.ServicePortTag])
-		addr := m.Addr
-		if sa := m.Tags[events.ServiceAddrTag]; sa != "" {
-			addr = sa
-		}
-		tags := map[string]string{}
-		for k, v := range m.Tags {
-			if name, ok := strings.CutPrefix(k, events.ServiceTagPrefix); ok {
-				tags[name] = v
-			}
-		}
-		out = append(out, vigildns.Instance{Node: m.Name, NodeAddr: m.Addr, Addr: addr, Port: port, Tags: tags,
-			Passing: m.Status == events.StatusAlive && m.Tags[events.HealthTag] == events.HealthPassing})
+		o := serviceOf(m)
+		out = append(out, vigildns.Instance{Node: m.Name, NodeAddr: m.Addr, Addr: o.Addr, Port: o.Port, Tags: o.Tags, Passing: o.Passing})
 	}
 	return out
 }

@@ -159,6 +159,49 @@ func (a *Agent) SetMaintenance(enable bool, reason string) error {
 	return nil
 }
 
+// offered is the service a member offers, as its gossiped tags describe
+// it: the one reading of those tags that the HTTP API, DNS and the Consul
+// API share.
+type offered struct {
+	// Name is the service's name ("" when the member offers none).
+	Name string
+	// Addr and Port are where it answers: service.address, else the
+	// member's gossip IP.
+	Addr string
+	Port int
+	// Tags are the service's own tags (svc:KEY), without the prefix.
+	Tags map[string]string
+	// Health is the gossiped health while the member is alive, "left"
+	// once it left gracefully (stopped on purpose, not broken), and
+	// critical once it failed.
+	Health string
+	// Passing: alive and passing.
+	Passing bool
+}
+
+// serviceOf reads the service member m offers from its tags.
+func serviceOf(m events.Member) offered {
+	o := offered{Name: m.Tags[events.ServiceTag], Addr: m.Addr, Tags: map[string]string{}, Health: m.Tags[events.HealthTag]}
+	o.Port, _ = strconv.Atoi(m.Tags[events.ServicePortTag])
+	if sa := m.Tags[events.ServiceAddrTag]; sa != "" {
+		o.Addr = sa
+	}
+	for k, v := range m.Tags {
+		if name, ok := strings.CutPrefix(k, events.ServiceTagPrefix); ok {
+			o.Tags[name] = v
+		}
+	}
+	switch m.Status {
+	case events.StatusAlive:
+	case events.StatusLeft, events.StatusLeaving:
+		o.Health = events.StatusLeft
+	default:
+		o.Health = events.HealthCritical
+	}
+	o.Passing = m.Status == events.StatusAlive && o.Health == events.HealthPassing
+	return o
+}
+
 // Instances implements the HTTP API's Agent.
 func (a *Agent) Instances(service string) []vigilhttp.Instance {
 	out := []vigilhttp.Instance{}
@@ -166,27 +209,8 @@ func (a *Agent) Instances(service string) []vigilhttp.Instance {
 		if m.Tags[events.ServiceTag] != service {
 			continue
 		}
-		port, _ := strconv.Atoi(m.Tags[events.ServicePortTag])
-		addr := m.Addr
-		if sa := m.Tags[events.ServiceAddrTag]; sa != "" {
-			addr = sa
-		}
-		tags := map[string]string{}
-		for k, v := range m.Tags {
-			if name, ok := strings.CutPrefix(k, events.ServiceTagPrefix); ok {
-				tags[name] = v
-			}
-		}
-		health := m.Tags[events.HealthTag]
-		switch m.Status {
-		case events.StatusAlive:
-		case events.StatusLeft, events.StatusLeaving:
-			// Stopped on purpose (a graceful leave): not broken.
-			health = events.StatusLeft
-		default:
-			health = string(probes.Critical)
-		}
-		out = append(out, vigilhttp.Instance{Node: m.Name, Addr: addr, Port: port, Tags: tags, Health: health, Status: m.Status})
+		o := serviceOf(m)
+		out = append(out, vigilhttp.Instance{Node: m.Name, Addr: o.Addr, Port: o.Port, Tags: o.Tags, Health: o.Health, Status: m.Status})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
 	return out
