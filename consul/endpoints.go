@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // Check ids and names of the checks a health entry carries: Consul's
@@ -55,10 +57,10 @@ func parseQuery(r *http.Request) (query, error) {
 // left (Consul deregisters a node that leaves; a failed one stays, its
 // checks critical), and it passes the filters.
 func (q query) match(in Instance) bool {
-	if in.Status == "left" || in.Status == "leaving" {
+	if in.Status == events.StatusLeft || in.Status == events.StatusLeaving {
 		return false
 	}
-	if q.passing && (in.Status != "alive" || in.Health != "passing") {
+	if q.passing && (in.Status != events.StatusAlive || in.Health != events.HealthPassing) {
 		return false
 	}
 	values := tagValues(in.Tags)
@@ -179,7 +181,7 @@ func (s *Server) healthService(w http.ResponseWriter, r *http.Request) {
 		tags := tagValues(in.Tags)
 		nodeCheck := HealthCheck{Node: in.Node, CheckID: nodeCheckID, Name: "Serf Health Status",
 			Status: "passing", Output: "Agent alive and reachable", ServiceTags: []string{}, CreateIndex: idx, ModifyIndex: idx}
-		if in.Status != "alive" {
+		if in.Status != events.StatusAlive {
 			nodeCheck.Status, nodeCheck.Output = "critical", "Agent not live or unreachable"
 		}
 		checks := []HealthCheck{nodeCheck}
@@ -187,8 +189,8 @@ func (s *Server) healthService(w http.ResponseWriter, r *http.Request) {
 			Status: in.Health, Output: "vigil health: " + in.Health, ServiceID: in.Service, ServiceName: in.Service,
 			ServiceTags: tags, Type: serviceCheckType, CreateIndex: idx, ModifyIndex: idx}
 		switch in.Health {
-		case "passing", "warning", "critical":
-		case "maintenance":
+		case events.HealthPassing, events.HealthWarning, events.HealthCritical:
+		case events.HealthMaintenance:
 			svcCheck.Status = "passing"
 			checks = append(checks, HealthCheck{Node: in.Node, CheckID: maintCheckPrefix + in.Service, Name: "Service Maintenance Mode",
 				Status: "critical", Notes: "vigil maintenance", ServiceID: in.Service, ServiceName: in.Service,
@@ -196,7 +198,7 @@ func (s *Server) healthService(w http.ResponseWriter, r *http.Request) {
 		default:
 			svcCheck.Status = "critical"
 		}
-		if in.Status != "alive" {
+		if in.Status != events.StatusAlive {
 			svcCheck.Status = "critical"
 		}
 		checks = append(checks, svcCheck)
