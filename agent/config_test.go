@@ -45,7 +45,7 @@ func TestLoadFileErrorsNameKeyAndLine(t *testing.T) {
 		want []string
 	}{
 		{name: "unknown top-level key", body: "name: a\nbnid: 1.2.3.4:1\n", want: []string{"vigil.yaml:2: bnid: unknown key"}},
-		{name: "unknown hook key", body: "hooks:\n  - name: x\n    shell: 'true'\n    tiemout: 5s\n", want: []string{":4: tiemout: unknown key"}},
+		{name: "unknown hook key", body: "hooks:\n  - name: x\n    shell: 'true'\n    tiemout: 5s\n", want: []string{":4: hooks[0].tiemout: unknown key"}},
 		{name: "wrong type", body: "join: 5\n", want: []string{":1:"}},
 		{name: "bad duration", body: "hook_timeout: 10\n", want: []string{":1:", "is not a duration"}},
 		{name: "bad yaml", body: "name: [\n", want: []string{"vigil.yaml"}},

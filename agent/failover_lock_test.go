@@ -53,7 +53,7 @@ func TestLockConfigValidate(t *testing.T) {
 			if tt.want == "unknown key" {
 				cfg := Default()
 				err := cfg.LoadFile(writeFile(t, tt.body))
-				if err == nil || !strings.Contains(err.Error(), "vigil.yaml:4: pasword_file: unknown key") {
+				if err == nil || !strings.Contains(err.Error(), "vigil.yaml:4: failover.lock.pasword_file: unknown key") {
 					t.Fatalf("error %v, want the unknown key and its line", err)
 				}
 				return

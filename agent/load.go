@@ -35,6 +35,8 @@ type ConfigError struct {
 	Key string
 	// Msg says what is wrong.
 	Msg string
+	// line is Where's line, for ordering and naming the key.
+	line int
 }
 
 // Error implements error.
@@ -63,13 +65,16 @@ func (es ConfigErrors) Error() string {
 }
 
 // UnmarshalYAML parses a duration string such as "60s" or "1m30s".
+// A bad one is a *yaml.TypeError, so that the decoder goes on and reports
+// the file's other problems too.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	bad := &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration: write it with a unit, like \"30s\"", n.Line, n.Value)}}
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
-		return fmt.Errorf("line %d: %q is not a duration: write it with a unit, like \"30s\"", n.Line, n.Value)
+		return bad
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration: write it with a unit, like \"30s\"", n.Line, n.Value)
+		return bad
 	}
 	*d = Duration(v)
 	return nil
@@ -117,9 +122,21 @@ func (c *Config) loadYAML(path string, data []byte) error {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
+			// Every problem yaml found, each named by its key: the
+			// decoder goes on past unknown keys, wrong types and bad
+			// durations (which report themselves as type errors).
+			keys := map[string]keyPos{}
+			if len(root.Content) > 0 {
+				recordLines(path, "", root.Content[0], keys, offsets)
+			}
 			errs := make(ConfigErrors, 0, len(te.Errors))
 			for _, msg := range te.Errors {
-				errs = append(errs, yamlMessage(path, msg))
+				ce := yamlMessage(path, msg)
+				if k := keyOnLine(keys, ce.line); k != "" {
+					ce.Key = k
+				}
+				ce.Msg = plainTypeMessage(ce.Msg)
+				errs = append(errs, ce)
 			}
 			return errs
 		}
@@ -144,12 +161,75 @@ func yamlMessage(path, msg string) *ConfigError {
 		if key == "" {
 			key = `""`
 		}
-		return &ConfigError{Where: path + ":" + m[1], Key: key, Msg: "unknown key"}
+		line, _ := strconv.Atoi(m[1])
+		return &ConfigError{Where: path + ":" + m[1], Key: key, Msg: "unknown key", line: line}
 	}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		return &ConfigError{Where: path + ":" + m[1], Msg: m[2]}
+		line, _ := strconv.Atoi(m[1])
+		return &ConfigError{Where: path + ":" + m[1], Msg: m[2], line: line}
 	}
 	return &ConfigError{Where: path, Msg: msg}
+}
+
+// keyOnLine returns the longest key path written on line (the innermost:
+// checks[0].interval rather than checks[0]), or "".
+func keyOnLine(keys map[string]keyPos, line int) string {
+	best := ""
+	for k, p := range keys {
+		if p.line == line && line > 0 && len(k) > len(best) {
+			best = k
+		}
+	}
+	return best
+}
+
+// yamlTypeMismatch is yaml's message for a value of the wrong kind:
+// "cannot unmarshal !!str `lots` into int".
+var yamlTypeMismatch = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
+
+// plainTypeMessage rewrites yaml's type mismatch in the words of the
+// configuration ("want a whole number, got the string \"lots\""); other
+// messages pass unchanged.
+func plainTypeMessage(msg string) string {
+	m := yamlTypeMismatch.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	var got string
+	switch m[1] {
+	case "str":
+		got = fmt.Sprintf("the string %q", m[2])
+	case "int", "float":
+		got = "the number " + m[2]
+	case "bool":
+		got = m[2]
+	case "seq":
+		got = "a list"
+	case "map":
+		got = "a mapping (KEY: VALUE lines)"
+	case "null":
+		got = "nothing"
+	default:
+		got = m[1] + " " + m[2]
+	}
+	want := "a " + m[3]
+	switch into := m[3]; {
+	case strings.HasPrefix(into, "[]"):
+		want = "a list"
+	case strings.HasPrefix(into, "map["):
+		want = "a mapping (KEY: VALUE lines)"
+	case strings.Contains(into, "int"):
+		want = "a whole number"
+	case strings.HasPrefix(into, "float"):
+		want = "a number"
+	case into == "bool":
+		want = "true or false"
+	case into == "string":
+		want = "a string"
+	case strings.Contains(into, "."):
+		want = "a mapping (KEY: VALUE lines)"
+	}
+	return "want " + want + ", got " + got
 }
 
 // recordLines walks the YAML tree and notes the line of every key path.

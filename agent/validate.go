@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
+	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -205,4 +208,38 @@ func (c *Config) failoverConfig() failover.Config {
 		BrakeWindow:   time.Duration(c.Failover.BrakeWindow),
 		Lease:         time.Duration(c.Failover.Lease),
 	}.WithDefaults()
+}
+
+// HookWarnings names the hooks whose program cannot be run as the
+// configuration stands: a command (or a shell script's first word that is
+// a path) that is not an executable file for this user. They are
+// warnings, not errors: the agent starts, and such a hook fails when it
+// runs (the program may be installed later, or belong to another user).
+func (c *Config) HookWarnings() []string {
+	var out []string
+	for i, h := range c.Hooks {
+		key := fmt.Sprintf("hooks[%d].command", i)
+		prog := ""
+		switch {
+		case len(h.Command) > 0:
+			prog = h.Command[0]
+		case h.Shell != "":
+			key = fmt.Sprintf("hooks[%d].shell", i)
+			if f := strings.Fields(h.Shell); len(f) > 0 && strings.Contains(f[0], "/") && !strings.ContainsAny(f[0], "$`'\"*?;&|<>(){}") {
+				prog = f[0]
+			}
+		}
+		if prog == "" {
+			continue
+		}
+		if _, err := exec.LookPath(prog); err != nil {
+			where := c.where(key)
+			if where == "" {
+				where = c.where(fmt.Sprintf("hooks[%d]", i))
+			}
+			msg := fmt.Sprintf("%s: %s: %s is not an executable file for this user (%v): the agent starts, and the hook fails when it runs", where, key, prog, errors.Unwrap(err))
+			out = append(out, strings.TrimPrefix(msg, ": "))
+		}
+	}
+	return out
 }

@@ -15,14 +15,15 @@ type Duration time.Duration
 func (d Duration) String() string { return time.Duration(d).String() }
 
 // UnmarshalYAML implements yaml.Unmarshaler. The error names the node's
-// line.
+// line, and is a *yaml.TypeError so that the decoder goes on and reports
+// the file's other problems too.
 func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
 	if node.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as \"10s\"", node.Line)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a duration such as \"10s\"", node.Line)}}
 	}
 	v, err := time.ParseDuration(node.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: invalid duration %q: want a Go duration such as \"10s\" or \"1m30s\"", node.Line, node.Value)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: invalid duration %q: want a Go duration such as \"10s\" or \"1m30s\"", node.Line, node.Value)}}
 	}
 	*d = Duration(v)
 	return nil

@@ -144,6 +144,44 @@ hooks:
 		t.Errorf("summary line %q, want 6 problems", err.Error())
 	}
 
+	// Every problem of one file, in file order, each named by its key,
+	// type mismatches in plain words: an unknown key does not hide the
+	// wrong types and bad durations after it.
+	many := writeConfig(t, `name: x
+bogus: 1
+http_max_connections: lots
+checks:
+  - id: web
+    http: http://127.0.0.1:8080/
+    interval: 5 seconds
+hooks:
+  - name: a
+    on: [member-failed]
+    command: [/bin/true]
+    retries: many
+`)
+	_, stderr, err = runValidateCLI(t, "validate", many)
+	if !errors.As(err, &ec) || ec.ExitCode() != 2 || !strings.Contains(err.Error(), "4 problems") {
+		t.Fatalf("four problems in one file: err %v, want exit status 2 and 4 problems\n%s", err, stderr)
+	}
+	wantLines := []string{
+		many + `:2: bogus: unknown key`,
+		many + `:3: http_max_connections: want a whole number, got the string "lots"`,
+		many + `:7: checks[0].interval: invalid duration "5 seconds": want a Go duration such as "10s" or "1m30s"`,
+		many + `:12: hooks[0].retries: want a whole number, got the string "many"`,
+	}
+	if got := strings.Split(strings.TrimSpace(stderr), "\n"); strings.Join(got, "\n") != strings.Join(wantLines, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", stderr, strings.Join(wantLines, "\n"))
+	}
+
+	// A hook program that is not there is a warning: valid, exit 0.
+	missing := writeConfig(t, "hooks:\n  - name: promote\n    on: [member-failed]\n    command: [/nonexistent/promote.sh]\n")
+	out, stderr, err = runValidateCLI(t, "validate", missing)
+	if err != nil || !strings.Contains(out, "Configuration is valid") ||
+		!strings.Contains(stderr, "warning: "+missing+":4: hooks[0].command: /nonexistent/promote.sh is not an executable file") {
+		t.Errorf("a missing hook program: err %v\nstdout %s\nstderr %s", err, out, stderr)
+	}
+
 	// -env applies VIGIL_* as the agent would.
 	t.Setenv("VIGIL_HTTP_TOKEN", "env-token-0123456789")
 	open := writeConfig(t, "http: 0.0.0.0:7947\n")

@@ -88,6 +88,11 @@ func runValidate(cCtx *cli.Context) error {
 		collect(cfg.ApplyEnv(os.LookupEnv))
 	}
 	collect(cfg.Validate())
+	if len(errs) == 0 {
+		for _, w := range cfg.HookWarnings() {
+			fmt.Fprintf(cCtx.App.ErrWriter, "warning: %s\n", w)
+		}
+	}
 	if len(errs) > 0 {
 		fmt.Fprintf(cCtx.App.ErrWriter, "%s\n", errs.Error())
 		return cli.Exit(fmt.Sprintf("vigil: %d %s in %s", len(errs), plural(len(errs), "problem", "problems"), strings.Join(files, ", ")), exitConfig)
