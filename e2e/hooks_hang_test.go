@@ -100,7 +100,10 @@ func TestGossipWorksWhileEveryHookHangs(t *testing.T) {
 	base := []string{"-profile", "fast", "-log-level", "info"}
 	plain := writeConfig(t, recordHooks)
 	withService := writeConfig(t, recordHooks+"service: {name: web, port: 9}\n")
-	a := clustertest.StartLocal(t, "a", append(base, "-config", writeConfig(t, hangConfig()))...)
+	// -hook-max-concurrent 0: every one of a's nine hooks hangs at once
+	// (the default limit would keep all but 4 waiting for a slot; the
+	// limit has tests of its own, in events/hook).
+	a := clustertest.StartLocal(t, "a", append(base, "-config", writeConfig(t, hangConfig()), "-hook-max-concurrent", "0")...)
 	first := clustertest.StartLocalMany(t, []string{"b", "c", "k1", "l1"}, func(i int) []string {
 		cfg := plain
 		if i == 0 {
