@@ -13,9 +13,5 @@
 // With VIGIL_TEST_BINARY=PATH the agents run that vigil binary instead of
 // one built from this tree. -short skips them.
 //
-// TestFailoverChaos runs the failover chaos scenarios of
-// internal/failoverchaos (3 trials each on fast; scripts/chaos-failover
-// runs more through its -failover.* flags). A failing scenario is skipped
-// ("waiting for the claim protocol") only while no completed run has
-// carried a VIGIL_FENCE and VIGIL_CHAOS_STRICT is unset or empty.
+// The failover chaos scenarios run in e2e/chaos.
 package e2e

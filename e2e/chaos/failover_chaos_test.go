@@ -1,4 +1,4 @@
-package e2e
+package chaos
 
 import (
 	"encoding/json"
@@ -221,5 +221,11 @@ func writeChaosOut(t *testing.T, dir, table, md string, all []failoverchaos.Resu
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover chaos: real agent processes")
 	}
 }
