@@ -241,3 +241,37 @@ func TestCheckOutputCell(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpExamplesParse: every example line of every command's help (the
+// "vigil ..." lines after "Example"), and of vigil --help, parses as a
+// command line: the help cannot show a flag or command the binary lost.
+func TestHelpExamplesParse(t *testing.T) {
+	n := 0
+	check := func(where, text string) {
+		_, examples, ok := strings.Cut(text, "Example")
+		if !ok {
+			return
+		}
+		for _, line := range strings.Split(examples, "\n") {
+			line = strings.TrimSpace(line)
+			line, _, _ = strings.Cut(line, "  #")
+			if !strings.HasPrefix(line, "vigil ") {
+				continue
+			}
+			args, ok := shellSplit(strings.TrimPrefix(line, "vigil "))
+			if !ok || len(args) == 0 {
+				continue
+			}
+			n++
+			if msg, code := parseOnly(args); code != 0 {
+				t.Errorf("%s: example %q does not parse: %s", where, line, msg)
+			}
+		}
+	}
+	app := newApp()
+	walkCommands("", app.Commands, func(path string, c *cli.Command) { check("vigil "+path+" -h", c.UsageText) })
+	check("vigil --help", app.Description+"\n"+app.UsageText)
+	if n < 20 {
+		t.Errorf("checked only %d help examples", n)
+	}
+}
