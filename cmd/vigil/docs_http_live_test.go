@@ -6,6 +6,7 @@ import (
 	"io"
 	nethttp "net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 // docCurl is one curl example of docs/http-api.md with the answer shown
 // under it.
 type docCurl struct {
+	page   string // the file it is in
 	line   string
 	method string
 	url    string // the path and query, after 127.0.0.1:7947
@@ -23,16 +25,29 @@ type docCurl struct {
 	answer string // the block after the command ("" when none)
 }
 
-// docCurls reads every curl command of docs/http-api.md's sh blocks and
-// the answer block that follows each.
+// docCurls reads every curl command to the agent's API (127.0.0.1:7947)
+// of the sh blocks of README.md and docs/*.md, and the answer block that
+// follows each.
 func docCurls(t *testing.T) []docCurl {
 	t.Helper()
-	b, err := os.ReadFile("../../docs/http-api.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	files, _ := filepath.Glob("../../docs/*.md")
+	files = append([]string{"../../README.md"}, files...)
 	var out []docCurl
-	blocks := strings.Split(string(b), "```")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fileCurls(t, filepath.Base(f), string(b))...)
+	}
+	return out
+}
+
+// fileCurls reads the curl commands of one page.
+func fileCurls(t *testing.T, name, page string) []docCurl {
+	t.Helper()
+	var out []docCurl
+	blocks := strings.Split(page, "```")
 	// blocks alternate: prose, fenced, prose, fenced...
 	for i := 1; i < len(blocks); i += 2 {
 		lang, text, _ := strings.Cut(blocks[i], "\n")
@@ -49,9 +64,9 @@ func docCurls(t *testing.T) []docCurl {
 			}
 			words, ok := shellSplit(strings.ReplaceAll(line, "$(cat /run/vigil/http-token-7947)", "$VIGIL_HTTP_TOKEN"))
 			if !ok {
-				t.Fatalf("http-api.md: cannot split %q", line)
+				t.Fatalf("%s: cannot split %q", name, line)
 			}
-			c := docCurl{line: line, method: "GET", header: nethttp.Header{}, answer: answer}
+			c := docCurl{page: name, line: line, method: "GET", header: nethttp.Header{}, answer: answer}
 			for j := 1; j < len(words); j++ {
 				switch w := words[j]; {
 				case w == "-X" && j+1 < len(words):
@@ -67,8 +82,8 @@ func docCurls(t *testing.T) []docCurl {
 					if c.method == "GET" {
 						c.method = "POST"
 					}
-				case strings.HasPrefix(w, "127.0.0.1:7947/"):
-					c.url = strings.TrimPrefix(w, "127.0.0.1:7947")
+				case strings.HasPrefix(strings.TrimPrefix(w, "http://"), "127.0.0.1:7947/"):
+					c.url = strings.TrimPrefix(strings.TrimPrefix(w, "http://"), "127.0.0.1:7947")
 				}
 			}
 			out = append(out, c)
@@ -77,8 +92,8 @@ func docCurls(t *testing.T) []docCurl {
 	return out
 }
 
-// TestDocHTTPExamplesLive runs the curl examples of docs/http-api.md
-// against a real agent (a service, a TTL check, gossip encryption and an
+// TestDocHTTPExamplesLive runs the curl examples of the agent's API in
+// README.md and docs/*.md (http-api.md's above all) against a real agent (a service, a TTL check, gossip encryption and an
 // API token, as the examples assume) and checks each answer as the page
 // shows it: an example shown answering {"error": ...} must get a 4xx with
 // a JSON error, every other one a 2xx, and a JSON answer shown must come
@@ -99,6 +114,7 @@ http_token: `+token+`
 service: {name: web, port: 8080, tags: {version: "1.4"}}
 checks:
   - {id: heartbeat, ttl: 30s, initial_status: passing}
+  - {id: batch-heartbeat, ttl: 30s, initial_status: passing}
 `)
 	a := startAgent(t, "vm", "-config", cfg, "-data-dir", t.TempDir())
 	client := &nethttp.Client{Timeout: 10 * time.Second}
@@ -116,7 +132,7 @@ checks:
 			strings.HasPrefix(c.url, "/v1/join"), strings.HasPrefix(c.url, "/v1/leave"), strings.HasPrefix(c.url, "/v1/force-leave"):
 			continue
 		}
-		t.Run(strings.TrimPrefix(c.method+" "+c.url, "/"), func(t *testing.T) {
+		t.Run(c.page+" "+c.method+" "+c.url, func(t *testing.T) {
 			req, err := nethttp.NewRequest(c.method, "http://"+a.http+c.url, strings.NewReader(c.body))
 			if err != nil {
 				t.Fatal(err)
@@ -129,26 +145,26 @@ checks:
 			if h := c.header.Get("Host"); h != "" {
 				req.Host = h
 			}
-			if c.method != "GET" && !strings.Contains(c.line, "Authorization") && !strings.Contains(c.answer, `"error"`) {
-				// The page's examples of changes leave the token out
-				// where it is not the point; this agent needs it.
+			if !strings.Contains(c.line, "Authorization") && !strings.Contains(c.answer, `"error"`) {
+				// The pages leave the token out where it is not the
+				// point (a dev agent has none); this agent needs it.
 				req.Header.Set("Authorization", "Bearer "+token)
 			}
 			resp, err := client.Do(req)
 			if err != nil {
-				t.Fatalf("%s: %v", c.line, err)
+				t.Fatalf("%s: %s: %v", c.page, c.line, err)
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			wantErr := strings.Contains(c.answer, `{"error"`)
 			switch {
 			case wantErr && (resp.StatusCode < 400 || resp.StatusCode > 499 || !strings.Contains(string(body), `"error"`)):
-				t.Errorf("%s: %d %s, want a 4xx with a JSON error as the page shows", c.line, resp.StatusCode, body)
+				t.Errorf("%s: %s: %d %s, want a 4xx with a JSON error as the page shows", c.page, c.line, resp.StatusCode, body)
 			case !wantErr && (resp.StatusCode < 200 || resp.StatusCode > 299):
-				t.Errorf("%s: %d %s, want a 2xx as the page shows", c.line, resp.StatusCode, body)
+				t.Errorf("%s: %s: %d %s, want a 2xx as the page shows", c.page, c.line, resp.StatusCode, body)
 			case !wantErr && c.url != "/v1/reload": // its fields say what changed: the page's edit is not this one
 				if msg := sameShape(c.answer, body); msg != "" {
-					t.Errorf("%s: %s\npage: %s\ngot:  %s", c.line, msg, strings.TrimSpace(c.answer), body)
+					t.Errorf("%s: %s: %s\npage: %s\ngot:  %s", c.page, c.line, msg, strings.TrimSpace(c.answer), body)
 				}
 			}
 		})
