@@ -15,7 +15,7 @@ func TestUnknownKeysWithOddNamesAreNamed(t *testing.T) {
 		{"name: a\n\"\": 1\n", `vigil.yaml:2: "": unknown key`},
 		{"? !0000\n#000", `vigil.yaml:1: "": unknown key`},
 		{"name: a\n\"a\\nb\": 1\n", "vigil.yaml:2: a\nb: unknown key"},
-		{"hooks:\n  - name: x\n    shell: 'true'\n    \"time out\": 5s\n", "vigil.yaml:4: time out: unknown key"},
+		{"hooks:\n  - name: x\n    shell: 'true'\n    \"time out\": 5s\n", "vigil.yaml:4: hooks[0].time out: unknown key"},
 	} {
 		c := Default()
 		err := c.loadYAML("vigil.yaml", []byte(tc.body))
