@@ -33,10 +33,15 @@ hooks:
 	if code, err := postJSON(a, "/v1/event", `{"name": "deploy"}`); err != nil || code != 200 {
 		t.Fatalf("fire deploy: %v %d", err, code)
 	}
-	waitFor(t, 10*time.Second, "the deploy run to start", func() bool { return len(a.outFiles("started")) == 1 })
+	// Started once its line is written: the shell creates the file a
+	// moment before it writes to it, and a kill in between left it empty.
+	var id string
+	waitFor(t, 10*time.Second, "the deploy run to start", func() bool {
+		started, _ := os.ReadFile(filepath.Join(a.dir, "out", "started"))
+		id = strings.TrimSpace(string(started))
+		return strings.HasSuffix(string(started), "\n")
+	})
 	a.kill(t)
-	started, _ := os.ReadFile(filepath.Join(a.dir, "out", "started"))
-	id := strings.TrimSpace(string(started))
 
 	b := startAgent(t, "a", "-config", cfg, "-data-dir", dataDir)
 	waitFor(t, 20*time.Second, "the resumed run to finish", func() bool { return len(b.outFiles("finished")) == 1 })
