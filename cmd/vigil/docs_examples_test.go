@@ -522,3 +522,52 @@ func TestMigratingFromConsul(t *testing.T) {
 		t.Errorf("checked only %d vigil commands", n)
 	}
 }
+
+// TestDocCommandSpansParse: every `vigil ...` command written inline in
+// README.md and docs/*.md parses, prose and tables included. Notation is
+// read as a reader would: `vigil tags set|unset` is both commands, `vigil
+// COMMAND -h` (a placeholder) and a command group named alone (`vigil
+// keys`) are not commands to check.
+func TestDocCommandSpansParse(t *testing.T) {
+	files, _ := filepath.Glob("../../docs/*.md")
+	files = append([]string{"../../README.md"}, files...)
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range regexp.MustCompile("`(vigil [^`]*)`").FindAllStringSubmatch(string(b), -1) {
+			args, ok := shellSplit(strings.TrimPrefix(strings.ReplaceAll(s[1], `\|`, "|"), "vigil "))
+			if !ok || len(args) == 0 || args[0] == strings.ToUpper(args[0]) && !strings.HasPrefix(args[0], "-") {
+				continue
+			}
+			if len(args) == 1 && !strings.HasPrefix(args[0], "-") {
+				if c := newApp().Command(args[0]); c == nil || len(c.Subcommands) > 0 {
+					continue // prose ("vigil agents"), or a group named alone
+				}
+			}
+			variants := [][]string{args}
+			for i, a := range args {
+				if strings.Contains(a, "|") && !strings.Contains(a, "=") {
+					variants = nil
+					for _, alt := range strings.Split(a, "|") {
+						v := append([]string(nil), args...)
+						v[i] = alt
+						variants = append(variants, v)
+					}
+					break
+				}
+			}
+			for _, v := range variants {
+				n++
+				if msg, code := parseOnly(v); code != 0 {
+					t.Errorf("%s: `%s`: %s", filepath.Base(f), s[1], strings.TrimSpace(msg))
+				}
+			}
+		}
+	}
+	if n < 100 {
+		t.Errorf("checked only %d inline vigil commands", n)
+	}
+}
