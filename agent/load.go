@@ -125,14 +125,14 @@ func (c *Config) loadYAML(path string, data []byte) error {
 			// Every problem yaml found, each named by its key: the
 			// decoder goes on past unknown keys, wrong types and bad
 			// durations (which report themselves as type errors).
-			keys := map[string]keyPos{}
+			var keys []keyValue
 			if len(root.Content) > 0 {
-				recordLines(path, "", root.Content[0], keys, offsets)
+				keys = keyValues("", root.Content[0], offsets, keys)
 			}
 			errs := make(ConfigErrors, 0, len(te.Errors))
 			for _, msg := range te.Errors {
 				ce := yamlMessage(path, msg)
-				if k := keyOnLine(keys, ce.line); k != "" {
+				if k := keyOnLine(keys, ce.line, ce.Key, ce.Msg); k != "" {
 					ce.Key = k
 				}
 				ce.Msg = plainTypeMessage(ce.Msg)
@@ -171,13 +171,54 @@ func yamlMessage(path, msg string) *ConfigError {
 	return &ConfigError{Where: path, Msg: msg}
 }
 
-// keyOnLine returns the longest key path written on line (the innermost:
-// checks[0].interval rather than checks[0]), or "".
-func keyOnLine(keys map[string]keyPos, line int) string {
+// keyValue is a key path of a file, its line and its scalar value.
+type keyValue struct {
+	path, value string
+	line        int
+}
+
+// keyValues lists the key paths under n with their lines and values.
+func keyValues(prefix string, n *yaml.Node, offsets map[string]int, out []keyValue) []keyValue {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			path := n.Content[i].Value
+			if prefix != "" {
+				path = prefix + "." + path
+			}
+			v := n.Content[i+1]
+			out = append(out, keyValue{path: path, value: v.Value, line: n.Content[i].Line})
+			out = keyValues(path, v, offsets, out)
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			path := prefix + "[" + strconv.Itoa(i+offsets[prefix]) + "]"
+			out = append(out, keyValue{path: path, value: item.Value, line: item.Line})
+			out = keyValues(path, item, offsets, out)
+		}
+	}
+	return out
+}
+
+// keyOnLine names the key a message about line is about: of the keys
+// written on that line, the unknown key name (when the message is about
+// one), or the one whose value the message quotes (several share a line
+// in a flow mapping: {name: web, port: x}), else the longest path (the
+// innermost: checks[0].interval rather than checks[0]).
+func keyOnLine(keys []keyValue, line int, name, msg string) string {
 	best := ""
-	for k, p := range keys {
-		if p.line == line && line > 0 && len(k) > len(best) {
-			best = k
+	for _, k := range keys {
+		if k.line != line || line <= 0 {
+			continue
+		}
+		if name != "" && (k.path == name || strings.HasSuffix(k.path, "."+name) || strings.HasSuffix(k.path, "]."+name)) {
+			return k.path
+		}
+		if k.value != "" && (strings.Contains(msg, "`"+k.value+"`") || strings.Contains(msg, fmt.Sprintf("%q", k.value))) {
+			return k.path
+		}
+		if len(k.path) > len(best) {
+			best = k.path
 		}
 	}
 	return best
@@ -196,18 +237,20 @@ func plainTypeMessage(msg string) string {
 		return msg
 	}
 	var got string
-	switch m[1] {
-	case "str":
+	switch {
+	case m[1] == "str" && strings.HasSuffix(m[2], "..."):
+		got = "a string" // yaml shortens long values
+	case m[1] == "str":
 		got = fmt.Sprintf("the string %q", m[2])
-	case "int", "float":
+	case m[1] == "int", m[1] == "float":
 		got = "the number " + m[2]
-	case "bool":
+	case m[1] == "bool":
 		got = m[2]
-	case "seq":
+	case m[1] == "seq":
 		got = "a list"
-	case "map":
+	case m[1] == "map":
 		got = "a mapping (KEY: VALUE lines)"
-	case "null":
+	case m[1] == "null":
 		got = "nothing"
 	default:
 		got = m[1] + " " + m[2]

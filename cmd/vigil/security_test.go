@@ -174,6 +174,21 @@ hooks:
 		t.Errorf("problems:\n%s\nwant:\n%s", stderr, strings.Join(wantLines, "\n"))
 	}
 
+	// A string where a list or a mapping belongs, and keys of one flow
+	// mapping line, each named by its own path.
+	flow := writeConfig(t, "join: 10.0.0.1:7946\ntags: primary\nservice: {name: web, bogus: 1, port: x}\n")
+	_, stderr, _ = runValidateCLI(t, "validate", flow)
+	for _, want := range []string{
+		flow + `:1: join: want a list, got a string`,
+		flow + `:2: tags: want a mapping (KEY: VALUE lines), got the string "primary"`,
+		flow + `:3: service.bogus: unknown key`,
+		flow + `:3: service.port: want a whole number, got the string "x"`,
+	} {
+		if !strings.Contains(stderr, want+"\n") {
+			t.Errorf("problems lack %q:\n%s", want, stderr)
+		}
+	}
+
 	// A hook program that is not there is a warning: valid, exit 0.
 	missing := writeConfig(t, "hooks:\n  - name: promote\n    on: [member-failed]\n    command: [/nonexistent/promote.sh]\n")
 	out, stderr, err = runValidateCLI(t, "validate", missing)
