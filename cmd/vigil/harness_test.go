@@ -170,7 +170,10 @@ type apiRun struct {
 	Reason   string `json:"reason"`
 	Key      string `json:"key"`
 	ExitCode int    `json:"exit_code"`
-	Output   string `json:"output"`
+	// Start and DurationMS date the run's end.
+	Start      time.Time `json:"start"`
+	DurationMS float64   `json:"duration_ms"`
+	Output     string    `json:"output"`
 }
 
 // do sends req to the agent with its API token, as the vigil commands

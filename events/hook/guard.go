@@ -123,10 +123,11 @@ type guardSession struct {
 
 // guardGrace bounds the guard's SIGTERM-to-SIGKILL time: the kill must be
 // over before the lease can expire in the lock, a tenth of the lease after
-// the deadline, so it is the runner's grace or a twentieth of the lease
-// left at the start, whichever is shorter (0.5 s of a 10 s lease).
+// the deadline, so it is the runner's grace or three quarters of that
+// tenth, whichever is shorter (0.75 s of a 10 s lease), and at least
+// 100 ms.
 func guardGrace(killGrace time.Duration, deadline time.Time) time.Duration {
-	return max(min(killGrace, time.Until(deadline)*10/9/20), 100*time.Millisecond)
+	return max(min(killGrace, time.Until(deadline)*10/9/10*3/4), 100*time.Millisecond)
 }
 
 // guardCommand turns cmd, not yet started, into the guard running it.
