@@ -174,7 +174,7 @@ func devHook(logger zerolog.Logger) hook.Hook {
 		Builtin: func(_ context.Context, ev *events.Event) (string, error) {
 			e := logger.Info().Uint64("event_id", ev.ID).Str("event", string(ev.Type))
 			if m, ok := ev.Subject(); ok {
-				e = e.Str("member", m.Name).Str("addr", m.Addr).Str("status", m.Status)
+				e = e.Str("member", m.Name).Str("addr", m.Addr).Str("status", string(m.Status))
 			}
 			if ev.User != nil {
 				e = e.Str("user_event", ev.User.Name).Str("payload", ev.User.Payload)
@@ -320,7 +320,7 @@ func (a *Agent) publish(ev events.Event) {
 	a.metrics.CountEvent(ev.Type)
 	e := a.log.Debug().Uint64("event_id", ev.ID).Str("event", string(ev.Type))
 	if m, ok := ev.Subject(); ok {
-		e = e.Str("member", m.Name).Str("status", m.Status)
+		e = e.Str("member", m.Name).Str("status", string(m.Status))
 	}
 	e.Msg("event received")
 	a.runner.Dispatch(ev)

@@ -194,7 +194,7 @@ func serviceOf(m events.Member) offered {
 	switch m.Status {
 	case events.StatusAlive:
 	case events.StatusLeft, events.StatusLeaving:
-		o.Health = events.StatusLeft
+		o.Health = events.HealthLeft
 	default:
 		o.Health = events.HealthCritical
 	}

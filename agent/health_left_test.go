@@ -34,7 +34,7 @@ func TestLeftInstanceHealth(t *testing.T) {
 	health := func(node string) (string, string) {
 		for _, in := range a.Instances("web") {
 			if in.Node == node {
-				return in.Health, in.Status
+				return in.Health, string(in.Status)
 			}
 		}
 		return "", ""
@@ -49,8 +49,8 @@ func TestLeftInstanceHealth(t *testing.T) {
 	}
 	clustertest.Eventually(t, 30*time.Second, "web-2 passing", seen(func(h, _ string) bool { return h == events.HealthPassing }))
 	stopB() // as SIGTERM: a graceful leave
-	clustertest.Eventually(t, 30*time.Second, "web-2 to have left", seen(func(_, s string) bool { return s == events.StatusLeft }))
-	if h, s := health("web-2"); h != events.StatusLeft {
+	clustertest.Eventually(t, 30*time.Second, "web-2 to have left", seen(func(_, s string) bool { return s == string(events.StatusLeft) }))
+	if h, s := health("web-2"); h != events.HealthLeft {
 		t.Errorf("a gracefully stopped instance: health %q (status %s), want left", h, s)
 	}
 }

@@ -53,12 +53,12 @@ func (a *Agent) eventHolds(ev *events.Event) (bool, string) {
 	if cur == nil {
 		return true, ""
 	}
-	want := map[events.Type]string{
+	want := map[events.Type]events.MemberStatus{
 		events.MemberJoin: events.StatusAlive, events.MemberUpdate: events.StatusAlive,
 		events.MemberFailed: events.StatusFailed, events.MemberLeave: events.StatusLeft,
 	}[ev.Type]
 	if want == "" || cur.Status == want {
 		return true, ""
 	}
-	return false, "member " + m.Name + " is " + cur.Status + " now"
+	return false, "member " + m.Name + " is " + string(cur.Status) + " now"
 }

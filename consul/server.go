@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // DefaultDatacenter is the datacenter name the API reports, Consul's own
@@ -44,7 +46,7 @@ type Instance struct {
 	// Health is passing, warning, critical, maintenance or left.
 	Health string
 	// Status is the member's status: alive, leaving, left or failed.
-	Status string
+	Status events.MemberStatus
 }
 
 // Self is the local member, for GET /v1/agent/self and the leader.

@@ -10,12 +10,15 @@ import (
 	"time"
 )
 
-// The member statuses (Member.Status): serf's names.
+// MemberStatus is a member's status (Member.Status): serf's names.
+type MemberStatus string
+
+// The member statuses.
 const (
-	StatusAlive   = "alive"
-	StatusLeaving = "leaving"
-	StatusLeft    = "left"
-	StatusFailed  = "failed"
+	StatusAlive   MemberStatus = "alive"
+	StatusLeaving MemberStatus = "leaving"
+	StatusLeft    MemberStatus = "left"
+	StatusFailed  MemberStatus = "failed"
 )
 
 // The health statuses (HealthChange.Status and the health tag): the worst
@@ -25,6 +28,9 @@ const (
 	HealthWarning     = "warning"
 	HealthCritical    = "critical"
 	HealthMaintenance = "maintenance"
+	// HealthLeft is an instance's health once its member left gracefully
+	// (stopped on purpose, not broken); never gossiped.
+	HealthLeft = "left"
 )
 
 // Type names a kind of event. The names are serf's, so a filter written for
@@ -68,7 +74,7 @@ type Member struct {
 	// Port is the member's gossip port.
 	Port uint16 `json:"port"`
 	// Status is serf's member status: alive, leaving, left, failed.
-	Status string `json:"status"`
+	Status MemberStatus `json:"status"`
 	// Tags are the member's serf tags.
 	Tags map[string]string `json:"tags"`
 }

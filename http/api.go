@@ -96,7 +96,7 @@ type Instance struct {
 	// Health is passing, warning, critical or maintenance.
 	Health string `json:"health"`
 	// Status is the member's status: alive, leaving, left, failed.
-	Status string `json:"status"`
+	Status events.MemberStatus `json:"status"`
 }
 
 // ReloadResult answers POST /v1/reload: what the reload changed.

@@ -12,7 +12,7 @@ import (
 
 // MemberStatuses are the values GET /v1/members?status= accepts: serf's
 // member statuses.
-var MemberStatuses = []string{events.StatusAlive, events.StatusLeaving, events.StatusLeft, events.StatusFailed}
+var MemberStatuses = []events.MemberStatus{events.StatusAlive, events.StatusLeaving, events.StatusLeft, events.StatusFailed}
 
 // JoinRequest is the body of POST /v1/join.
 type JoinRequest struct {

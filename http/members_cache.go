@@ -52,7 +52,7 @@ func membersFilter(status string) (int, bool) {
 		return 0, true
 	}
 	for i, v := range MemberStatuses {
-		if status == v {
+		if events.MemberStatus(status) == v {
 			return i + 1, true
 		}
 	}
@@ -75,7 +75,7 @@ func (c *membersCache) body(all []events.Member, status string, filter int) ([]b
 	}
 	out := make([]events.Member, 0, len(v.members))
 	for _, m := range v.members {
-		if status == "" || m.Status == status {
+		if status == "" || m.Status == events.MemberStatus(status) {
 			out = append(out, normalize(m))
 		}
 	}

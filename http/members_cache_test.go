@@ -17,7 +17,13 @@ import (
 )
 
 // membersFilters are the status filters of GET /v1/members.
-var membersFilters = append([]string{""}, MemberStatuses...)
+var membersFilters = func() []string {
+	out := []string{""}
+	for _, s := range MemberStatuses {
+		out = append(out, string(s))
+	}
+	return out
+}()
 
 // wantMembersBody is what GET /v1/members?status=status answers for ms,
 // encoded the way the handler did before it had a cache.
@@ -25,7 +31,7 @@ func wantMembersBody(t testing.TB, ms []events.Member, status string) string {
 	t.Helper()
 	out := []events.Member{}
 	for _, m := range ms {
-		if status == "" || m.Status == status {
+		if status == "" || m.Status == events.MemberStatus(status) {
 			out = append(out, normalize(m))
 		}
 	}

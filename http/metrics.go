@@ -175,10 +175,10 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) writeState(b *bytes.Buffer) {
 	counts := make(map[string]int, len(MemberStatuses))
 	for _, s := range MemberStatuses {
-		counts[s] = 0
+		counts[string(s)] = 0
 	}
 	for _, mb := range m.src.Members() {
-		counts[mb.Status]++
+		counts[string(mb.Status)]++
 	}
 	g := gaugeFamily{b: b, name: "vigil_members", help: "Members this agent knows, by status (alive, leaving, left, failed)."}
 	for _, s := range slices.Sorted(maps.Keys(counts)) {

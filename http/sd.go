@@ -83,7 +83,7 @@ func targetGroup(service string, in Instance) (TargetGroup, bool) {
 		SDServiceAddressLabel: in.Addr,
 		SDServicePortLabel:    port,
 		SDHealthLabel:         in.Health,
-		SDStatusLabel:         in.Status,
+		SDStatusLabel:         string(in.Status),
 	}
 	// Two keys that sanitize alike (a.b, a_b): the one that sorts first
 	// keeps the label, so the answer is the same every time.

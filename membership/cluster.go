@@ -400,7 +400,7 @@ func (c *Cluster) translate(e serf.Event) {
 			}
 			member := toMember(m)
 			if typ == events.MemberLeave {
-				member.Status = serf.StatusLeft.String()
+				member.Status = events.StatusLeft
 			}
 			c.deliverMember(events.Event{Type: typ, Members: []events.Member{member}})
 		}
@@ -477,7 +477,7 @@ func toMember(m serf.Member) events.Member {
 	if m.Addr != nil {
 		addr = m.Addr.String()
 	}
-	return events.Member{Name: m.Name, Addr: addr, Port: m.Port, Status: m.Status.String(), Tags: tags}
+	return events.Member{Name: m.Name, Addr: addr, Port: m.Port, Status: events.MemberStatus(m.Status.String()), Tags: tags}
 }
 
 // Members returns every member serf knows, sorted by name.
@@ -490,7 +490,7 @@ func (c *Cluster) Members() []events.Member {
 		}
 		member := toMember(m)
 		if m.Status == serf.StatusFailed && c.leaves.leftAfterAnnounce(m.Name) {
-			member.Status = serf.StatusLeft.String()
+			member.Status = events.StatusLeft
 		}
 		out = append(out, member)
 	}

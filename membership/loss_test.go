@@ -66,7 +66,7 @@ func (m *lossMember) count(typ events.Type, since time.Time) map[string]int {
 func (m *lossMember) statuses() map[string]string {
 	out := map[string]string{}
 	for _, x := range m.c.Members() {
-		out[x.Name] = x.Status
+		out[x.Name] = string(x.Status)
 	}
 	return out
 }

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/serf/serf"
-
-	"github.com/vigil-agent/vigil/events"
 )
 
 // serf's snapshot is not enough to rejoin after a crash: its snapshotter
@@ -110,8 +108,8 @@ func (c *Cluster) currentPeers() []Peer {
 		peers = append(peers, Peer{Name: m.Name, Addr: net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))), Status: m.Status.String()})
 	}
 	sort.Slice(peers, func(i, j int) bool {
-		if (peers[i].Status == events.StatusAlive) != (peers[j].Status == events.StatusAlive) {
-			return peers[i].Status == events.StatusAlive
+		if (peers[i].Status == serf.StatusAlive.String()) != (peers[j].Status == serf.StatusAlive.String()) {
+			return peers[i].Status == serf.StatusAlive.String()
 		}
 		return peers[i].Name < peers[j].Name
 	})

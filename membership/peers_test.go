@@ -38,7 +38,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 func statusIn(c *Cluster, name string) string {
 	for _, m := range c.Members() {
 		if m.Name == name {
-			return m.Status
+			return string(m.Status)
 		}
 	}
 	return ""

@@ -118,7 +118,7 @@ func serfMembers(members []events.Member) serfMemberList {
 		}
 		out.Members = append(out.Members, serfMember{
 			Name: m.Name, Addr: net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port))), Port: uint16(m.Port),
-			Tags: tags, Status: m.Status,
+			Tags: tags, Status: string(m.Status),
 			Protocol: map[string]uint8{"min": serf.ProtocolVersionMin, "max": serf.ProtocolVersionMax, "version": serfProtocolVersion},
 		})
 	}
@@ -177,7 +177,7 @@ func printMembers(w io.Writer, members []events.Member) error {
 		for _, k := range internalTags {
 			delete(tags, k)
 		}
-		rows[i] = []string{m.Name, net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port))), m.Status, health, formatTags(tags)}
+		rows[i] = []string{m.Name, net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port))), string(m.Status), health, formatTags(tags)}
 	}
 	return writeTable(w, []string{"NAME", "ADDRESS", "STATUS", "HEALTH", "TAGS"}, rows)
 }

@@ -100,7 +100,7 @@ func chosenOrder(t *testing.T, agents []*testAgent) []string {
 	var raw []apiMember
 	agents[1].getJSON("/v1/members", &raw)
 	for _, m := range raw {
-		ms = append(ms, events.Member{Name: m.Name, Status: m.Status, Tags: m.Tags})
+		ms = append(ms, events.Member{Name: m.Name, Status: events.MemberStatus(m.Status), Tags: m.Tags})
 	}
 	base := "p@" + bootOf(t, agents[1], "p") + ".0:member-failed"
 	return failover.Rank("promote", base, "p", map[string]string{"role": "replica"}, ms)

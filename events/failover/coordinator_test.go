@@ -70,7 +70,7 @@ func (v *memView) set(name, status string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	m := v.members[name]
-	m.Name, m.Status = name, status
+	m.Name, m.Status = name, events.MemberStatus(status)
 	v.members[name] = m
 }
 

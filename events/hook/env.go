@@ -45,7 +45,7 @@ func HookEnv(ev *events.Event, self events.Member, httpAddr string) []string {
 			"VIGIL_MEMBER_NAME="+envValue(m.Name),
 			"VIGIL_MEMBER_ADDR="+envValue(m.Addr),
 			"VIGIL_MEMBER_PORT="+strconv.Itoa(int(m.Port)),
-			"VIGIL_MEMBER_STATUS="+envValue(m.Status),
+			"VIGIL_MEMBER_STATUS="+envValue(string(m.Status)),
 		)
 	}
 	if ev.User != nil {
