@@ -13,8 +13,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	vigilconsul "github.com/vigil-agent/vigil/consul"
-	vigildns "github.com/vigil-agent/vigil/dns"
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/events/failover"
 	"github.com/vigil-agent/vigil/events/hook"
@@ -55,13 +53,8 @@ type Agent struct {
 
 	publishMu sync.Mutex // orders ring ids and hook queues alike
 
-	dnsMu   sync.Mutex
-	dns     *vigildns.Server // nil while DNS is off
-	dnsAddr string           // where dns answers, once it does
-
-	consulMu   sync.Mutex
-	consul     *vigilconsul.Server // nil while consul_http is off
-	consulAddr string              // where it answers, once it does
+	dns    served // the DNS server, while dns is on
+	consul served // the Consul API, while consul_http is on
 
 	fired *hook.NameLimiter // user events fired through the API, per name
 

@@ -1,12 +1,9 @@
 package agent
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
-	"time"
 
 	vigilconsul "github.com/vigil-agent/vigil/consul"
 	"github.com/vigil-agent/vigil/events"
@@ -96,9 +93,7 @@ func (a *Agent) serveConsul(ln net.Listener) {
 	srv := vigilconsul.New(consulSource{a}, vigilconsul.Config{
 		Datacenter: a.cfg.ConsulDatacenter, AllowedHosts: a.cfg.HTTPAllowedHosts,
 	}, a.log)
-	a.consulMu.Lock()
-	a.consul, a.consulAddr = srv, ln.Addr().String()
-	a.consulMu.Unlock()
+	a.consul.set(srv, ln.Addr().String())
 	a.log.Info().Str("consul_http", ln.Addr().String()).Str("datacenter", a.cfg.ConsulDatacenter).Msg("Consul API listening")
 	go func() {
 		if err := srv.Serve(ln); err != nil {
@@ -108,24 +103,8 @@ func (a *Agent) serveConsul(ln net.Listener) {
 }
 
 // stopConsul stops the Consul API, ending its blocking queries.
-func (a *Agent) stopConsul() {
-	a.consulMu.Lock()
-	srv := a.consul
-	a.consulMu.Unlock()
-	if srv == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		a.log.Warn().Err(err).Msg("consul http shutdown")
-	}
-}
+func (a *Agent) stopConsul() { a.consul.stop(a.log, "consul http") }
 
 // ConsulAddr returns the address the Consul API answers on ("" while it
 // does not), once Run started.
-func (a *Agent) ConsulAddr() string {
-	a.consulMu.Lock()
-	defer a.consulMu.Unlock()
-	return a.consulAddr
-}
+func (a *Agent) ConsulAddr() string { return a.consul.Addr() }

@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -129,9 +127,7 @@ func (a *Agent) serveDNS(l *dnsListeners) {
 	srv := vigildns.New(dnsSource{a}, vigildns.Config{
 		Domain: a.cfg.DNSDomain, TTL: time.Duration(a.cfg.DNSTTL), MaxConnections: a.cfg.DNSMaxConnections,
 	}, a.log)
-	a.dnsMu.Lock()
-	a.dns, a.dnsAddr = srv, l.ln.Addr().String()
-	a.dnsMu.Unlock()
+	a.dns.set(srv, l.ln.Addr().String())
 	go func() {
 		if err := srv.Serve(l.pc, l.ln); err != nil {
 			a.log.Error().Err(err).Str("dns", l.ln.Addr().String()).Msg("DNS server stopped")
@@ -140,24 +136,8 @@ func (a *Agent) serveDNS(l *dnsListeners) {
 }
 
 // stopDNS stops the DNS server, if one runs.
-func (a *Agent) stopDNS() {
-	a.dnsMu.Lock()
-	srv := a.dns
-	a.dnsMu.Unlock()
-	if srv == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		a.log.Warn().Err(err).Msg("dns shutdown")
-	}
-}
+func (a *Agent) stopDNS() { a.dns.stop(a.log, "dns") }
 
 // DNSAddr returns the address the DNS server answers on ("" while it does
 // not), once Run started: with port 0 in dns, the port picked.
-func (a *Agent) DNSAddr() string {
-	a.dnsMu.Lock()
-	defer a.dnsMu.Unlock()
-	return a.dnsAddr
-}
+func (a *Agent) DNSAddr() string { return a.dns.Addr() }
