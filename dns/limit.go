@@ -2,11 +2,12 @@ package dns
 
 import (
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/internal/connlimit"
 )
 
 // refusedLogEvery is how often, at most, a connection turned away over
@@ -19,15 +20,15 @@ const refusedLogEvery = 10 * time.Second
 // after its idle timeout).
 type limitListener struct {
 	net.Listener
-	max     int64
-	open    atomic.Int64
+	slots   *connlimit.Slots
+	max     int
 	log     zerolog.Logger
 	refused atomic.Int64 // turned away since the last log line
 	lastLog atomic.Int64 // unix nanoseconds of the last log line
 }
 
 func newLimitListener(ln net.Listener, max int, logger zerolog.Logger) *limitListener {
-	return &limitListener{Listener: ln, max: int64(max), log: logger}
+	return &limitListener{Listener: ln, slots: connlimit.New(max), max: max, log: logger}
 }
 
 // Accept returns the next connection under the cap, closing those over
@@ -38,10 +39,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.open.Add(1) <= l.max {
-			return &limitedConn{Conn: c, release: func() { l.open.Add(-1) }}, nil
+		if lc, ok := l.slots.Take(c); ok {
+			return lc, nil
 		}
-		l.open.Add(-1)
 		c.Close()
 		l.noteRefused()
 	}
@@ -57,20 +57,6 @@ func (l *limitListener) noteRefused() {
 		return
 	}
 	n := l.refused.Swap(0)
-	l.log.Warn().Int64("refused", n).Int64("dns_max_connections", l.max).
+	l.log.Warn().Int64("refused", n).Int("dns_max_connections", l.max).
 		Msg("dns: too many TCP connections, closing new ones")
-}
-
-// limitedConn gives its slot back when closed, once.
-type limitedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-// Close closes the connection and frees its slot.
-func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }

@@ -7,9 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/connlimit"
 )
 
 // Defaults of the API's resource caps; the agent's http_max_connections
@@ -74,16 +75,15 @@ func LimitListener(ln net.Listener, max int, tlsConfig *tls.Config) net.Listener
 		"too many connections: this agent serves at most %d API connections at once (http_max_connections); retry later", max)})
 	body = append(body, '\n')
 	reply := []byte(fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nX-Content-Type-Options: nosniff\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
-	return &limitListener{Listener: ln, max: int64(max), tls: tlsConfig, reply: reply}
+	return &limitListener{Listener: ln, slots: connlimit.New(max), tls: tlsConfig, reply: reply}
 }
 
 // limitListener is LimitListener's listener.
 type limitListener struct {
 	net.Listener
-	max       int64
+	slots     *connlimit.Slots
 	tls       *tls.Config
 	reply     []byte
-	open      atomic.Int64
 	rejecting atomic.Int64
 }
 
@@ -95,10 +95,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.open.Add(1) <= l.max {
-			return &limitedConn{Conn: c, release: func() { l.open.Add(-1) }}, nil
+		if lc, ok := l.slots.Take(c); ok {
+			return lc, nil
 		}
-		l.open.Add(-1)
 		if l.rejecting.Add(1) > maxRejecting {
 			l.rejecting.Add(-1)
 			c.Close()
@@ -140,28 +139,4 @@ func (l *limitListener) reject(c net.Conn) {
 		_ = cw.CloseWrite()
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(conn, 64<<10))
-}
-
-// limitedConn gives its slot back when closed (once, however often
-// net/http closes it).
-type limitedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-// Close closes the connection and frees its slot.
-func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
-}
-
-// CloseWrite shuts the sending side down when the connection can, as
-// net/http does before closing a connection it answered an error on.
-func (c *limitedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
 }
