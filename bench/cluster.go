@@ -123,6 +123,14 @@ type ClusterOptions struct {
 	// ServicePort, when set (vigil only), gives every agent
 	// -service web:PORT -check-tcp 127.0.0.1:PORT.
 	ServicePort int
+	// Alone starts every agent without a join (no -join, no -retry-join),
+	// each a cluster of one, for a join by API afterwards (JoinCLI).
+	Alone bool
+	// NoWait returns the cluster as soon as every agent is launched (with
+	// Alone, once every API answers), without waiting for convergence:
+	// the caller waits (join.go's waitAllAlive, which names the last
+	// agent).
+	NoWait bool
 }
 
 // Cluster is N agents of one setup on loopback, all with a member-failed
@@ -194,7 +202,9 @@ const vigilConfig = `failover:
 // members. It returns the cluster and the join convergence time: from the
 // first agent's launch until the last agent saw N alive. The seed (agent
 // 0) is launched first; the others are launched, all at once, when its
-// API answers, each joining through it.
+// API answers, each joining through it. With opt.Alone nothing joins:
+// it returns when every agent's API answers, with a convergence time of 0;
+// with opt.NoWait it returns once every agent is launched, with 0.
 func (e *Env) StartCluster(opt ClusterOptions, timeout time.Duration) (*Cluster, time.Duration, error) {
 	if opt.Setup.Kind == Serf && opt.ServicePort != 0 {
 		return nil, 0, errors.New("serf agents have no service option")
@@ -229,6 +239,9 @@ func (e *Env) StartCluster(opt ClusterOptions, timeout time.Duration) (*Cluster,
 	if err := os.WriteFile(c.HookLog, nil, 0o644); err != nil {
 		return nil, 0, err
 	}
+	if err := os.MkdirAll(c.runDir(), 0o700); err != nil {
+		return nil, 0, err
+	}
 	if err := os.WriteFile(filepath.Join(dir, "vigil.yaml"), []byte(vigilConfig), 0o644); err != nil {
 		return nil, 0, err
 	}
@@ -253,6 +266,19 @@ func (e *Env) StartCluster(opt ClusterOptions, timeout time.Duration) (*Cluster,
 			c.Stop()
 			return nil, 0, err
 		}
+	}
+	if opt.Alone {
+		// Each agent a cluster of one: ready when its API answers.
+		for _, a := range c.Agents {
+			if err := a.waitReady(timeout); err != nil {
+				c.Stop()
+				return nil, 0, err
+			}
+		}
+		return c, 0, nil
+	}
+	if opt.NoWait {
+		return c, 0, nil
 	}
 	conv, err := c.WaitConverged(c.Started, timeout)
 	if err != nil {
@@ -280,7 +306,7 @@ func (a *Agent) args() []string {
 		args := []string{"agent", "-config", filepath.Join(c.dir, "vigil.yaml"), "-name", a.Name, "-bind", gossip, "-http", api,
 			"-profile", c.Opt.Setup.Profile, "-log-level", "warn", "-log-format", "json",
 			"-hook", "member-failed=" + c.hook}
-		if join != nil {
+		if join != nil && !c.Opt.Alone {
 			args = append(args, "-join", "127.0.0.1:"+strconv.Itoa(join.GossipPort))
 		}
 		if p := c.Opt.ServicePort; p != 0 {
@@ -291,12 +317,16 @@ func (a *Agent) args() []string {
 		args := []string{"agent", "-node", a.Name, "-bind", gossip, "-rpc-addr", api,
 			"-profile", c.Opt.Setup.Profile, "-log-level", "warn",
 			"-event-handler", "member-failed=" + c.hook}
-		if join != nil {
+		if join != nil && !c.Opt.Alone {
 			args = append(args, "-retry-join", "127.0.0.1:"+strconv.Itoa(join.GossipPort), "-retry-interval", "1s")
 		}
 		return args
 	}
 }
+
+// runDir is the cluster's runtime directory (VIGIL_RUNTIME_DIR of its
+// vigil agents).
+func (c *Cluster) runDir() string { return filepath.Join(c.dir, "run") }
 
 // pidStarted reports whether the agent was started before (a restart).
 func (a *Agent) pidStarted() bool {
@@ -334,6 +364,12 @@ func (a *Agent) start() error {
 	cmd := exec.Command(bin, a.args()...)
 	cmd.Dir = c.dir
 	cmd.Env = agentEnv()
+	if c.Opt.Setup.Kind == Vigil {
+		// Each cluster's own runtime directory, where an agent without
+		// http_token writes the token the vigil commands (and joinAPI)
+		// read; never a stale file of an earlier agent on the same port.
+		cmd.Env = append(cmd.Env, "VIGIL_RUNTIME_DIR="+c.runDir())
+	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = agentProcAttr()

@@ -48,6 +48,8 @@ func main() {
 		joinOnly  = flag.String("join-only", "", "instead of the benchmark: only join convergence, one graceful rejoin and a churn of 3 graceful rejoins 5 s apart, for these comma-separated setups (e.g. vigil-lan,vigil-local,serf-local), at the sizes of -ns (default 50), one cluster at a time; writes join.json to -out")
 		joinRuns  = flag.Int("join-runs", 3, "runs per setup and size for -join-only")
 		joinWait  = flag.Duration("join-timeout", 60*time.Second, "how long -join-only waits for a convergence or a rejoin")
+		joinStyle = flag.String("join-style", "start", "join styles for -join-only, comma-separated: start (the seed first, then N-1 agents at once with -join / serf -retry-join) and cli (N agents alone, then N-1 told at once to join the seed through their API, as `vigil join` and `serf join` do)")
+		joinChurn = flag.Bool("join-churn", true, "with -join-only, run the churn of 3 graceful rejoins 5 s apart after each rejoin (false: skip it, shorter runs)")
 	)
 	flag.Parse()
 	if *report != "" {
@@ -73,7 +75,7 @@ func main() {
 		return
 	}
 	if *joinOnly != "" {
-		os.Exit(runJoinOnly(*joinOnly, *ns, *joinRuns, *joinWait, *vigilBin, *serfBin, *outDir))
+		os.Exit(runJoinOnly(*joinOnly, *joinStyle, *ns, *scratch, *joinRuns, *joinWait, *joinChurn, *vigilBin, *serfBin, *outDir))
 	}
 	if *vigilBin == "" || *serfBin == "" || *outDir == "" {
 		fmt.Fprintln(os.Stderr, "usage: vigil-bench -vigil BIN -serf BIN -out DIR [-doc FILE] [-micro FILE] [-quick]")
@@ -281,7 +283,7 @@ func fatal(err error) {
 
 // runJoinOnly runs the join-only measurement (-join-only) and returns the
 // exit status.
-func runJoinOnly(setups, ns string, runs int, timeout time.Duration, vigilBin, serfBin, outDir string) int {
+func runJoinOnly(setups, styles, ns, scratch string, runs int, timeout time.Duration, churn bool, vigilBin, serfBin, outDir string) int {
 	if outDir == "" {
 		fmt.Fprintln(os.Stderr, "vigil-bench: -join-only needs -out")
 		return 2
@@ -311,11 +313,22 @@ func runJoinOnly(setups, ns string, runs int, timeout time.Duration, vigilBin, s
 		}
 		list = append(list, s)
 	}
-	dir, err := os.MkdirTemp("", "vigil-bench-join-")
+	joinStyles, err := bench.ParseJoinStyles(styles)
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "vigil-bench: -join-style:", err)
+		return 2
+	}
+	// Without -scratch a temp dir, removed at the end; with it, the logs
+	// of every run that missed bench.JoinTarget stay there.
+	dir := scratch
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "vigil-bench-join-"); err != nil {
+			fatal(err)
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		fatal(err)
 	}
-	defer os.RemoveAll(dir)
 	logf := func(format string, args ...any) {
 		fmt.Printf("%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
@@ -332,22 +345,28 @@ func runJoinOnly(setups, ns string, runs int, timeout time.Duration, vigilBin, s
 		s := <-sigs
 		logf("got %s: killing every agent", s)
 		env.KillAll()
-		os.RemoveAll(dir)
+		if scratch == "" {
+			os.RemoveAll(dir)
+		}
 		os.Exit(1)
 	}()
 	var all []bench.JoinRun
 	for _, n := range sizes {
-		for _, s := range list {
-			all = append(all, env.MeasureJoin(s, n, runs, timeout)...)
+		for _, st := range joinStyles {
+			for _, s := range list {
+				all = append(all, env.MeasureJoin(s, bench.JoinOptions{Style: st, N: n, Runs: runs, Timeout: timeout, Churn: churn, Keep: false})...)
+			}
 		}
 	}
 	env.KillAll()
-	fmt.Println("| Setup | N | Run | Converged (s) | Rejoin (s) | Churn (s) | Note |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| Setup | Join | N | Run | Converged (s) | Last | Rejoin (s) | Last | Churn (s) | Note |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range all {
-		fmt.Printf("| %s | %d | %d | %s | %s | %s | %s |\n", r.Setup, r.N, r.Run, (r.ConvergedMS / 1000).Fmt(2), (r.RejoinMS / 1000).Fmt(2),
-			(r.ChurnMS / 1000).Fmt(2), strings.TrimSpace(r.Note+" "+r.RejoinNote+" "+r.ChurnNote))
+		fmt.Printf("| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s |\n", r.Setup, r.Style, r.N, r.Run, (r.ConvergedMS / 1000).Fmt(2), r.Last,
+			(r.RejoinMS / 1000).Fmt(2), r.RejoinLast, (r.ChurnMS / 1000).Fmt(2), strings.TrimSpace(r.Note+" "+r.RejoinNote+" "+r.ChurnNote))
 	}
+	fmt.Println()
+	fmt.Print(bench.JoinTable(bench.SummarizeJoin(all, bench.JoinTarget), bench.JoinTarget))
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		fatal(err)
 	}
