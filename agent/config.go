@@ -195,11 +195,13 @@ type Config struct {
 	// member on every agent) from taking the host. Claimed failover runs
 	// (run_on: one) never wait for a slot. Needs a restart.
 	HookMaxConcurrent int `yaml:"hook_max_concurrent"`
-	// HookCoalesce is the window in which member-failed events for one
-	// hook are merged into one run with every member on stdin. Default
-	// 500ms; 0 runs one process per event, at once. The first event of a
-	// batch waits out the window, so every member-failed hook starts up to
-	// this much later; 30 members failing together cost one process
+	// HookCoalesce bounds one hook's member-failed runs to one per
+	// window, leading-edge: the first failure after a quiet window runs
+	// at once; those arriving within the window after its run started
+	// run together, every member on stdin, when the window has passed.
+	// Default 500ms; 0 runs one process per event, at once. A lone
+	// failure costs no latency; a failure right after another waits up
+	// to the window; 30 members failing together cost two processes
 	// instead of 30. run_on: one hooks are never coalesced. Needs a
 	// restart.
 	HookCoalesce Duration `yaml:"hook_coalesce"`
@@ -413,8 +415,8 @@ const MaxJoinSyncRounds = 30
 // MaxConfirmTimeout is confirm_timeout's largest value.
 const MaxConfirmTimeout = 10 * time.Second
 
-// MaxHookCoalesce is hook_coalesce's largest value: every member-failed
-// hook starts up to that much later.
+// MaxHookCoalesce is hook_coalesce's largest value: a member-failed
+// hook run that follows another starts up to that much later.
 const MaxHookCoalesce = 10 * time.Second
 
 // Default returns the configuration before any file, env or flag.

@@ -153,7 +153,7 @@ var Options = []*Option{
 		}},
 	intOption("hook-max-concurrent", "hook_max_concurrent", "hook processes running at once at most, over all hooks; more wait for a slot (0: no limit)", "2 × CPUs, at least 4",
 		func(c *Config) *int { return &c.HookMaxConcurrent }),
-	durationOption("hook-coalesce", "hook_coalesce", "member-failed events for one hook within this window run once, with every member on stdin (0: one run per event, at once)", hook.DefaultCoalesceWindow.String(),
+	durationOption("hook-coalesce", "hook_coalesce", "at most one member-failed run per hook in this window: the first failure runs at once, later ones within the window together, every member on stdin (0: one run per event, at once)", hook.DefaultCoalesceWindow.String(),
 		func(c *Config) *Duration { return &c.HookCoalesce }),
 	floatOption("user-event-rate", "user_event_rate", "user events of one name per second, on average, that run hooks and may be fired here (0: no limit)", strconv.FormatFloat(hook.DefaultUserEventRate, 'f', -1, 64),
 		func(c *Config) *float64 { return &c.UserEventRate }),

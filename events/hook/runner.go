@@ -101,9 +101,10 @@ type RunnerConfig struct {
 	// hooks (storm.go); a run over it waits for a slot. Zero is no limit.
 	// The agent's hook_max_concurrent (DefaultMaxConcurrent).
 	MaxConcurrent int
-	// CoalesceWindow, when not zero, merges the member-failed events of
-	// one ordinary hook that arrive within it of the first into one run
-	// (storm.go). The agent's hook_coalesce (DefaultCoalesceWindow).
+	// CoalesceWindow, when not zero, bounds an ordinary hook's
+	// member-failed runs to one per window: the first starts at once, the
+	// ones arriving within the window after it run together when it has
+	// passed (storm.go). The agent's hook_coalesce (DefaultCoalesceWindow).
 	CoalesceWindow time.Duration
 }
 
@@ -150,6 +151,9 @@ type hookQueue struct {
 	wake    chan struct{}
 	// slotWait is set while the worker waits for a process slot.
 	slotWait atomic.Bool
+	// lastCoalesced is when the worker last formed a coalescable
+	// member-failed run (storm.go); only the worker touches it.
+	lastCoalesced time.Time
 }
 
 // class returns the FIFO ev waits in, with q.mu held: user events wait
@@ -345,7 +349,6 @@ func (r *Runner) UserEventLimit() RateLimit { return r.limiter.Limit() }
 type queuedRun struct {
 	ev    *events.Event
 	guard RunGuard
-	at    time.Time // when it was queued
 }
 
 // Enqueue implements CoordinatedRunner.
@@ -410,7 +413,7 @@ func (r *Runner) enqueue(q *hookQueue, ev events.Event, guard RunGuard) bool {
 	// before it, which is what lets the journal be compacted while it is
 	// appended to.
 	r.cfg.Journal.Queued(q.hook.Name, &ev)
-	*fifo = append(*fifo, queuedRun{ev: &ev, guard: guard, at: time.Now()})
+	*fifo = append(*fifo, queuedRun{ev: &ev, guard: guard})
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:

@@ -24,15 +24,19 @@ import (
 //     one hook's run, which holds a lease) never wait: they are one per
 //     failure cluster-wide and already bounded by the failover guards.
 //     In-process (built-in) hooks start no process and do not count.
-//   - member-failed events for one ordinary hook that arrive within
-//     CoalesceWindow of the first are handed to it in one run, every
-//     member on stdin (JSON's members array; serf's format has a line per
-//     member, as a serf agent's coalesced events do). The first waits out
-//     the window: the price is up to CoalesceWindow of latency on every
-//     member-failed run. Each event merged into another's run is recorded
-//     with the outcome "coalesced", naming the event whose run it joined.
-//     A run_on: one hook is never coalesced: the failover coordinator
-//     claims, fences and runs it per failed member.
+//   - member-failed events for one ordinary hook are coalesced on the
+//     leading edge: the first after a quiet spell starts its run at once
+//     (with whatever member-failed events already wait right behind it);
+//     the ones that arrive within CoalesceWindow of that run's start wait
+//     until the window has passed and then run together, every member on
+//     stdin (JSON's members array; serf's format has a line per member,
+//     as a serf agent's coalesced events do). So a lone failure costs no
+//     latency, and a storm costs at most one run per window per hook: its
+//     first failure at once, the rest in batches a window apart. Each
+//     event merged into another's run is recorded with the outcome
+//     "coalesced", naming the event whose run it joined. A run_on: one
+//     hook is never coalesced: the failover coordinator claims, fences
+//     and runs it per failed member.
 
 // DefaultCoalesceWindow is the agent's default hook_coalesce window.
 const DefaultCoalesceWindow = 500 * time.Millisecond
@@ -76,19 +80,26 @@ func (r *Runner) coalescable(q *hookQueue, qr queuedRun) bool {
 		q.hook.RunOn != RunOnOne && qr.ev.Fence == 0 && qr.ev.TakeoverFrom == ""
 }
 
-// coalesce waits until CoalesceWindow after first was queued, then takes
-// the member-failed events queued right behind it (up to MaxCoalesced in
-// all; an event of another kind ends the batch, so the hook still sees
-// events in order) and returns one event with all their members, and the
-// events merged into it, each recorded as coalesced. With nothing to
-// merge it returns first's event as it is.
+// coalesce returns the run for first, a member-failed event q's worker
+// took: when a member-failed run of q's hook started less than
+// CoalesceWindow ago it first waits until the window since that start has
+// passed; it does not wait otherwise (the leading edge: a lone failure
+// runs at once). Then it takes the member-failed events queued right
+// behind first (up to MaxCoalesced in all; an event of another kind ends
+// the batch, so the hook still sees events in order) and returns one
+// event with all their members, and the events merged into it, each
+// recorded as coalesced. With nothing to merge it returns first's event
+// as it is.
 func (r *Runner) coalesce(q *hookQueue, first queuedRun) (*events.Event, []*events.Event) {
-	t := time.NewTimer(time.Until(first.at.Add(r.cfg.CoalesceWindow)))
-	select {
-	case <-t.C:
-	case <-r.ctx.Done():
-		t.Stop()
+	if wait := time.Until(q.lastCoalesced.Add(r.cfg.CoalesceWindow)); wait > 0 && !q.lastCoalesced.IsZero() {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-r.ctx.Done():
+			t.Stop()
+		}
 	}
+	q.lastCoalesced = time.Now()
 	var merged []*events.Event
 	q.mu.Lock()
 	for len(merged)+1 < MaxCoalesced && len(q.pending) > 0 && r.coalescable(q, q.pending[0]) {

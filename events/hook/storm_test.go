@@ -51,54 +51,69 @@ func processRuns(r *Runner, hook string) []events.Run {
 	return out
 }
 
-// TestCoalesceMemberFailed: member-failed events dispatched within the
-// coalescing window reach a hook process in one run with every member on
-// stdin; each event merged into it is recorded as coalesced; an event of
-// another kind ends a batch; run_on: one hooks and a zero window run one
-// process per event. The hooks are real processes writing their stdin,
-// one file per run.
+// TestCoalesceMemberFailed: member-failed coalescing is leading-edge.
+// The first member-failed event of a quiet hook starts its process at
+// once; the member-failed events that arrive within the window after it
+// reach one process together, every member on stdin, when the window
+// has passed, and each event merged into it is recorded as coalesced; an
+// event of another kind ends a batch; run_on: one hooks and a zero window
+// run one process per event. Each case dispatches a first event, waits
+// for its run, then dispatches the rest together. The hooks are real
+// processes writing their stdin, one file per run.
 func TestCoalesceMemberFailed(t *testing.T) {
-	failed := func(n int) []stormEv {
+	failed := func(from, n int) []stormEv {
 		var out []stormEv
-		for i := range n {
+		for i := from; i < from+n; i++ {
 			out = append(out, stormEv{events.MemberFailed, fmt.Sprintf("db-%02d", i)})
 		}
 		return out
 	}
+	const window = 500 * time.Millisecond
 	for _, tt := range []struct {
 		name   string
 		window time.Duration
 		stdin  StdinFormat
 		runOn  RunOn
-		events []stormEv
+		first  stormEv
+		rest   []stormEv
 		want   [][]string // members on stdin, one list per process run
+		// batched: the second process run waits out the window after the
+		// first's start.
+		batched bool
 	}{
-		{"30 failures in one run, json", 500 * time.Millisecond, StdinJSON, RunOnAll, failed(30), [][]string{names(failed(30))}},
-		{"30 failures in one run, serf format", 500 * time.Millisecond, StdinSerf, RunOnAll, failed(30), [][]string{names(failed(30))}},
-		{"a join ends the batch", 500 * time.Millisecond, StdinJSON, RunOnAll,
-			[]stormEv{{events.MemberFailed, "a"}, {events.MemberFailed, "b"}, {events.MemberJoin, "c"}, {events.MemberFailed, "d"}},
-			[][]string{{"a", "b"}, {"c"}, {"d"}}},
-		{"the same member twice is listed once", 500 * time.Millisecond, StdinJSON, RunOnAll,
-			[]stormEv{{events.MemberFailed, "a"}, {events.MemberFailed, "b"}, {events.MemberFailed, "a"}},
-			[][]string{{"a", "b"}}},
-		{"run_on: one is never coalesced", 500 * time.Millisecond, StdinJSON, RunOnOne, failed(3),
-			[][]string{{"db-00"}, {"db-01"}, {"db-02"}}},
-		{"window 0: one run per event", 0, StdinJSON, RunOnAll, failed(3),
-			[][]string{{"db-00"}, {"db-01"}, {"db-02"}}},
+		{"the first at once, 29 more in one run, json", window, StdinJSON, RunOnAll, failed(0, 1)[0], failed(1, 29),
+			[][]string{{"db-00"}, names(failed(1, 29))}, true},
+		{"the first at once, 29 more in one run, serf format", window, StdinSerf, RunOnAll, failed(0, 1)[0], failed(1, 29),
+			[][]string{{"db-00"}, names(failed(1, 29))}, true},
+		{"a join ends the batch", window, StdinJSON, RunOnAll, stormEv{events.MemberFailed, "a"},
+			[]stormEv{{events.MemberFailed, "b"}, {events.MemberFailed, "c"}, {events.MemberJoin, "d"}, {events.MemberFailed, "e"}},
+			[][]string{{"a"}, {"b", "c"}, {"d"}, {"e"}}, true},
+		{"the same member twice is listed once", window, StdinJSON, RunOnAll, stormEv{events.MemberFailed, "a"},
+			[]stormEv{{events.MemberFailed, "b"}, {events.MemberFailed, "c"}, {events.MemberFailed, "b"}},
+			[][]string{{"a"}, {"b", "c"}}, true},
+		{"run_on: one is never coalesced", window, StdinJSON, RunOnOne, failed(0, 1)[0], failed(1, 2),
+			[][]string{{"db-00"}, {"db-01"}, {"db-02"}}, false},
+		{"window 0: one run per event", 0, StdinJSON, RunOnAll, failed(0, 1)[0], failed(1, 2),
+			[][]string{{"db-00"}, {"db-01"}, {"db-02"}}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			h := Hook{Name: "h", Stdin: tt.stdin, RunOn: tt.runOn, Shell: `cat > "` + dir + `/run-$VIGIL_EVENT_ID"`}
 			r := newStormRunner(t, 0, tt.window, h)
-			for i, e := range tt.events {
-				id := uint64(i + 1)
+			dispatch := func(id uint64, e stormEv) {
 				if e.typ == events.MemberJoin {
 					r.Dispatch(joinEvent(id, e.name))
 				} else {
 					r.Dispatch(failedEvent(id, e.name))
 				}
 			}
-			waitFor(t, 15*time.Second, "a record of every event", func() bool { return len(runsOf(r, "h")) == len(tt.events) })
+			dispatch(1, tt.first)
+			waitFor(t, 15*time.Second, "the first event's run", func() bool { return len(runsOf(r, "h")) == 1 })
+			for i, e := range tt.rest {
+				dispatch(uint64(i+2), e)
+			}
+			all := 1 + len(tt.rest)
+			waitFor(t, 15*time.Second, "a record of every event", func() bool { return len(runsOf(r, "h")) == all })
 			runs := processRuns(r, "h")
 			var got [][]string
 			for _, run := range runs {
@@ -111,8 +126,8 @@ func TestCoalesceMemberFailed(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("process runs' members %v, want %v", got, tt.want)
 			}
-			coalesced := len(runsOf(r, "h")) - len(runs)
-			if want := len(tt.events) - len(tt.want); coalesced != want {
+			coalesced := all - len(runs)
+			if want := all - len(tt.want); coalesced != want {
 				t.Errorf("%d events recorded as coalesced, want %d", coalesced, want)
 			}
 			for _, run := range runsOf(r, "h") {
@@ -120,7 +135,67 @@ func TestCoalesceMemberFailed(t *testing.T) {
 					t.Errorf("coalesced record %+v does not name the run it joined", run)
 				}
 			}
+			if tt.batched && len(runs) >= 2 {
+				// The second run was formed a window after the first was;
+				// each process starts a moment after its run is formed.
+				if gap := runs[1].Start.Sub(runs[0].Start); gap < tt.window-100*time.Millisecond {
+					t.Errorf("the second run started %s after the first, want about the window (%s) or more", gap, tt.window)
+				}
+			}
 		})
+	}
+}
+
+// TestCoalesceLeadingEdge: with a window far longer than a process start,
+// a lone member-failed event starts its hook at once, not a window late,
+// and so does one that comes after a quiet window; 30 events dispatched
+// together run in at most two processes (the first at once, the others
+// together), with each member once.
+func TestCoalesceLeadingEdge(t *testing.T) {
+	const window = 3 * time.Second
+	dir := t.TempDir()
+	h := Hook{Name: "h", Stdin: StdinJSON, Shell: `cat > "` + dir + `/run-$VIGIL_EVENT_ID"`}
+	r := newStormRunner(t, 0, window, h)
+
+	lone := func(id uint64, name string, records int) {
+		t.Helper()
+		at := time.Now()
+		r.Dispatch(failedEvent(id, name))
+		waitFor(t, 15*time.Second, "the run of "+name, func() bool { return len(runsOf(r, "h")) == records })
+		run := runsOf(r, "h")[records-1]
+		if d := run.Start.Sub(at); d >= window/2 {
+			t.Errorf("a lone member-failed event started its hook %s after the dispatch, want at once (the window is %s)", d, window)
+		} else {
+			t.Logf("dispatch → hook start %s", d)
+		}
+	}
+	lone(1, "a", 1)
+	// After a quiet window the next failure is a leading edge again.
+	time.Sleep(window + 100*time.Millisecond)
+	lone(2, "b", 2)
+	time.Sleep(window + 100*time.Millisecond)
+
+	var want []string
+	for i := range 30 {
+		name := fmt.Sprintf("db-%02d", i)
+		want = append(want, name)
+		r.Dispatch(failedEvent(uint64(10+i), name))
+	}
+	waitFor(t, 30*time.Second, "a record of every event", func() bool { return len(runsOf(r, "h")) == 32 })
+	runs := processRuns(r, "h")[2:]
+	if len(runs) > 2 {
+		t.Errorf("30 failures dispatched together ran %d processes, want at most 2", len(runs))
+	}
+	var got []string
+	for _, run := range runs {
+		b, err := os.ReadFile(filepath.Join(dir, "run-"+strconv.FormatUint(run.EventID, 10)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, stdinMembers(t, StdinJSON, b)...)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the storm's runs had members %v, want each of %v once, in order", got, want)
 	}
 }
 
