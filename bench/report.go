@@ -342,6 +342,25 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 				n, v.Trials, secs(v.FirstP50), secs(s.FirstP50), secs(v.LastP50), secs(s.LastP50), yes(okLast))
 		}
 	}
+	if cfg.ScaleAlone && len(cfg.ScaleNs) > 0 && !cfg.skip("scale") {
+		for _, st := range LargestStable(res) {
+			var each []string
+			for i, n := range st.Sizes {
+				if ff := st.FalseFailures[i]; ff < 0 {
+					each = append(each, fmt.Sprintf("N=%d did not start", n))
+				} else {
+					each = append(each, fmt.Sprintf("N=%d %d", n, ff))
+				}
+			}
+			largest := "none"
+			if st.Largest > 0 {
+				largest = fmt.Sprintf("N=%d", st.Largest)
+			}
+			top := slices.Max(st.Sizes)
+			w("| %s alone at N=%d: 0 false failures (%s quiet window); largest stable N | false failures: %s; largest stable %s | %s |\n",
+				st.Setup, top, cfg.ScaleWindow, strings.Join(each, ", "), largest, yes(st.Largest == top))
+		}
+	}
 	if f, ok := findSum(sums, "vigil-fast", cfg.FastLongN); ok {
 		// Judged on the median, with p90 beside it: the issue asks for
 		// "under 2 s" without a percentile; the other targets are medians.
@@ -458,7 +477,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	w("## Scale and stability\n\n")
 	w("Every cluster counts, over its whole life, the `member-failed` hooks that no kill explains (a report about an agent that was neither killed in a trial nor leaving): *false failures*. ")
 	if cfg.ScaleAlone {
-		w("The scale phase (N = %s) runs %s one after the other, never side by side (at N = 200 two clusters beside each other overloaded the machine), in alternating order between sizes: each gets convergence, %s idle, a quiet window of %s, then %d detection trials. ", joinInts(cfg.ScaleNs), map[bool]string{true: "serf-local, vigil-local and vigil-fast", false: "serf-local and vigil-local"}[cfg.ScaleFast], cfg.IdleWindow, cfg.ScaleWindow, cfg.ScaleTrials)
+		w("The scale phase (N = %s) runs %s one after the other, never side by side (at N = 200 two clusters beside each other overloaded the machine), in alternating order between sizes: each gets convergence, %s idle, a quiet window of %s, then %d detection trials. ", joinInts(cfg.ScaleNs), scaleNames(cfg), cfg.IdleWindow, cfg.ScaleWindow, cfg.ScaleTrials)
 	} else {
 		w("The scale phase (N = %s) runs vigil-local and serf-local side by side, like the comparison phases: convergence, %s idle, a quiet window of %s for both, then %d alternating detection trials each. ", joinInts(cfg.ScaleNs), cfg.IdleWindow, cfg.ScaleWindow, cfg.ScaleTrials)
 	}
@@ -561,4 +580,20 @@ func loadSummary(res *Results) string {
 	}
 	s += " — the load includes the run's own agents"
 	return s
+}
+
+// scaleNames lists the scale phase's setups in words ("serf-local and
+// vigil-local").
+func scaleNames(cfg Config) string {
+	var names []string
+	for _, s := range cfg.scaleSetups() {
+		names = append(names, s.Name())
+	}
+	switch len(names) {
+	case 0:
+		return "no setup"
+	case 1:
+		return names[0] + " alone"
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

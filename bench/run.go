@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -48,6 +49,14 @@ type Config struct {
 	ScaleTrials int           `json:"scale_trials"`
 	// ScaleFast adds vigil-fast to the scale phase.
 	ScaleFast bool `json:"scale_fast"`
+	// ScaleOnly, when not empty, names the setups the scale phase runs
+	// (e.g. vigil-local), of those it would run; for a targeted run.
+	ScaleOnly []string `json:"scale_only,omitempty"`
+	// Profile is the memberlist profile of the comparison phases' vigil
+	// and serf agent clusters: "local" when empty (its rows are
+	// vigil-local and serf-local), e.g. "lan" for vigil-lan beside
+	// serf-lan.
+	Profile string `json:"profile,omitempty"`
 	// ScaleAlone: the scale phase runs each setup alone (since f498cf0);
 	// a run recorded before it ran vigil's and serf's side by side, and
 	// its report says so.
@@ -68,8 +77,9 @@ func (c Config) fastTrials(n int) int {
 	return c.FastTrials
 }
 
-// FullConfig is the default full run (about 55 minutes on 2 cores: the
-// fast profile's 10-minute quiet window and 5 minutes at N = 100 and 200).
+// FullConfig is the default full run (about 85 minutes on 2 cores: the
+// fast profile's 10-minute quiet window, and each agent alone for 5
+// minutes at N = 100, 150 and 200).
 func FullConfig() Config {
 	return Config{
 		Ns: []int{5, 20, 50}, Trials: 10, FastTrials: 6,
@@ -77,7 +87,7 @@ func FullConfig() Config {
 		IdleWindow: 15 * time.Second, ChurnWindow: 15 * time.Second, ChurnPeriod: 5 * time.Second,
 		FastLongN: 20, FastLongWindow: 10 * time.Minute,
 		HTTPN: 50, HTTPConc: 4, HTTPDuration: 5 * time.Second,
-		ScaleNs: []int{100, 200}, ScaleWindow: 5 * time.Minute, ScaleTrials: 3, ScaleAlone: true,
+		ScaleNs: []int{100, 150, 200}, ScaleWindow: 5 * time.Minute, ScaleTrials: 3, ScaleAlone: true,
 		HookSamples: 500,
 	}
 }
@@ -101,6 +111,16 @@ var (
 	serfLocal  = Setup{Serf, "local"}
 	vigilFast  = Setup{Vigil, "fast"}
 )
+
+// pairSetups are the comparison phases' two setups: vigil and serf agent
+// with Profile.
+func (c Config) pairSetups() (vigil, serf Setup) {
+	p := c.Profile
+	if p == "" {
+		p = "local"
+	}
+	return Setup{Vigil, p}, Setup{Serf, p}
+}
 
 // Budget is one phase's planned and actual length.
 type Budget struct {
@@ -144,13 +164,14 @@ func (c Config) Plan() []Budget {
 		out = append(out, Budget{Phase: p, PlannedS: Num(math.Round(s)), ActualS: nan})
 	}
 	add("hook dispatch latency (in-process)", 2+float64(c.HookSamples)*0.01)
+	pv, ps := c.pairSetups()
 	for _, n := range c.Ns {
-		s := startSeconds(vigilLocal, n) + startSeconds(serfLocal, n) + c.IdleWindow.Seconds() + c.ChurnWindow.Seconds() + 10
-		s += float64(c.Trials) * (c.trialSeconds(vigilLocal, n) + c.trialSeconds(serfLocal, n))
+		s := startSeconds(pv, n) + startSeconds(ps, n) + c.IdleWindow.Seconds() + c.ChurnWindow.Seconds() + 10
+		s += float64(c.Trials) * (c.trialSeconds(pv, n) + c.trialSeconds(ps, n))
 		if n == c.HTTPN {
 			s += c.HTTPDuration.Seconds() + 2
 		}
-		add(fmt.Sprintf("N=%d vigil-local vs serf-local", n), s)
+		add(fmt.Sprintf("N=%d %s vs %s", n, pv.Name(), ps.Name()), s)
 		s = startSeconds(vigilFast, n) + c.IdleWindow.Seconds() + float64(c.fastTrials(n))*c.trialSeconds(vigilFast, n)
 		if n == c.FastLongN {
 			s += c.FastLongWindow.Seconds()
@@ -177,6 +198,55 @@ func (c Config) scaleSetups() []Setup {
 	out := []Setup{serfLocal, vigilLocal}
 	if c.ScaleFast {
 		out = append(out, vigilFast)
+	}
+	if len(c.ScaleOnly) > 0 {
+		out = slices.DeleteFunc(out, func(s Setup) bool { return !slices.Contains(c.ScaleOnly, s.Name()) })
+	}
+	return out
+}
+
+// ScaleStability is what the scale phase found for one setup: the false
+// failures of its cluster at each size it ran alone, and the largest size
+// up to which every one was stable.
+type ScaleStability struct {
+	Setup string `json:"setup"`
+	// Sizes are the sizes the phase tried, ascending; FalseFailures holds
+	// each one's count, -1 for a cluster that did not start.
+	Sizes         []int `json:"sizes"`
+	FalseFailures []int `json:"false_failures"`
+	// Largest is the largest size with every size up to it stable (0
+	// false failures in the quiet window); 0 when the smallest was not.
+	Largest int `json:"largest"`
+}
+
+// LargestStable returns, for each setup of the scale phase, the largest
+// size at which it was stable alone: 0 false member-failed reports over
+// its cluster's life, quiet window included, with every smaller size it
+// tried stable too.
+func LargestStable(res *Results) []ScaleStability {
+	sizes := slices.Clone(res.Config.ScaleNs)
+	slices.Sort(sizes)
+	var out []ScaleStability
+	for _, s := range res.Config.scaleSetups() {
+		st := ScaleStability{Setup: s.Name()}
+		broken := false
+		for _, n := range sizes {
+			ff := -1
+			for _, row := range res.Stability {
+				if row.Setup == s.Name() && row.N == n && strings.HasPrefix(row.Phase, "scale ") {
+					ff = row.FalseFailures
+				}
+			}
+			st.Sizes = append(st.Sizes, n)
+			st.FalseFailures = append(st.FalseFailures, ff)
+			if ff != 0 {
+				broken = true
+			}
+			if !broken {
+				st.Largest = n
+			}
+		}
+		out = append(out, st)
 	}
 	return out
 }
@@ -377,9 +447,10 @@ func (r *Runner) Run() {
 
 	for ni, n := range r.Cfg.Ns {
 		phase(r.name(plan[i].Phase, "pair"), func() {
-			order := []Setup{vigilLocal, serfLocal}
+			pv, ps := r.Cfg.pairSetups()
+			order := []Setup{pv, ps}
 			if ni%2 == 1 {
-				order = []Setup{serfLocal, vigilLocal}
+				order = []Setup{ps, pv}
 			}
 			byName := map[string]*Cluster{}
 			var cs []*Cluster
@@ -411,14 +482,14 @@ func (r *Runner) Run() {
 			r.footprint(parallel(cs, func(c *Cluster) Footprint {
 				return c.Churn(r.Cfg.ChurnWindow, r.Cfg.ChurnPeriod, min(r.Cfg.RejoinTimeout, 30*time.Second))
 			})...)
-			if n == r.Cfg.HTTPN && byName[serfLocal.Name()] != nil {
+			if n == r.Cfg.HTTPN && byName[ps.Name()] != nil {
 				// serf's RPC members call, for reference, with the vigil
 				// cluster already stopped.
-				if v := byName[vigilLocal.Name()]; v != nil {
+				if v := byName[pv.Name()]; v != nil {
 					r.stop(v, 0)
-					cs = []*Cluster{byName[serfLocal.Name()]}
+					cs = []*Cluster{byName[ps.Name()]}
 				}
-				s := byName[serfLocal.Name()]
+				s := byName[ps.Name()]
 				lr := LoadSerfRPC("serf RPC members", "127.0.0.1:"+strconv.Itoa(s.Agents[0].APIPort), n, r.Cfg.HTTPConc, r.Cfg.HTTPDuration)
 				r.Res.HTTP = append(r.Res.HTTP, lr)
 				r.logLoad(lr)
@@ -507,15 +578,17 @@ func (r *Runner) Run() {
 			})
 		}
 	}
+	if !r.Cfg.skip("scale") {
+		for _, st := range LargestStable(r.Res) {
+			r.Env.logf("    %s alone: largest stable N %d (sizes %v, false failures %v; -1: did not start)", st.Setup, st.Largest, st.Sizes, st.FalseFailures)
+		}
+	}
 	r.phase = "end"
 	r.sampleLoad()
 
 	seen := map[string]bool{}
 	for _, d := range r.Res.Detection {
-		p := vigilFast.Profile
-		if d.Setup != vigilFast.Name() {
-			p = "local"
-		}
+		_, p, _ := strings.Cut(d.Setup, "-")
 		k := fmt.Sprint(p, d.N)
 		if !seen[k] {
 			seen[k] = true

@@ -39,7 +39,7 @@ func main() {
 		ns        = flag.String("ns", "", "override the cluster sizes of the comparison and fast phases, comma-separated (e.g. 20); for targeted runs")
 		fastWin   = flag.Duration("fast-window", 0, "override the quiet window of vigil-fast in which false failures are counted (full run: 10m)")
 		skip      = flag.String("skip", "", "comma-separated phases to skip (hook, pair, fast, http, scale); for debugging the harness")
-		maxTime   = flag.Duration("max-time", 0, "hard limit on the run; everything is killed past it (default 90m, 10m with -quick)")
+		maxTime   = flag.Duration("max-time", 0, "hard limit on the run; everything is killed past it (default 2h, 10m with -quick)")
 		report    = flag.String("report", "", "only rewrite the CSV files, plots and -doc from this results.json (no measurement)")
 		pprofDir  = flag.String("pprof", "", "instead of the benchmark: profile one in-process vigil agent in an idle cluster and write cpu/heap/allocs profiles to this directory")
 		pprofN    = flag.Int("pprof-n", 20, "cluster size for -pprof")
@@ -50,6 +50,14 @@ func main() {
 		joinWait  = flag.Duration("join-timeout", 60*time.Second, "how long -join-only waits for a convergence or a rejoin")
 		joinStyle = flag.String("join-style", "start", "join styles for -join-only, comma-separated: start (the seed first, then N-1 agents at once with -join / serf -retry-join) and cli (N agents alone, then N-1 told at once to join the seed through their API, as `vigil join` and `serf join` do)")
 		joinChurn = flag.Bool("join-churn", true, "with -join-only, run the churn of 3 graceful rejoins 5 s apart after each rejoin (false: skip it, shorter runs)")
+	)
+	// Targeted runs of the comparison and scale phases.
+	var (
+		pairProf    = flag.String("profile", "", "memberlist profile of the comparison phases' vigil and serf agent clusters (default local; e.g. lan)")
+		scaleNs     = flag.String("scale-ns", "", "override the scale phase's sizes, comma-separated (full run: 100,150,200)")
+		scaleWin    = flag.Duration("scale-window", 0, "override the scale phase's quiet window (full run: 5m)")
+		scaleTrials = flag.Int("scale-trials", -1, "override the scale phase's detection trials per setup and size (full run: 3)")
+		scaleOnly   = flag.String("scale-setups", "", "run only these of the scale phase's setups, comma-separated (e.g. vigil-local)")
 	)
 	flag.Parse()
 	if *report != "" {
@@ -108,9 +116,32 @@ func main() {
 	if *skip != "" {
 		cfg.Skip = strings.Split(*skip, ",")
 	}
+	if *pairProf != "" {
+		cfg.Profile = *pairProf
+	}
+	if *scaleNs != "" {
+		cfg.ScaleNs = nil
+		for _, f := range strings.Split(*scaleNs, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 2 {
+				fmt.Fprintf(os.Stderr, "vigil-bench: -scale-ns %q: want cluster sizes of at least 2\n", *scaleNs)
+				os.Exit(2)
+			}
+			cfg.ScaleNs = append(cfg.ScaleNs, n)
+		}
+	}
+	if *scaleWin > 0 {
+		cfg.ScaleWindow = *scaleWin
+	}
+	if *scaleTrials >= 0 {
+		cfg.ScaleTrials = *scaleTrials
+	}
+	if *scaleOnly != "" {
+		cfg.ScaleOnly = strings.Split(*scaleOnly, ",")
+	}
 	limit := *maxTime
 	if limit == 0 {
-		limit = 90 * time.Minute
+		limit = 2 * time.Hour // the full run's plan is about 85 minutes
 		if *quick {
 			limit = 10 * time.Minute
 		}
