@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // TestDataDirOtherUsersRefused: a data_dir that another user can write
@@ -71,13 +73,8 @@ func TestDataDirOtherUsersRefused(t *testing.T) {
 // error at start, and the file it points to is left as it was.
 func TestLockFileNotFollowed(t *testing.T) {
 	dir := t.TempDir()
-	victim := filepath.Join(t.TempDir(), "victim")
-	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(victim, filepath.Join(dir, LockFileName)); err != nil {
-		t.Fatal(err)
-	}
+	victim := clustertest.NewVictim(t)
+	victim.LinkAt(t, filepath.Join(dir, LockFileName))
 	f, err := lockDataDir(dir)
 	if err == nil {
 		f.Close()
@@ -86,9 +83,7 @@ func TestLockFileNotFollowed(t *testing.T) {
 	if !strings.Contains(err.Error(), "vigil.lock is a symbolic link: refusing to follow it") {
 		t.Errorf("error %q does not name the link", err)
 	}
-	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
-		t.Errorf("the link's target was changed to %q", b)
-	}
+	victim.CheckIntact(t)
 
 	// A real lock file is taken, and a second agent is refused.
 	dir2 := t.TempDir()
@@ -154,17 +149,17 @@ func TestDataDirMadeByAnotherUser(t *testing.T) {
 func TestSerfSnapshotLinkNotFollowed(t *testing.T) {
 	tests := []struct {
 		name  string
-		plant func(t *testing.T, path, victim string)
+		plant func(t *testing.T, dir string, victim clustertest.Victim)
 		want  string // "" starts
 	}{
 		{name: "snapshot is a link", plant: symlink(SnapshotFileName), want: "serf.snapshot is a symbolic link: refusing to let it be followed"},
 		{name: "compaction file is a link", plant: symlink(SnapshotFileName + ".compact"), want: "serf.snapshot.compact is a symbolic link: refusing to let it be followed"},
-		{name: "snapshot is a directory", plant: func(t *testing.T, dir, _ string) {
+		{name: "snapshot is a directory", plant: func(t *testing.T, dir string, _ clustertest.Victim) {
 			if err := os.Mkdir(filepath.Join(dir, SnapshotFileName), 0o700); err != nil {
 				t.Fatal(err)
 			}
 		}, want: "serf.snapshot is not a regular file"},
-		{name: "regular snapshot", plant: func(t *testing.T, dir, _ string) {
+		{name: "regular snapshot", plant: func(t *testing.T, dir string, _ clustertest.Victim) {
 			if err := os.WriteFile(filepath.Join(dir, SnapshotFileName), nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -176,10 +171,7 @@ func TestSerfSnapshotLinkNotFollowed(t *testing.T) {
 			if err := os.Mkdir(dir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			victim := filepath.Join(t.TempDir(), "victim")
-			if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			victim := clustertest.NewVictim(t)
 			tt.plant(t, dir, victim)
 			cfg := Default()
 			cfg.Name = "snap"
@@ -203,18 +195,14 @@ func TestSerfSnapshotLinkNotFollowed(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("New: %v, want %q", err, tt.want)
 			}
-			if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
-				t.Errorf("the link's target was changed to %q", b)
-			}
+			victim.CheckIntact(t)
 		})
 	}
 }
 
 // symlink plants name in dir as a link to victim.
-func symlink(name string) func(t *testing.T, dir, victim string) {
-	return func(t *testing.T, dir, victim string) {
-		if err := os.Symlink(victim, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
+func symlink(name string) func(t *testing.T, dir string, victim clustertest.Victim) {
+	return func(t *testing.T, dir string, victim clustertest.Victim) {
+		victim.LinkAt(t, filepath.Join(dir, name))
 	}
 }

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -27,15 +25,9 @@ hooks:
     timeout: 10s
 `
 
-// writeConfig writes a YAML config file for agents and returns its path.
-func writeConfig(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "vigil.yaml")
-	if err := os.WriteFile(p, []byte(strings.TrimLeft(body, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+// writeConfig writes a YAML config file for agents and returns its path
+// (clustertest.WriteConfig).
+func writeConfig(t *testing.T, body string) string { return clustertest.WriteConfig(t, body) }
 
 // skipShort skips long end-to-end tests under -short.
 func skipShort(t *testing.T) {
@@ -46,6 +38,18 @@ func skipShort(t *testing.T) {
 
 // counts is how many times an agent's hook ran for each member.
 type counts map[string]int
+
+// plusOne returns a copy of c with one more for each of members.
+func (c counts) plusOne(members []string) counts {
+	out := counts{}
+	for m, k := range c {
+		out[m] = k
+	}
+	for _, m := range members {
+		out[m]++
+	}
+	return out
+}
 
 // seen counts the agent's hook files of one kind (failed, join) per member,
 // checking that each file names the agent itself, the member, and the

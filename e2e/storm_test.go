@@ -20,21 +20,11 @@ import (
 	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
-// stormHooks: a cheap member-join and member-failed hook (the true
-// command, no shell) on every agent, and the mass-failure brake off, so
-// that every failure of a storm runs its hook.
+// stormHooks: pauseHooks (a cheap member-join and member-failed hook, the
+// true command, no shell) on every agent, and the mass-failure brake off,
+// so that every failure of a storm runs its hook.
 const stormHooks = `
-failover: {brake_fraction: 1}
-hooks:
-  - name: on-join
-    on: [member-join]
-    command: [true]
-    timeout: 10s
-  - name: on-failed
-    on: [member-failed]
-    command: [true]
-    timeout: 10s
-`
+failover: {brake_fraction: 1}` + pauseHooks
 
 // TestStormJoinAndFail: 50 agents start at once, each joining the first.
 // Every agent must see all 50 alive and run its member-join hook once for
@@ -206,16 +196,7 @@ func stormTrial(t *testing.T, n, victims int, seed uint64, profile string, stric
 	t.Logf("every survivor saw the %d failed %s after the kill", victims, took.Round(100*time.Millisecond))
 	note += fmt.Sprintf("; 20 failed everywhere %s after the kill", took.Round(100*time.Millisecond))
 	deadNames := clustertest.Names(dead...)
-	wantFail := func(a *clustertest.Agent) counts {
-		c := counts{}
-		for m, k := range before[a.Name] {
-			c[m] = k
-		}
-		for _, m := range deadNames {
-			c[m]++
-		}
-		return c
-	}
+	wantFail := func(a *clustertest.Agent) counts { return before[a.Name].plusOne(deadNames) }
 	fail = countRuns(t, 30*time.Second, 3*time.Second, alive, "on-failed", wantFail, strict)
 	// The storm's own tally: runs before the kill are not its business;
 	// runs for live members (false failures) are counted apart.
@@ -251,14 +232,7 @@ func stormTrial(t *testing.T, n, victims int, seed uint64, profile string, stric
 			if hook == "on-join" {
 				return each(1, names)
 			}
-			c := counts{}
-			for m, k := range journalBefore[a.Name] {
-				c[m] = k
-			}
-			for _, m := range deadNames {
-				c[m]++
-			}
-			return c
+			return journalBefore[a.Name].plusOne(deadNames)
 		}, strict)
 	t.Logf("survivors' journals after the failure storm: %s", jf.summary())
 	note += "; survivors' journals after the failure storm: " + jf.summary()

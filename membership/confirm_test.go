@@ -66,9 +66,9 @@ func (m *confirmMember) hookRuns(t *testing.T) []string {
 
 // startConfirmCluster starts members a, b and x on faulty transports of
 // one faultnet.Faults (fast profile), with the failure confirmation on or
-// off and the given confirmStarting hook, and waits until all see all
-// alive.
-func startConfirmCluster(t *testing.T, faults *faultnet.Faults, confirm bool, starting func(string)) []*confirmMember {
+// off, its timeout (0: the probe timeout) and the given confirmStarting
+// hook, and waits until all see all alive.
+func startConfirmCluster(t *testing.T, faults *faultnet.Faults, confirm bool, timeout time.Duration, starting func(string)) []*confirmMember {
 	t.Helper()
 	dir := t.TempDir()
 	logger := zerolog.New(os.Stderr).Level(zerolog.Disabled)
@@ -93,14 +93,9 @@ func startConfirmCluster(t *testing.T, faults *faultnet.Faults, confirm bool, st
 		t.Cleanup(func() { m.runner.Close(t.Context()) })
 		cfg := Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: ProfileFast,
 			Logger: logger.With().Str("node", name).Logger(), Transport: tr,
-			ConfirmFailures: confirm, confirmStarting: starting}
-		c, err := Start(cfg, m.handle)
-		if err != nil {
-			_ = tr.Shutdown()
-			t.Fatal(err)
-		}
+			ConfirmFailures: confirm, ConfirmTimeout: timeout, confirmStarting: starting}
+		c := startTest(t, cfg, m.handle)
 		m.c = c
-		t.Cleanup(func() { _ = c.Shutdown() })
 		if len(ms) > 0 {
 			if _, err := c.Join([]string{ms[0].addr}); err != nil {
 				t.Fatal(err)
@@ -133,6 +128,9 @@ func startConfirmCluster(t *testing.T, faults *faultnet.Faults, confirm bool, st
 //     the ping, so a and b report refuted, their member-failed hook never
 //     runs, and x, asked to re-announce itself, is alive again in every
 //     view without a member-join being reported for it;
+//   - cut healed 400 ms after the check starts, with a 1 s confirm
+//     timeout (a member stalled a little longer than the first ping's
+//     150 ms wait): the check pings again until its timeout, so the same;
 //   - killed: x is gone, nobody answers, member-failed is reported and
 //     the hook runs on a and b;
 //   - confirmation off (control): the same healed cut is reported as
@@ -143,8 +141,12 @@ func TestConfirmFailures(t *testing.T) {
 		confirm bool
 		kill    bool
 		refuted bool // a and b report refuted, not member-failed
+		// healAfter delays the heal after the check starts; timeout is
+		// the confirm timeout (0: the probe timeout, 150 ms).
+		healAfter, timeout time.Duration
 	}{
 		{name: "cut healed as the check starts", confirm: true, refuted: true},
+		{name: "cut healed after the first ping", confirm: true, refuted: true, healAfter: 400 * time.Millisecond, timeout: time.Second},
 		{name: "killed", confirm: true, kill: true},
 		{name: "confirmation off", confirm: false},
 	} {
@@ -161,11 +163,11 @@ func TestConfirmFailures(t *testing.T) {
 			if !tt.kill {
 				starting = func(member string) {
 					if member == "x" {
-						heal()
+						time.AfterFunc(tt.healAfter, heal)
 					}
 				}
 			}
-			ms := startConfirmCluster(t, faults, tt.confirm, starting)
+			ms := startConfirmCluster(t, faults, tt.confirm, tt.timeout, starting)
 			a, b, x := ms[0], ms[1], ms[2]
 			xAddr.Store(x.addr)
 			if tt.kill {

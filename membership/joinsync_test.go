@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/internal/clustertest"
 	"github.com/vigil-agent/vigil/internal/faultnet"
 )
@@ -53,14 +54,37 @@ func (sn *syncNet) start(name string, port int) *lossMember {
 	cfg := Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: ProfileFast,
 		Logger: sn.logger.With().Str("node", name).Logger(), Transport: tr,
 		JoinSyncRounds: sn.rounds, pushPullInterval: syncPushPull}
-	c, err := Start(cfg, m.handle)
+	m.c = startTest(t, cfg, m.handle)
+	return m
+}
+
+// startTest starts a cluster on cfg.Transport, handing its events to
+// handle: the transport is shut down if the start fails, the cluster when
+// the test ends.
+func startTest(t *testing.T, cfg Config, handle func(events.Event)) *Cluster {
+	t.Helper()
+	c, err := Start(cfg, handle)
 	if err != nil {
-		_ = tr.Shutdown()
+		_ = cfg.Transport.Shutdown()
 		t.Fatal(err)
 	}
-	m.c = c
 	t.Cleanup(func() { _ = c.Shutdown() })
-	return m
+	return c
+}
+
+// stillApart asserts, for a test run without join anti-entropy, that the
+// members' views stay apart for 4 s (nothing but a push/pull, minutes
+// away, could bring them together), and logs how.
+func stillApart(t *testing.T, all []*lossMember) {
+	t.Helper()
+	deadline := time.Now().Add(4 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(viewsLacking(all)) == 0 {
+			t.Fatalf("converged without anti-entropy: the test does not lose the gossip it means to")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("still apart after 4 s: %s", strings.Join(viewsLacking(all), ", "))
 }
 
 // join joins m to addr.
@@ -161,14 +185,7 @@ func TestJoinSyncConverges(t *testing.T) {
 				// Gossip is over (its retransmits went out into the loss):
 				// nothing but a push/pull, minutes away, can still bring
 				// the join to the members that missed it.
-				deadline := time.Now().Add(4 * time.Second)
-				for time.Now().Before(deadline) {
-					if len(viewsLacking(all)) == 0 {
-						t.Fatalf("converged without anti-entropy: the test does not lose the gossip it means to")
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
-				t.Logf("still apart after 4 s: %s", strings.Join(viewsLacking(all), ", "))
+				stillApart(t, all)
 				return
 			}
 			took := waitConverged(t, 10*time.Second, all)
@@ -223,14 +240,7 @@ func TestJoinSyncRejoinAfterLeave(t *testing.T) {
 			sn.faults.Clear()
 			all := append(ms[:5:5], x2)
 			if tt.rounds == 0 {
-				deadline := time.Now().Add(4 * time.Second)
-				for time.Now().Before(deadline) {
-					if len(viewsLacking(all)) == 0 {
-						t.Fatalf("converged without anti-entropy: the test does not lose the gossip it means to")
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
-				t.Logf("still apart after 4 s: %s", strings.Join(viewsLacking(all), ", "))
+				stillApart(t, all)
 				return
 			}
 			took := waitConverged(t, 8*time.Second, all)

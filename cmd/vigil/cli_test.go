@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // TestAgentFlagLists: one rule for lists. -join (and -http-allowed-host)
@@ -151,11 +153,11 @@ func TestUsageErrorExitStatus(t *testing.T) {
 	}
 
 	a := startAgent(t, "a")
-	out, err = execVigil(t, "join", "-http-addr", a.http, a.http)
+	out, err = execVigil(t, "join", "-http-addr", a.HTTPAddr(), a.HTTPAddr())
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("vigil join HTTP-PORT: %v, want exit status 1\n%s", err, out)
 	}
-	if want := fmt.Sprintf("vigil: join: %s answered HTTP, not gossip: use the agent's -bind port (gossip), not its -http port\n", a.http); out != want {
+	if want := fmt.Sprintf("vigil: join: %s answered HTTP, not gossip: use the agent's -bind port (gossip), not its -http port\n", a.HTTPAddr()); out != want {
 		t.Errorf("vigil join HTTP-PORT prints:\n%s\nwant:\n%s", out, want)
 	}
 }
@@ -164,7 +166,7 @@ func TestUsageErrorExitStatus(t *testing.T) {
 // the machine has them: zsh parses its script, and fish completes a
 // command and a flag with it, from the real binary.
 func TestCompletionShells(t *testing.T) {
-	bin := vigilBinary(t)
+	bin := clustertest.Build(t)
 	dir := t.TempDir()
 	for _, sh := range []string{"zsh", "fish"} {
 		t.Run(sh, func(t *testing.T) {
@@ -263,11 +265,11 @@ func TestSerfAgentFlags(t *testing.T) {
 // environment, when the seed fails.
 func TestSerfFlagsRun(t *testing.T) {
 	seed := startAgent(t, "seed")
-	b := startAgent(t, "b", "-event-handler", `member-failed=echo "$SERF_EVENT $VIGIL_MEMBER_NAME" >> "$OUT/failed.txt"`, "-retry-join", seed.gossip)
-	allSee(t, 20*time.Second, []*testAgent{b}, map[string]string{"seed": "alive", "b": "alive"})
-	seed.kill(t)
-	out := filepath.Join(b.dir, "out", "failed.txt")
-	waitFor(t, 20*time.Second, "b's -event-handler to run for seed", func() bool {
+	b := startAgent(t, "b", "-event-handler", `member-failed=echo "$SERF_EVENT $VIGIL_MEMBER_NAME" >> "$OUT/failed.txt"`, "-retry-join", seed.GossipAddr())
+	clustertest.AllSee(t, 20*time.Second, []*clustertest.Agent{b}, map[string]string{"seed": "alive", "b": "alive"})
+	seed.Kill()
+	out := filepath.Join(b.OutDir(), "failed.txt")
+	clustertest.WaitFor(t, 20*time.Second, "b's -event-handler to run for seed", func() bool {
 		got, _ := os.ReadFile(out)
 		return string(got) == "member-failed seed\n"
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vigil-agent/vigil/agent"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // loadAgentConfig parses `vigil agent ARGS` and returns loadConfig's result
@@ -48,7 +49,7 @@ func TestAgentConfigDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	file := writeConfig(t, "name: from-file\nlog_level: debug\ntags: {zone: a}\n")
+	file := clustertest.WriteConfig(t, "name: from-file\nlog_level: debug\ntags: {zone: a}\n")
 	t.Setenv("VIGIL_CONFIG_DIR", "")
 
 	tests := []struct {

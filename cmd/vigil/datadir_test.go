@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // TestAgentRefusesSharedDataDir: vigil agent with a data_dir every user
@@ -141,13 +143,8 @@ func TestAgentRefusesLinkedDataFiles(t *testing.T) {
 			if err := os.Mkdir(dir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			victim := filepath.Join(t.TempDir(), "victim")
-			if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Symlink(victim, filepath.Join(dir, tt.file)); err != nil {
-				t.Fatal(err)
-			}
+			victim := clustertest.NewVictim(t)
+			victim.LinkAt(t, filepath.Join(dir, tt.file))
 			out, err := execVigil(t, "agent", "-name", "x", "-bind", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data-dir", dir)
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
@@ -159,9 +156,7 @@ func TestAgentRefusesLinkedDataFiles(t *testing.T) {
 			if want := "vigil: configuration error:\n" + strings.ReplaceAll(docLine, "/srv/vigil", dir) + "\n"; tt.file == "serf.snapshot" && !strings.Contains(out, want) {
 				t.Errorf("output:\n%s\nwant the lines docs/configuration.md shows:\n%s", out, want)
 			}
-			if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
-				t.Errorf("the link's target was changed to %q", b)
-			}
+			victim.CheckIntact(t)
 		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // docCurl is one curl example of docs/http-api.md with the answer shown
@@ -108,7 +110,7 @@ func TestDocHTTPExamplesLive(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	const token = "doc-token-0123456789abcdef"
-	cfg := writeConfig(t, `
+	cfg := clustertest.WriteConfig(t, `
 encrypt: wyTFF5dX1pFGqaMs9b0HrI9DwL013lxfax6uxN8lP9g=
 http_token: `+token+`
 service: {name: web, port: 8080, tags: {version: "1.4"}}
@@ -133,7 +135,7 @@ checks:
 			continue
 		}
 		t.Run(c.page+" "+c.method+" "+c.url, func(t *testing.T) {
-			req, err := nethttp.NewRequest(c.method, "http://"+a.http+c.url, strings.NewReader(c.body))
+			req, err := nethttp.NewRequest(c.method, "http://"+a.HTTPAddr()+c.url, strings.NewReader(c.body))
 			if err != nil {
 				t.Fatal(err)
 			}

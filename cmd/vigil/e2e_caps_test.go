@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // setNoFileLimit sets a process's open-file limit (soft and hard), as
@@ -46,7 +48,7 @@ func TestStreamFloodKeepsGossipAndHooks(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	a := startAgent(t, "a", "-hook", `member-failed=echo "$VIGIL_MEMBER_NAME" >> "$OUT/failed"`)
-	pid := a.cmd.Process.Pid
+	pid := a.PID()
 	if err := setNoFileLimit(pid, 512); err != nil {
 		t.Skipf("prlimit: %v", err)
 	}
@@ -60,7 +62,7 @@ func TestStreamFloodKeepsGossipAndHooks(t *testing.T) {
 		}
 	})
 	for i := range 1000 {
-		c, err := net.Dial("tcp", a.http)
+		c, err := net.Dial("tcp", a.HTTPAddr())
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
@@ -85,15 +87,15 @@ func TestStreamFloodKeepsGossipAndHooks(t *testing.T) {
 	}
 
 	// A join needs a gossip TCP connection on a, and its hooks pipes.
-	b := startAgent(t, "b", "-join", a.gossip)
-	allSee(t, 20*time.Second, []*testAgent{b}, map[string]string{"a": "alive", "b": "alive"})
-	b.kill(t)
-	failed := filepath.Join(a.dir, "out", "failed")
-	waitFor(t, 20*time.Second, "a's member-failed hook to run for b", func() bool {
+	b := startAgent(t, "b", "-join", a.GossipAddr())
+	clustertest.AllSee(t, 20*time.Second, []*clustertest.Agent{b}, map[string]string{"a": "alive", "b": "alive"})
+	b.Kill()
+	failed := filepath.Join(a.OutDir(), "failed")
+	clustertest.WaitFor(t, 20*time.Second, "a's member-failed hook to run for b", func() bool {
 		out, _ := os.ReadFile(failed)
 		return string(out) == "b\n"
 	})
-	if log := a.logBuf.String(); strings.Contains(log, "too many open files") {
+	if log := a.Log(); strings.Contains(log, "too many open files") {
 		t.Errorf("a ran out of descriptors:\n%s", tail(log, 3000))
 	}
 }

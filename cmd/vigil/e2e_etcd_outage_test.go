@@ -8,14 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-agent/vigil/internal/clustertest"
 	"github.com/vigil-agent/vigil/internal/etcdtest"
 )
 
 // hookLines returns the lines of out/NAME on every agent.
-func hookLines(agents []*testAgent, name string) []string {
+func hookLines(agents []*clustertest.Agent, name string) []string {
 	var lines []string
 	for _, a := range agents {
-		b, _ := os.ReadFile(filepath.Join(a.dir, "out", name))
+		b, _ := os.ReadFile(filepath.Join(a.OutDir(), name))
 		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 			if l != "" {
 				lines = append(lines, l)
@@ -46,29 +47,16 @@ func TestFailoverEtcdOutageMidRun(t *testing.T) {
 		t.Skip("end-to-end cluster test")
 	}
 	srv := etcdtest.Start(t)
-	cfg := writeConfig(t, `
-failover:
-  lease: 2s
-  lock:
-    etcd: [`+srv.Endpoint()+`]
-hooks:
-  - name: promote
-    on: [member-failed]
-    match: {role: primary}
-    run_on: one
-    eligible: {role: replica}
-    settle: 1s
-    shell: |
+	cfg := clustertest.WriteConfig(t, etcdPromoteConfig(srv.Endpoint(), "", `|
       trap 'echo "killed $(date +%s%N)" >> "$OUT/killed"; exit 143' TERM
       echo "start $VIGIL_SELF_NAME $VIGIL_FENCE" >> "$OUT/started"
       sleep 5 & wait $!
-      echo "end $VIGIL_SELF_NAME $VIGIL_FENCE" >> "$OUT/promoted"
-`)
+      echo "end $VIGIL_SELF_NAME $VIGIL_FENCE" >> "$OUT/promoted"`))
 	agents := startRoles(t, cfg, "p=primary", "r1=replica", "r2=replica")
 	p, replicas := agents[0], agents[1:]
 
-	p.kill(t)
-	waitFor(t, 30*time.Second, "the promote hook to start", func() bool { return len(hookLines(replicas, "started")) == 1 })
+	p.Kill()
+	clustertest.WaitFor(t, 30*time.Second, "the promote hook to start", func() bool { return len(hookLines(replicas, "started")) == 1 })
 	first := hookLines(replicas, "started")[0]
 	stopping := time.Now()
 	srv.Stop()
@@ -77,10 +65,10 @@ hooks:
 	// Stopped before the lease could end: SIGTERM at nine tenths of it,
 	// SIGKILL soon after (the hook guard's grace is short with a 2 s
 	// lease, so under load the script's trap may not get to write).
-	var cancelled apiRun
-	waitFor(t, 10*time.Second, "the run to be recorded cancelled", func() bool {
+	var cancelled clustertest.Run
+	clustertest.WaitFor(t, 10*time.Second, "the run to be recorded cancelled", func() bool {
 		for _, a := range replicas {
-			for _, r := range a.runs("promote") {
+			for _, r := range hookRuns(a, "promote") {
 				if r.Outcome == "cancelled" {
 					cancelled = r
 					return true
@@ -103,7 +91,7 @@ hooks:
 	}
 
 	srv.Restart()
-	waitFor(t, 40*time.Second, "the failover to run again and complete", func() bool { return outcomes(replicas)["ok"] == 1 })
+	clustertest.WaitFor(t, 40*time.Second, "the failover to run again and complete", func() bool { return outcomes(replicas)["ok"] == 1 })
 	starts, ends := hookLines(replicas, "started"), hookLines(replicas, "promoted")
 	if len(starts) != 2 || len(ends) != 1 {
 		t.Fatalf("started %q, ended %q; want two starts and one end", starts, ends)

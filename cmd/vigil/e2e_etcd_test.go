@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vigil-agent/vigil/events/failover"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 	"github.com/vigil-agent/vigil/internal/etcdtest"
 )
 
@@ -25,7 +26,7 @@ type etcdRun struct {
 }
 
 // etcdRuns parses the promote lines: "RUNNER KEY FENCE".
-func etcdRuns(t *testing.T, agents []*testAgent) []etcdRun {
+func etcdRuns(t *testing.T, agents []*clustertest.Agent) []etcdRun {
 	t.Helper()
 	var runs []etcdRun
 	for _, l := range promoted(agents) {
@@ -80,21 +81,8 @@ func TestFailoverEtcd(t *testing.T) {
 		t.Skip("end-to-end cluster test")
 	}
 	srv := etcdtest.Start(t)
-	cfg := writeConfig(t, `
-failover:
-  lease: 2s
-  lock:
-    etcd: [`+srv.Endpoint()+`]
-    prefix: `+etcdPrefix+`
-hooks:
-  - name: promote
-    on: [member-failed]
-    match: {role: primary}
-    run_on: one
-    eligible: {role: replica}
-    settle: 1s
-    shell: 'echo "$VIGIL_SELF_NAME $VIGIL_EVENT_ID $VIGIL_FENCE" >> "$OUT/promoted"'
-`)
+	cfg := clustertest.WriteConfig(t, etcdPromoteConfig(srv.Endpoint(), "    prefix: "+etcdPrefix+"\n",
+		`'echo "$VIGIL_SELF_NAME $VIGIL_EVENT_ID $VIGIL_FENCE" >> "$OUT/promoted"'`))
 	agents := startRoles(t, cfg, "p1=primary", "p2=primary", "r1=replica", "r2=replica", "r3=replica")
 	p1 := agents[0]
 	admin, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
@@ -104,31 +92,31 @@ hooks:
 	t.Cleanup(func() { admin.Close() })
 
 	// The first primary dies: exactly one run, fenced by etcd.
-	p1.kill(t)
+	p1.Kill()
 	survivors := agents[1:]
-	waitFor(t, 30*time.Second, "one promote run", func() bool { return outcomes(survivors)["ok"] == 1 })
+	clustertest.WaitFor(t, 30*time.Second, "one promote run", func() bool { return outcomes(survivors)["ok"] == 1 })
 	first := etcdRuns(t, survivors)
 	if len(first) != 1 || !strings.HasPrefix(first[0].key, "p1@") {
 		t.Fatalf("promote ran %+v, want once for p1", first)
 	}
 	checkEtcdFence(t, admin, first[0])
 	for _, a := range survivors {
-		waitFor(t, 10*time.Second, a.name+" to have no pending failover", func() bool {
+		clustertest.WaitFor(t, 10*time.Second, a.Name+" to have no pending failover", func() bool {
 			var st failover.Status
-			return a.getJSON("/v1/failover", &st) && len(st.Pending) == 0
+			return a.Get("/v1/failover", &st) == nil && len(st.Pending) == 0
 		})
 	}
 
 	// etcd stops, then the second primary dies: held, with the reason.
 	srv.Stop()
-	agents[1].kill(t)
+	agents[1].Kill()
 	replicas := agents[2:]
-	var heldOn *testAgent
+	var heldOn *clustertest.Agent
 	var reason string
-	waitFor(t, 30*time.Second, "a replica to hold p2's failover because etcd is unreachable", func() bool {
+	clustertest.WaitFor(t, 30*time.Second, "a replica to hold p2's failover because etcd is unreachable", func() bool {
 		for _, a := range replicas {
 			var st failover.Status
-			if !a.getJSON("/v1/failover", &st) {
+			if a.Get("/v1/failover", &st) != nil {
 				continue
 			}
 			for _, p := range st.Pending {
@@ -140,11 +128,11 @@ hooks:
 		}
 		return false
 	})
-	t.Logf("%s holds p2's failover: %s", heldOn.name, reason)
+	t.Logf("%s holds p2's failover: %s", heldOn.Name, reason)
 	if !strings.Contains(reason, "the failover is held, never run unclaimed") {
 		t.Errorf("reason %q does not say the failover is held", reason)
 	}
-	out, err := execVigil(t, "failover", "status", "-http-addr", heldOn.http)
+	out, err := execVigil(t, "failover", "status", "-http-addr", heldOn.HTTPAddr())
 	if err != nil || !strings.Contains(out, "etcd unreachable at") || !strings.Contains(out, "held") {
 		t.Errorf("vigil failover status: %v\n%s", err, out)
 	}
@@ -154,7 +142,7 @@ hooks:
 
 	// etcd is back: p2's failover runs once, with a larger fence.
 	srv.Restart()
-	waitFor(t, 30*time.Second, "the held promote run", func() bool { return outcomes(replicas)["ok"] == 2 })
+	clustertest.WaitFor(t, 30*time.Second, "the held promote run", func() bool { return outcomes(replicas)["ok"] == 2 })
 	runs := etcdRuns(t, replicas)
 	if len(runs) != 2 {
 		t.Fatalf("promote ran %+v, want twice in all (p1, then p2)", runs)
@@ -169,9 +157,9 @@ hooks:
 	checkEtcdFence(t, admin, second)
 	// And it stays at one run each.
 	for _, a := range replicas {
-		waitFor(t, 10*time.Second, a.name+" to have no pending failover", func() bool {
+		clustertest.WaitFor(t, 10*time.Second, a.Name+" to have no pending failover", func() bool {
 			var st failover.Status
-			return a.getJSON("/v1/failover", &st) && len(st.Pending) == 0
+			return a.Get("/v1/failover", &st) == nil && len(st.Pending) == 0
 		})
 	}
 	if n := outcomes(replicas)["ok"]; n != 2 {

@@ -11,20 +11,39 @@ import (
 
 	"github.com/vigil-agent/vigil/events"
 	"github.com/vigil-agent/vigil/events/failover"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
-// failoverCluster starts a primary "p" and four replicas r1..r4 with a
-// promote hook of the given extra YAML, and waits until all see 5 alive.
-func failoverCluster(t *testing.T, hookExtra, topExtra string) []*testAgent {
-	t.Helper()
-	cfg := writeConfig(t, `
-hooks:
+// promoteHook is the start of a YAML list item: a hook named promote that
+// runs on one replica when a primary fails. A test adds its other keys
+// (shell, settle, …) on the lines after it.
+const promoteHook = `
   - name: promote
     on: [member-failed]
     match: {role: primary}
     run_on: one
     eligible: {role: replica}
-    shell: 'echo "$VIGIL_EVENT_ID" >> "$OUT/started"; sleep ${PROMOTE_SLEEP:-0}; echo "$VIGIL_SELF_NAME $VIGIL_EVENT_ID $VIGIL_TAKEOVER_FROM" >> "$OUT/promoted"'
+`
+
+// etcdPromoteConfig is a configuration with the failover lock in the etcd
+// at endpoint (lease 2 s; lockExtra adds keys under lock) and promoteHook
+// with settle 1s and shell.
+func etcdPromoteConfig(endpoint, lockExtra, shell string) string {
+	return `
+failover:
+  lease: 2s
+  lock:
+    etcd: [` + endpoint + `]
+` + lockExtra + `hooks:` + promoteHook + `    settle: 1s
+    shell: ` + shell + "\n"
+}
+
+// failoverCluster starts a primary "p" and four replicas r1..r4 with a
+// promote hook of the given extra YAML, and waits until all see 5 alive.
+func failoverCluster(t *testing.T, hookExtra, topExtra string) []*clustertest.Agent {
+	t.Helper()
+	cfg := clustertest.WriteConfig(t, `
+hooks:`+promoteHook+`    shell: 'echo "$VIGIL_EVENT_ID" >> "$OUT/started"; sleep ${PROMOTE_SLEEP:-0}; echo "$VIGIL_SELF_NAME $VIGIL_EVENT_ID $VIGIL_TAKEOVER_FROM" >> "$OUT/promoted"'
 `+hookExtra+`
   - name: guards
     on: [damped, brake]
@@ -36,28 +55,28 @@ hooks:
 // startRoles starts one agent per NAME=ROLE with cfg and the tag role=ROLE,
 // the first on its own and the others joining it, and waits until every
 // one sees all of them alive.
-func startRoles(t *testing.T, cfg string, members ...string) []*testAgent {
+func startRoles(t *testing.T, cfg string, members ...string) []*clustertest.Agent {
 	t.Helper()
-	var agents []*testAgent
+	var agents []*clustertest.Agent
 	want := map[string]string{}
 	for _, m := range members {
 		name, role, _ := strings.Cut(m, "=")
 		args := []string{"-config", cfg, "-tag", "role=" + role}
 		if len(agents) > 0 {
-			args = append(args, "-join", agents[0].gossip)
+			args = append(args, "-join", agents[0].GossipAddr())
 		}
 		agents = append(agents, startAgent(t, name, args...))
 		want[name] = "alive"
 	}
-	allSee(t, 30*time.Second, agents, want)
+	clustertest.AllSee(t, 30*time.Second, agents, want)
 	return agents
 }
 
 // outcomes counts the promote runs of the given agents by outcome.
-func outcomes(agents []*testAgent) map[string]int {
+func outcomes(agents []*clustertest.Agent) map[string]int {
 	n := map[string]int{}
 	for _, a := range agents {
-		for _, r := range a.runs("promote") {
+		for _, r := range hookRuns(a, "promote") {
 			n[r.Outcome]++
 		}
 	}
@@ -65,10 +84,10 @@ func outcomes(agents []*testAgent) map[string]int {
 }
 
 // promoted returns the lines the promote script wrote on every agent.
-func promoted(agents []*testAgent) []string {
+func promoted(agents []*clustertest.Agent) []string {
 	var lines []string
 	for _, a := range agents {
-		b, _ := os.ReadFile(filepath.Join(a.dir, "out", "promoted"))
+		b, _ := os.ReadFile(filepath.Join(a.OutDir(), "promoted"))
 		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 			if l != "" {
 				lines = append(lines, l)
@@ -79,26 +98,31 @@ func promoted(agents []*testAgent) []string {
 }
 
 // bootOf returns the boot tag of member name as agent a sees it.
-func bootOf(t *testing.T, a *testAgent, name string) string {
-	var ms []apiMember
-	if !a.getJSON("/v1/members", &ms) {
+func bootOf(t *testing.T, a *clustertest.Agent, name string) string {
+	return tagOf(t, a, name, events.BootTag)
+}
+
+// tagOf returns the tag of member name as agent a sees it.
+func tagOf(t *testing.T, a *clustertest.Agent, name, tag string) string {
+	var ms []clustertest.Member
+	if a.Get("/v1/members", &ms) != nil {
 		t.Fatal("members")
 	}
 	for _, m := range ms {
 		if m.Name == name {
-			return m.Tags[events.BootTag]
+			return m.Tags[tag]
 		}
 	}
-	t.Fatalf("%s not known to %s", name, a.name)
+	t.Fatalf("%s not known to %s", name, a.Name)
 	return ""
 }
 
 // chosenOrder computes the rendezvous order every agent computes for the
 // promote hook when p fails.
-func chosenOrder(t *testing.T, agents []*testAgent) []string {
+func chosenOrder(t *testing.T, agents []*clustertest.Agent) []string {
 	var ms []events.Member
-	var raw []apiMember
-	agents[1].getJSON("/v1/members", &raw)
+	var raw []clustertest.Member
+	_ = agents[1].Get("/v1/members", &raw)
 	for _, m := range raw {
 		ms = append(ms, events.Member{Name: m.Name, Status: events.MemberStatus(m.Status), Tags: m.Tags})
 	}
@@ -106,9 +130,9 @@ func chosenOrder(t *testing.T, agents []*testAgent) []string {
 	return failover.Rank("promote", base, "p", map[string]string{"role": "replica"}, ms)
 }
 
-func byName(agents []*testAgent, name string) *testAgent {
+func byName(agents []*clustertest.Agent, name string) *clustertest.Agent {
 	for _, a := range agents {
-		if a.name == name {
+		if a.Name == name {
 			return a
 		}
 	}
@@ -123,9 +147,9 @@ func TestFailoverRunsOnce(t *testing.T) {
 	}
 	agents := failoverCluster(t, "    settle: 1s\n", "")
 	order := chosenOrder(t, agents)
-	agents[0].kill(t)
+	agents[0].Kill()
 	survivors := agents[1:]
-	waitFor(t, 30*time.Second, "one promote run and three skips", func() bool {
+	clustertest.WaitFor(t, 30*time.Second, "one promote run and three skips", func() bool {
 		n := outcomes(survivors)
 		return n["ok"] == 1 && n["skipped"] == 3
 	})
@@ -134,19 +158,19 @@ func TestFailoverRunsOnce(t *testing.T) {
 		t.Fatalf("promote ran %q, want once by %s with a cluster-wide event id", lines, order[0])
 	}
 	for _, a := range survivors {
-		if a.name == order[0] {
+		if a.Name == order[0] {
 			continue
 		}
-		runs := a.runs("promote")
+		runs := hookRuns(a, "promote")
 		if len(runs) != 1 || runs[0].Outcome != "skipped" {
-			t.Errorf("%s: promote records %+v, want one skip", a.name, runs)
+			t.Errorf("%s: promote records %+v, want one skip", a.Name, runs)
 		}
 	}
 	// Announcements end the other agents' waits: no failover stays pending.
 	for _, a := range survivors {
-		waitFor(t, 10*time.Second, a.name+" to have no pending failover", func() bool {
+		clustertest.WaitFor(t, 10*time.Second, a.Name+" to have no pending failover", func() bool {
 			var st failover.Status
-			return a.getJSON("/v1/failover", &st) && len(st.Pending) == 0
+			return a.Get("/v1/failover", &st) == nil && len(st.Pending) == 0
 		})
 	}
 }
@@ -161,18 +185,18 @@ func TestFailoverTakeover(t *testing.T) {
 	t.Setenv("PROMOTE_SLEEP", "3")
 	agents := failoverCluster(t, "    settle: 1s\n", "")
 	order := chosenOrder(t, agents)
-	agents[0].kill(t)
+	agents[0].Kill()
 	first := byName(agents, order[0])
-	waitFor(t, 30*time.Second, order[0]+" to start the promote run", func() bool { return len(first.outFiles("started")) == 1 })
+	clustertest.WaitFor(t, 30*time.Second, order[0]+" to start the promote run", func() bool { return len(first.OutFiles("started")) == 1 })
 	t.Logf("%s started its run; killing it", order[0])
-	first.kill(t)
-	var survivors []*testAgent
+	first.Kill()
+	var survivors []*clustertest.Agent
 	for _, a := range agents[1:] {
 		if a != first {
 			survivors = append(survivors, a)
 		}
 	}
-	waitFor(t, 40*time.Second, "the takeover run", func() bool { return outcomes(survivors)["ok"] == 1 })
+	clustertest.WaitFor(t, 40*time.Second, "the takeover run", func() bool { return outcomes(survivors)["ok"] == 1 })
 	lines := promoted(survivors)
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], order[1]+" ") {
 		t.Fatalf("promote ran %q, want once by %s", lines, order[1])
@@ -183,7 +207,7 @@ func TestFailoverTakeover(t *testing.T) {
 	// then it never chose that runner, runs as the first choice, and has
 	// no one to name.
 	waited := false
-	for _, r := range byName(agents, order[1]).runs("promote") {
+	for _, r := range hookRuns(byName(agents, order[1]), "promote") {
 		waited = waited || (r.Outcome == "skipped" && strings.Contains(r.Reason, "agent "+order[0]+" was chosen"))
 	}
 	switch {
@@ -207,18 +231,18 @@ func TestFailoverBrake(t *testing.T) {
 	order := chosenOrder(t, agents)
 	// Kill the primary and the two replicas ranked lowest, so the first
 	// choice survives and runs once released.
-	victims := []*testAgent{agents[0], byName(agents, order[3]), byName(agents, order[2])}
+	victims := []*clustertest.Agent{agents[0], byName(agents, order[3]), byName(agents, order[2])}
 	for _, v := range victims {
-		v.kill(t)
+		v.Kill()
 	}
-	survivors := []*testAgent{byName(agents, order[0]), byName(agents, order[1])}
+	survivors := []*clustertest.Agent{byName(agents, order[0]), byName(agents, order[1])}
 	for _, a := range survivors {
-		waitFor(t, 30*time.Second, a.name+"'s brake event", func() bool {
-			b, _ := os.ReadFile(filepath.Join(a.dir, "out", "guards"))
+		clustertest.WaitFor(t, 30*time.Second, a.Name+"'s brake event", func() bool {
+			b, _ := os.ReadFile(filepath.Join(a.OutDir(), "guards"))
 			return strings.Contains(string(b), "brake")
 		})
-		waitFor(t, 20*time.Second, a.name+" to hold the promote run", func() bool {
-			for _, r := range a.runs("promote") {
+		clustertest.WaitFor(t, 20*time.Second, a.Name+" to hold the promote run", func() bool {
+			for _, r := range hookRuns(a, "promote") {
 				if r.Outcome == "held" {
 					return true
 				}
@@ -234,7 +258,7 @@ func TestFailoverBrake(t *testing.T) {
 	if err != nil || resp != 200 {
 		t.Fatalf("release: %v %d", err, resp)
 	}
-	waitFor(t, 20*time.Second, "the released run", func() bool { return outcomes(survivors)["ok"] == 1 })
+	clustertest.WaitFor(t, 20*time.Second, "the released run", func() bool { return outcomes(survivors)["ok"] == 1 })
 	if lines := promoted(survivors); len(lines) != 1 || !strings.HasPrefix(lines[0], order[0]+" ") {
 		t.Errorf("after release promote ran %q, want once by %s", lines, order[0])
 	}
@@ -249,11 +273,11 @@ func TestFailoverFlapDamping(t *testing.T) {
 	agents := failoverCluster(t, "    settle: 1s\n", "failover: {flap_limit: 1, flap_window: 10m}\n")
 	p, rest := agents[0], agents[1:]
 	// lastEvent returns the id of a's latest event.
-	lastEvent := func(a *testAgent) uint64 {
+	lastEvent := func(a *clustertest.Agent) uint64 {
 		var evs []struct {
 			ID uint64 `json:"id"`
 		}
-		a.getJSON("/v1/events", &evs)
+		_ = a.Get("/v1/events", &evs)
 		var last uint64
 		for _, e := range evs {
 			last = max(last, e.ID)
@@ -262,9 +286,9 @@ func TestFailoverFlapDamping(t *testing.T) {
 	}
 	// decided reports whether an agent recorded a decision (ran, skipped,
 	// held, dropped) about a promote for an event after since.
-	decided := func(since map[*testAgent]uint64) bool {
+	decided := func(since map[*clustertest.Agent]uint64) bool {
 		for _, a := range rest {
-			for _, r := range a.runs("promote") {
+			for _, r := range hookRuns(a, "promote") {
 				if r.EventID > since[a] {
 					return true
 				}
@@ -273,25 +297,35 @@ func TestFailoverFlapDamping(t *testing.T) {
 		return false
 	}
 	for cycle := 1; cycle <= 3; cycle++ {
-		since := map[*testAgent]uint64{}
+		since := map[*clustertest.Agent]uint64{}
 		for _, a := range rest {
 			since[a] = lastEvent(a)
 		}
-		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		epoch := tagOf(t, rest[0], "p", events.EpochTag)
+		if err := p.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		allSee(t, 30*time.Second, rest, map[string]string{"p": "failed"})
+		clustertest.AllSee(t, 30*time.Second, rest, map[string]string{"p": "failed"})
 		// The failover of this failure is decided while p is down, once
 		// settle passed.
-		waitFor(t, 30*time.Second, "cycle "+strconv.Itoa(cycle)+"'s failover to be decided", func() bool { return decided(since) })
-		if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		clustertest.WaitFor(t, 30*time.Second, "cycle "+strconv.Itoa(cycle)+"'s failover to be decided", func() bool { return decided(since) })
+		if err := p.Signal(syscall.SIGCONT); err != nil {
 			t.Fatal(err)
 		}
-		allSee(t, 30*time.Second, rest, map[string]string{"p": "alive"})
+		clustertest.AllSee(t, 30*time.Second, rest, map[string]string{"p": "alive"})
+		// p's next failure is a failure of its own only once p's
+		// re-announcement raised its epoch everywhere: one that came
+		// before would share this one's key and be dropped as already
+		// handled (docs/failover.md, Limits), not damped.
+		for _, a := range rest {
+			clustertest.WaitFor(t, 10*time.Second, a.Name+" to see p's epoch raised", func() bool {
+				return tagOf(t, a, "p", events.EpochTag) != epoch
+			})
+		}
 	}
 	for _, a := range rest {
-		waitFor(t, 10*time.Second, a.name+"'s damped event", func() bool {
-			b, _ := os.ReadFile(filepath.Join(a.dir, "out", "guards"))
+		clustertest.WaitFor(t, 10*time.Second, a.Name+"'s damped event", func() bool {
+			b, _ := os.ReadFile(filepath.Join(a.OutDir(), "guards"))
 			return strings.Contains(string(b), "damped p")
 		})
 	}
@@ -301,7 +335,7 @@ func TestFailoverFlapDamping(t *testing.T) {
 	}
 	held := 0
 	for _, a := range rest {
-		for _, r := range a.runs("promote") {
+		for _, r := range hookRuns(a, "promote") {
 			if r.Outcome == "held" && r.Member == "p" && strings.Contains(r.Reason, "damped") {
 				held++
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 	"github.com/vigil-agent/vigil/membership"
 )
 
@@ -25,7 +26,7 @@ func TestAgentRefusesHostileMember(t *testing.T) {
 	const hostile = "evil\nrow\x1b[2J"
 	a := startAgent(t, "honest", "-hook", `member-join,member-update,member-leave,member-failed=cat >> "$OUT/stdin.log"`)
 	start := func(name string) *membership.Cluster {
-		c, err := membership.StartUnchecked(membership.Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: freePort(t),
+		c, err := membership.StartUnchecked(membership.Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: clustertest.FreePort(t),
 			Profile: membership.ProfileLocal, Logger: zerolog.Nop()}, func(events.Event) {})
 		if err != nil {
 			t.Fatal(err)
@@ -34,26 +35,26 @@ func TestAgentRefusesHostileMember(t *testing.T) {
 		return c
 	}
 	relay, bad := start("relay"), start(hostile)
-	_, _ = bad.Join([]string{a.gossip}) // the agent refuses its push-pull
+	_, _ = bad.Join([]string{a.GossipAddr()}) // the agent refuses its push-pull
 	if _, err := bad.Join([]string{net.JoinHostPort(relay.LocalMember().Addr, strconv.Itoa(int(relay.LocalMember().Port)))}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := relay.Join([]string{a.gossip}); err != nil {
+	if _, err := relay.Join([]string{a.GossipAddr()}); err != nil {
 		t.Fatal(err)
 	}
-	stdinLog := filepath.Join(a.dir, "out", "stdin.log")
-	waitFor(t, 15*time.Second, "the relay's member-join hook", func() bool {
+	stdinLog := filepath.Join(a.OutDir(), "stdin.log")
+	clustertest.WaitFor(t, 15*time.Second, "the relay's member-join hook", func() bool {
 		b, _ := os.ReadFile(stdinLog)
 		return strings.Contains(string(b), "relay")
 	})
-	waitFor(t, 15*time.Second, "the agent to log the refusal", func() bool {
-		return strings.Contains(a.logBuf.String(), "refusing a member from gossip")
+	clustertest.WaitFor(t, 15*time.Second, "the agent to log the refusal", func() bool {
+		return strings.Contains(a.Log(), "refusing a member from gossip")
 	})
 
-	if st := a.statusOf(); len(st) != 2 || st["relay"] != "alive" {
+	if st := statuses(a); len(st) != 2 || st["relay"] != "alive" {
 		t.Errorf("/v1/members: %v, want honest and relay only", st)
 	}
-	out, err := runClient(t, "members", "-http-addr", a.http)
+	out, err := runClient(t, "members", "-http-addr", a.HTTPAddr())
 	if err != nil || strings.Contains(out, "evil") || strings.Count(out, "\n") != 3 {
 		t.Errorf("vigil members: %v\n%s", err, out)
 	}
@@ -61,7 +62,7 @@ func TestAgentRefusesHostileMember(t *testing.T) {
 	if strings.Contains(string(b), "evil") || strings.Contains(string(b), "\x1b") {
 		t.Errorf("a hook got the hostile member on stdin:\n%q", b)
 	}
-	log := a.logBuf.String()
+	log := a.Log()
 	if n := strings.Count(log, "refusing a member from gossip"); n != 1 {
 		t.Errorf("%d refusal lines, want 1", n)
 	}

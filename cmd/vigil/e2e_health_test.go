@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	nethttp "net/http"
@@ -13,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // fakeService is a real HTTP service whose /health answer the test flips.
@@ -38,16 +39,15 @@ func startService(t *testing.T) *fakeService {
 	return s
 }
 
-func (a *testAgent) put(t *testing.T, path, body string) int {
+// put sends a PUT with a JSON body (or none) to the agent's API and
+// returns the status code.
+func put(t *testing.T, a *clustertest.Agent, path, body string) int {
 	t.Helper()
-	req, _ := nethttp.NewRequest("PUT", "http://"+a.http+path, bytes.NewBufferString(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.do(req)
+	code, _, err := a.Send("PUT", path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return code
 }
 
 type apiInstance struct {
@@ -60,9 +60,9 @@ type apiInstance struct {
 }
 
 // passingNodes returns the nodes this agent lists as passing for web.
-func (a *testAgent) passingNodes() string {
+func passingNodes(a *clustertest.Agent) string {
 	var list []apiInstance
-	if !a.getJSON("/v1/health/service/web?passing", &list) {
+	if a.Get("/v1/health/service/web?passing", &list) != nil {
 		return "?"
 	}
 	var names []string
@@ -81,11 +81,11 @@ func TestServiceHealthAndPick(t *testing.T) {
 	}
 	names := []string{"a", "b", "c"}
 	services := map[string]*fakeService{}
-	var agents []*testAgent
+	var agents []*clustertest.Agent
 	for i, n := range names {
 		svc := startService(t)
 		services[n] = svc
-		cfg := writeConfig(t, fmt.Sprintf(`
+		cfg := clustertest.WriteConfig(t, fmt.Sprintf(`
 service:
   name: web
   port: %d
@@ -106,20 +106,20 @@ hooks:
 `, svc.port, svc.port))
 		args := []string{"-config", cfg}
 		if i > 0 {
-			args = append(args, "-join", agents[0].gossip)
+			args = append(args, "-join", agents[0].GossipAddr())
 		}
 		agents = append(agents, startAgent(t, n, args...))
 	}
 	allPassing := func(want string) {
 		t.Helper()
 		for _, a := range agents {
-			waitFor(t, 30*time.Second, a.name+" to list "+want+" as passing", func() bool { return a.passingNodes() == want })
+			clustertest.WaitFor(t, 30*time.Second, a.Name+" to list "+want+" as passing", func() bool { return passingNodes(a) == want })
 		}
 	}
 	allPassing("a,b,c")
 
 	var inst []apiInstance
-	if !agents[0].getJSON("/v1/health/service/web", &inst) || len(inst) != 3 {
+	if agents[0].Get("/v1/health/service/web", &inst) != nil || len(inst) != 3 {
 		t.Fatalf("health list %+v", inst)
 	}
 	if in := inst[1]; in.Node != "b" || in.Addr != "127.0.0.1" || in.Port != services["b"].port || in.Tags["version"] != "1.4" || in.Health != "passing" || in.Status != "alive" {
@@ -133,11 +133,11 @@ hooks:
 		for _, a := range agents {
 			for i := 0; i < 100; i++ {
 				var in apiInstance
-				if !a.getJSON("/v1/pick/web?strategy=random", &in) {
-					t.Fatalf("%s: pick failed", a.name)
+				if a.Get("/v1/pick/web?strategy=random", &in) != nil {
+					t.Fatalf("%s: pick failed", a.Name)
 				}
 				if in.Port == bad || in.Node == node {
-					t.Fatalf("%s picked %s (%+v), which is not passing", a.name, node, in)
+					t.Fatalf("%s picked %s (%+v), which is not passing", a.Name, node, in)
 				}
 			}
 		}
@@ -147,39 +147,39 @@ hooks:
 	allPassing("a,c")
 	pickNever("b")
 	var list []apiInstance
-	agents[2].getJSON("/v1/health/service/web", &list)
+	_ = agents[2].Get("/v1/health/service/web", &list)
 	if len(list) != 3 || list[1].Health != "critical" {
 		t.Errorf("c's view of b: %+v, want critical", list)
 	}
 	// Every agent saw b's health change (health:critical hook); only b saw
 	// its own check change.
 	for _, a := range agents {
-		waitFor(t, 10*time.Second, a.name+"'s health:critical hook", func() bool {
-			b, _ := os.ReadFile(filepath.Join(a.dir, "out", "health"))
+		clustertest.WaitFor(t, 10*time.Second, a.Name+"'s health:critical hook", func() bool {
+			b, _ := os.ReadFile(filepath.Join(a.OutDir(), "health"))
 			return strings.Contains(string(b), "b critical web\n")
 		})
 	}
-	checks, _ := os.ReadFile(filepath.Join(agents[1].dir, "out", "checks"))
+	checks, _ := os.ReadFile(filepath.Join(agents[1].OutDir(), "checks"))
 	if !strings.Contains(string(checks), "web-http critical\n") {
 		t.Errorf("b's check hook saw %q, want web-http critical", checks)
 	}
-	if b, _ := os.ReadFile(filepath.Join(agents[0].dir, "out", "checks")); strings.Contains(string(b), "critical") {
+	if b, _ := os.ReadFile(filepath.Join(agents[0].OutDir(), "checks")); strings.Contains(string(b), "critical") {
 		t.Errorf("a's check hook fired for b's check: %q", b)
 	}
 
 	services["b"].failing.Store(false)
 	allPassing("a,b,c")
 
-	if code := agents[2].put(t, "/v1/maintenance", `{"enable": true, "reason": "upgrade"}`); code != 200 {
+	if code := put(t, agents[2], "/v1/maintenance", `{"enable": true, "reason": "upgrade"}`); code != 200 {
 		t.Fatalf("maintenance on: status %d", code)
 	}
 	allPassing("a,b")
 	pickNever("c")
-	agents[0].getJSON("/v1/health/service/web", &list)
+	_ = agents[0].Get("/v1/health/service/web", &list)
 	if len(list) != 3 || list[2].Health != "maintenance" {
 		t.Errorf("a's view of c in maintenance: %+v", list)
 	}
-	if code := agents[2].put(t, "/v1/maintenance", `{"enable": false}`); code != 200 {
+	if code := put(t, agents[2], "/v1/maintenance", `{"enable": false}`); code != 200 {
 		t.Fatalf("maintenance off: status %d", code)
 	}
 	allPassing("a,b,c")
@@ -192,7 +192,7 @@ func TestTTLCheckOverHTTP(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	svc := startService(t)
-	cfg := writeConfig(t, fmt.Sprintf(`
+	cfg := clustertest.WriteConfig(t, fmt.Sprintf(`
 service: {name: web, port: %d}
 checks:
   - id: heartbeat
@@ -208,7 +208,7 @@ checks:
 			Status string `json:"status"`
 			Output string `json:"output"`
 		}
-		a.getJSON("/v1/checks", &checks)
+		_ = a.Get("/v1/checks", &checks)
 		for _, c := range checks {
 			if c.ID == id {
 				return c.Status + " " + c.Output
@@ -231,7 +231,7 @@ checks:
 		{"/v1/checks/port/pass", ``, 400, ""},
 		{"/v1/checks/heartbeat/pass", `{"nope": 1}`, 400, ""},
 	} {
-		if code := a.put(t, tt.path, tt.body); code != tt.code {
+		if code := put(t, a, tt.path, tt.body); code != tt.code {
 			t.Errorf("PUT %s %s: status %d, want %d", tt.path, tt.body, code, tt.code)
 		}
 		if tt.want != "" {
@@ -240,10 +240,10 @@ checks:
 			}
 		}
 	}
-	waitFor(t, 10*time.Second, "the tcp check to pass", func() bool { return strings.HasPrefix(status("port"), "passing") })
-	a.put(t, "/v1/checks/heartbeat/pass", "")
+	clustertest.WaitFor(t, 10*time.Second, "the tcp check to pass", func() bool { return strings.HasPrefix(status("port"), "passing") })
+	put(t, a, "/v1/checks/heartbeat/pass", "")
 	var self struct {
 		Health string `json:"health"`
 	}
-	waitFor(t, 10*time.Second, "self health passing", func() bool { return a.getJSON("/v1/self", &self) && self.Health == "passing" })
+	clustertest.WaitFor(t, 10*time.Second, "self health passing", func() bool { return a.Get("/v1/self", &self) == nil && self.Health == "passing" })
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // asNobody runs name with args as user nobody (setpriv, as root), with an
@@ -41,7 +43,7 @@ func binaryForAll(t *testing.T) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.Open(vigilBinary(t))
+	src, err := os.Open(clustertest.Build(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,18 +77,18 @@ func TestOtherUserCannotAct(t *testing.T) {
 	}
 	a := startAgent(t, "a", "-hook", `user=echo "$VIGIL_USER_EVENT" >> "$OUT/user.log"`)
 	bin := binaryForAll(t)
-	userLog := filepath.Join(a.dir, "out", "user.log")
+	userLog := filepath.Join(a.OutDir(), "user.log")
 
 	// The agent's own user: the plain commands, no -http-token.
-	if out, err := runClient(t, "event", "-http-addr", a.http, "mine"); err != nil {
+	if out, err := runClient(t, "event", "-http-addr", a.HTTPAddr(), "mine"); err != nil {
 		t.Fatalf("vigil event as the agent's user: %v\n%s", err, out)
 	}
-	if out, err := execVigil(t, "event", "-http-addr", a.http, "mine-too"); err != nil {
+	if out, err := execVigil(t, "event", "-http-addr", a.HTTPAddr(), "mine-too"); err != nil {
 		t.Fatalf("vigil event (the binary) as the agent's user: %v\n%s", err, out)
 	}
 
 	// nobody, with the vigil commands: refused, and told how to pass one.
-	out, err := asNobody(t, bin, "event", "-http-addr", a.http, "theirs")
+	out, err := asNobody(t, bin, "event", "-http-addr", a.HTTPAddr(), "theirs")
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "missing token") ||
 		!strings.Contains(out, "which your user can't read") || !strings.Contains(out, "pass -http-token TOKEN or set VIGIL_HTTP_TOKEN") {
@@ -97,7 +99,7 @@ func TestOtherUserCannotAct(t *testing.T) {
 	if rerr != nil {
 		t.Fatal(rerr)
 	}
-	tokenFile := findToken("", a.http).file
+	tokenFile := findToken("", a.HTTPAddr()).file
 	var shown int
 	for _, line := range strings.Split(string(doc), "\n") {
 		if strings.HasPrefix(line, "vigil: missing token") || strings.HasPrefix(line, "vigil: the agent's token is in") {
@@ -111,7 +113,7 @@ func TestOtherUserCannotAct(t *testing.T) {
 	if shown != 2 || tokenFile == "" {
 		t.Errorf("docs/http-api.md shows %d lines of the refusal, want 2; token file %q", shown, tokenFile)
 	}
-	if out, err := asNobody(t, bin, "members", "-http-addr", a.http); err != nil || !strings.Contains(out, "alive") {
+	if out, err := asNobody(t, bin, "members", "-http-addr", a.HTTPAddr()); err != nil || !strings.Contains(out, "alive") {
 		t.Errorf("vigil members as nobody (reads stay open): %v\n%s", err, out)
 	}
 
@@ -129,21 +131,21 @@ func TestOtherUserCannotAct(t *testing.T) {
 			if c.body != "" {
 				args = append(args, "-H", "Content-Type: application/json", "-d", c.body)
 			}
-			out, err := asNobody(t, "curl", append(args, "http://"+a.http+c.path)...)
+			out, err := asNobody(t, "curl", append(args, "http://"+a.HTTPAddr()+c.path)...)
 			if err != nil || out != "401" {
 				t.Errorf("curl %s %s as nobody: %q %v, want 401", c.method, c.path, out, err)
 			}
 		}
-		if out, _ := asNobody(t, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://"+a.http+"/v1/members"); out != "200" {
+		if out, _ := asNobody(t, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://"+a.HTTPAddr()+"/v1/members"); out != "200" {
 			t.Errorf("curl GET /v1/members as nobody: %q, want 200", out)
 		}
 	}
 
 	// Only the agent's user's events ran the hook.
-	if out, err := runClient(t, "event", "-http-addr", a.http, "after"); err != nil {
+	if out, err := runClient(t, "event", "-http-addr", a.HTTPAddr(), "after"); err != nil {
 		t.Fatalf("vigil event: %v\n%s", err, out)
 	}
-	waitFor(t, 10*time.Second, "the hook's run for the last event", func() bool {
+	clustertest.WaitFor(t, 10*time.Second, "the hook's run for the last event", func() bool {
 		b, _ := os.ReadFile(userLog)
 		return bytes.Contains(b, []byte("after\n"))
 	})
@@ -151,7 +153,7 @@ func TestOtherUserCannotAct(t *testing.T) {
 	if got := string(b); !strings.Contains(got, "mine\n") || !strings.Contains(got, "mine-too\n") || strings.Contains(got, "theirs") {
 		t.Errorf("hook runs:\n%s\nwant mine, mine-too and after only", got)
 	}
-	if st := a.statusOf(); st["a"] != "alive" {
+	if st := statuses(a); st["a"] != "alive" {
 		t.Errorf("the agent left: %v", st)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // TestRestartRejoinsFromDataDir: a, b and c form a cluster, b and c
@@ -22,17 +24,17 @@ func TestRestartRejoinsFromDataDir(t *testing.T) {
 	}
 	dataDir := filepath.Join(t.TempDir(), "c-data")
 	a := startAgent(t, "a")
-	b := startAgent(t, "b", "-join", a.gossip)
-	c := startAgent(t, "c", "-join", a.gossip, "-data-dir", dataDir)
-	allSee(t, 30*time.Second, []*testAgent{a, b, c}, map[string]string{"a": "alive", "b": "alive", "c": "alive"})
+	b := startAgent(t, "b", "-join", a.GossipAddr())
+	c := startAgent(t, "c", "-join", a.GossipAddr(), "-data-dir", dataDir)
+	clustertest.AllSee(t, 30*time.Second, []*clustertest.Agent{a, b, c}, map[string]string{"a": "alive", "b": "alive", "c": "alive"})
 
 	// A short uptime: c stops as soon as everyone sees everyone.
-	if err := c.stop(t); err != nil {
+	if err := c.Stop(); err != nil {
 		t.Fatalf("c exited with %v after SIGTERM, want status 0", err)
 	}
-	allSee(t, 30*time.Second, []*testAgent{a, b}, map[string]string{"c": "left"})
-	a.kill(t)
-	allSee(t, 30*time.Second, []*testAgent{b}, map[string]string{"a": "failed"})
+	clustertest.AllSee(t, 30*time.Second, []*clustertest.Agent{a, b}, map[string]string{"c": "left"})
+	a.Kill()
+	clustertest.AllSee(t, 30*time.Second, []*clustertest.Agent{b}, map[string]string{"a": "failed"})
 
 	// c wrote the members it knew as it left, whatever its uptime.
 	peers := readPeersFile(t, filepath.Join(dataDir, "peers.json"))
@@ -41,9 +43,9 @@ func TestRestartRejoinsFromDataDir(t *testing.T) {
 	}
 
 	c2 := startAgent(t, "c", "-data-dir", dataDir)
-	allSee(t, 30*time.Second, []*testAgent{b, c2}, map[string]string{"b": "alive", "c": "alive"})
+	clustertest.AllSee(t, 30*time.Second, []*clustertest.Agent{b, c2}, map[string]string{"b": "alive", "c": "alive"})
 	// b's view reached c without a, which c never saw fail: a is dropped.
-	waitFor(t, 10*time.Second, "restarted c to rewrite peers.json", func() bool {
+	clustertest.WaitFor(t, 10*time.Second, "restarted c to rewrite peers.json", func() bool {
 		p := readPeersFile(t, filepath.Join(dataDir, "peers.json"))
 		return p["b"] == "alive" && len(p) == 1
 	})
@@ -75,19 +77,19 @@ func TestForceLeave(t *testing.T) {
 		t.Skip("end-to-end cluster test")
 	}
 	a := startAgent(t, "a")
-	b := startAgent(t, "b", "-join", a.gossip)
-	c := startAgent(t, "c", "-join", a.gossip)
-	survivors := []*testAgent{a, b}
-	allSee(t, 30*time.Second, []*testAgent{a, b, c}, map[string]string{"a": "alive", "b": "alive", "c": "alive"})
+	b := startAgent(t, "b", "-join", a.GossipAddr())
+	c := startAgent(t, "c", "-join", a.GossipAddr())
+	survivors := []*clustertest.Agent{a, b}
+	clustertest.AllSee(t, 30*time.Second, []*clustertest.Agent{a, b, c}, map[string]string{"a": "alive", "b": "alive", "c": "alive"})
 
-	c.kill(t)
-	allSee(t, 30*time.Second, survivors, map[string]string{"c": "failed"})
+	c.Kill()
+	clustertest.AllSee(t, 30*time.Second, survivors, map[string]string{"c": "failed"})
 
-	out, err := execVigil(t, "force-leave", "-http-addr", a.http, "b")
+	out, err := execVigil(t, "force-leave", "-http-addr", a.HTTPAddr(), "b")
 	if err == nil || !strings.Contains(out, `force-leave "b": it is alive: only a failed member can be forced to leave`) {
 		t.Errorf("force-leave of alive b: %v\n%s", err, out)
 	}
-	out, err = execVigil(t, "force-leave", "-http-addr", a.http, "zulu")
+	out, err = execVigil(t, "force-leave", "-http-addr", a.HTTPAddr(), "zulu")
 	if err == nil || !strings.Contains(out, `force-leave "zulu": no such member`) {
 		t.Errorf("force-leave of an unknown member: %v\n%s", err, out)
 	}
@@ -101,18 +103,18 @@ func TestForceLeave(t *testing.T) {
 		t.Errorf("POST /v1/force-leave without a name: %d %v, want 400", code, err)
 	}
 
-	out, err = execVigil(t, "force-leave", "-http-addr", a.http, "c")
+	out, err = execVigil(t, "force-leave", "-http-addr", a.HTTPAddr(), "c")
 	if err != nil || !strings.Contains(out, "Member c is forced out") {
 		t.Fatalf("force-leave c: %v\n%s", err, out)
 	}
-	allSee(t, 30*time.Second, survivors, map[string]string{"c": "left", "a": "alive", "b": "alive"})
+	clustertest.AllSee(t, 30*time.Second, survivors, map[string]string{"c": "left", "a": "alive", "b": "alive"})
 	for _, s := range survivors {
-		waitFor(t, 10*time.Second, s.name+"'s member-leave event for c", func() bool {
+		clustertest.WaitFor(t, 10*time.Second, s.Name+"'s member-leave event for c", func() bool {
 			var evs []struct {
-				Event   string      `json:"event"`
-				Members []apiMember `json:"members"`
+				Event   string               `json:"event"`
+				Members []clustertest.Member `json:"members"`
 			}
-			if !s.getJSON("/v1/events", &evs) {
+			if s.Get("/v1/events", &evs) != nil {
 				return false
 			}
 			for _, e := range evs {
@@ -124,14 +126,14 @@ func TestForceLeave(t *testing.T) {
 		})
 	}
 
-	out, err = execVigil(t, "force-leave", "-http-addr", b.http, "-prune", "c")
+	out, err = execVigil(t, "force-leave", "-http-addr", b.HTTPAddr(), "-prune", "c")
 	if err != nil {
 		t.Fatalf("force-leave -prune c: %v\n%s", err, out)
 	}
 	for _, s := range survivors {
-		waitFor(t, 20*time.Second, s.name+" to forget c", func() bool {
-			st, ok := s.statusOf()["c"]
-			return !ok && st == "" && len(s.statusOf()) == 2
+		clustertest.WaitFor(t, 20*time.Second, s.Name+" to forget c", func() bool {
+			st, ok := statuses(s)["c"]
+			return !ok && st == "" && len(statuses(s)) == 2
 		})
 	}
 }
@@ -145,8 +147,8 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	}
 	const drain = 2 * time.Second
 	peer := startAgent(t, "peer")
-	web := startAgent(t, "web-1", "-join", peer.gossip, "-service", "web:8080", "-drain", drain.String())
-	allSee(t, 30*time.Second, []*testAgent{peer, web}, map[string]string{"peer": "alive", "web-1": "alive"})
+	web := startAgent(t, "web-1", "-join", peer.GossipAddr(), "-service", "web:8080", "-drain", drain.String())
+	clustertest.AllSee(t, 30*time.Second, []*clustertest.Agent{peer, web}, map[string]string{"peer": "alive", "web-1": "alive"})
 
 	health := func() string {
 		var list []struct {
@@ -154,18 +156,18 @@ func TestDrainOnSIGTERM(t *testing.T) {
 			Health string `json:"health"`
 			Status string `json:"status"`
 		}
-		if !peer.getJSON("/v1/health/service/web", &list) || len(list) != 1 {
+		if peer.Get("/v1/health/service/web", &list) != nil || len(list) != 1 {
 			return ""
 		}
 		return list[0].Status + "/" + list[0].Health
 	}
-	waitFor(t, 20*time.Second, "peer to see web-1 passing", func() bool { return health() == "alive/passing" })
+	clustertest.WaitFor(t, 20*time.Second, "peer to see web-1 passing", func() bool { return health() == "alive/passing" })
 
 	start := time.Now()
-	if err := web.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := web.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "peer to see web-1 in maintenance", func() bool { return health() == "alive/maintenance" })
+	clustertest.WaitFor(t, 10*time.Second, "peer to see web-1 in maintenance", func() bool { return health() == "alive/maintenance" })
 	if seen := time.Since(start); seen >= drain {
 		t.Fatalf("maintenance seen only %s after SIGTERM, not within the %s drain", seen, drain)
 	}
@@ -173,31 +175,28 @@ func TestDrainOnSIGTERM(t *testing.T) {
 		t.Errorf("pick during the drain answered %d (%v), want 503: no passing instance", code, err)
 	}
 
-	select {
-	case <-web.done:
-		t.Fatalf("web-1 exited %s after SIGTERM, before its %s drain", time.Since(start), drain)
-	case <-time.After(drain - time.Since(start) - 200*time.Millisecond):
+	if err := web.Wait(drain - time.Since(start) - 200*time.Millisecond); web.Exited() {
+		t.Fatalf("web-1 exited (%v) %s after SIGTERM, before its %s drain", err, time.Since(start), drain)
 	}
-	select {
-	case <-web.done:
-		if web.err != nil {
-			t.Fatalf("web-1 exited with %v, want status 0", web.err)
-		}
-	case <-time.After(30 * time.Second):
+	err := web.Wait(30 * time.Second)
+	if !web.Exited() {
 		t.Fatal("web-1 did not exit after its drain")
+	}
+	if err != nil {
+		t.Fatalf("web-1 exited with %v, want status 0", err)
 	}
 	if took := time.Since(start); took < drain {
 		t.Errorf("web-1 exited %s after SIGTERM, before its %s drain", took, drain)
 	}
-	allSee(t, 20*time.Second, []*testAgent{peer}, map[string]string{"web-1": "left"})
+	clustertest.AllSee(t, 20*time.Second, []*clustertest.Agent{peer}, map[string]string{"web-1": "left"})
 	var evs []struct {
-		Event   string      `json:"event"`
-		Members []apiMember `json:"members"`
+		Event   string               `json:"event"`
+		Members []clustertest.Member `json:"members"`
 		Health  *struct {
 			Status string `json:"status"`
 		} `json:"health"`
 	}
-	if !peer.getJSON("/v1/events", &evs) {
+	if peer.Get("/v1/events", &evs) != nil {
 		t.Fatal("no events from peer")
 	}
 	var order []string
@@ -217,8 +216,8 @@ func TestDrainOnSIGTERM(t *testing.T) {
 
 // pickStatus asks an agent for a passing instance of service and returns
 // the HTTP status of the answer.
-func pickStatus(a *testAgent, service string) (int, error) {
-	resp, err := nethttp.Get("http://" + a.http + "/v1/pick/" + service)
+func pickStatus(a *clustertest.Agent, service string) (int, error) {
+	resp, err := nethttp.Get("http://" + a.HTTPAddr() + "/v1/pick/" + service)
 	if err != nil {
 		return 0, err
 	}

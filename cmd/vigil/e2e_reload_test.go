@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // TestReload: SIGHUP and POST /v1/reload re-read the config: a changed
@@ -17,7 +19,7 @@ func TestReload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	cfgPath := writeConfig(t, `
+	cfgPath := clustertest.WriteConfig(t, `
 hooks:
   - name: a
     on: ["user:x"]
@@ -31,11 +33,11 @@ hooks:
 		}
 	}
 	logOf := func() string {
-		b, _ := os.ReadFile(filepath.Join(ag.dir, "out", "log"))
+		b, _ := os.ReadFile(filepath.Join(ag.OutDir(), "log"))
 		return string(b)
 	}
 	fire("x")
-	waitFor(t, 10*time.Second, "a1's run", func() bool { return logOf() == "a1 x\n" })
+	clustertest.WaitFor(t, 10*time.Second, "a1's run", func() bool { return logOf() == "a1 x\n" })
 
 	// Change a, add b, reload by SIGHUP.
 	if err := os.WriteFile(cfgPath, []byte(`
@@ -49,14 +51,14 @@ hooks:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := ag.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := ag.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the reload to be logged", func() bool {
-		return strings.Contains(ag.logBuf.String(), "configuration reloaded")
+	clustertest.WaitFor(t, 10*time.Second, "the reload to be logged", func() bool {
+		return strings.Contains(ag.Log(), "configuration reloaded")
 	})
 	fire("x")
-	waitFor(t, 10*time.Second, "the runs after the reload", func() bool { return strings.Count(logOf(), "\n") == 3 })
+	clustertest.WaitFor(t, 10*time.Second, "the runs after the reload", func() bool { return strings.Count(logOf(), "\n") == 3 })
 	lines := strings.Split(strings.TrimSpace(logOf()), "\n")
 	if lines[0] != "a1 x" || !contains(lines[1:], "a2 x") || !contains(lines[1:], "b x") {
 		t.Errorf("runs %q, want a1 before the reload, then a2 and b once each", lines)
@@ -70,10 +72,10 @@ hooks:
 		t.Errorf("reload of a broken config: status %d, want 400", code)
 	}
 	fire("x")
-	waitFor(t, 10*time.Second, "runs with the kept config", func() bool { return strings.Count(logOf(), "\n") == 5 })
+	clustertest.WaitFor(t, 10*time.Second, "runs with the kept config", func() bool { return strings.Count(logOf(), "\n") == 5 })
 	// The runner records a run just after its hook wrote the line.
-	runs := func() int { return len(ag.runs("a")) + len(ag.runs("b")) }
-	waitFor(t, 10*time.Second, "the run records", func() bool { return runs() >= 5 })
+	runs := func() int { return len(hookRuns(ag, "a")) + len(hookRuns(ag, "b")) }
+	clustertest.WaitFor(t, 10*time.Second, "the run records", func() bool { return runs() >= 5 })
 	if n, lines := runs(), strings.Count(logOf(), "\n"); n != 5 || lines != 5 {
 		t.Errorf("%d runs recorded and %d lines written in all, want 5 of each (no duplicates)", n, lines)
 	}
@@ -103,9 +105,9 @@ func TestReloadChecks(t *testing.T) {
 		}
 		return s
 	}
-	cfgPath := writeConfig(t, body(true))
+	cfgPath := clustertest.WriteConfig(t, body(true))
 	ag := startAgent(t, "a", "-config", cfgPath)
-	if code := ag.put(t, "/v1/checks/hb/pass", ""); code != 200 {
+	if code := put(t, ag, "/v1/checks/hb/pass", ""); code != 200 {
 		t.Fatalf("ttl pass: %d", code)
 	}
 	checkIDs := func() map[string]string {
@@ -113,14 +115,14 @@ func TestReloadChecks(t *testing.T) {
 			ID     string `json:"id"`
 			Status string `json:"status"`
 		}
-		ag.getJSON("/v1/checks", &cs)
+		_ = ag.Get("/v1/checks", &cs)
 		out := map[string]string{}
 		for _, c := range cs {
 			out[c.ID] = c.Status
 		}
 		return out
 	}
-	waitFor(t, 10*time.Second, "both checks passing", func() bool {
+	clustertest.WaitFor(t, 10*time.Second, "both checks passing", func() bool {
 		c := checkIDs()
 		return c["hb"] == "passing" && c["port"] == "passing"
 	})
@@ -137,7 +139,7 @@ func TestReloadChecks(t *testing.T) {
 	var self struct {
 		Health string `json:"health"`
 	}
-	if !ag.getJSON("/v1/self", &self) || self.Health != "passing" {
+	if ag.Get("/v1/self", &self) != nil || self.Health != "passing" {
 		t.Errorf("health after the reload %q, want passing", self.Health)
 	}
 }

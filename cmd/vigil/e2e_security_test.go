@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-agent/vigil/internal/clustertest"
 	"github.com/vigil-agent/vigil/membership"
 )
 
@@ -24,11 +25,11 @@ func fp(t *testing.T, key string) string {
 
 // keysList runs `vigil keys list -format json` against an agent: the
 // keys' fingerprints, never the keys.
-func keysList(t *testing.T, a *testAgent) (keys, primary map[string]int) {
+func keysList(t *testing.T, a *clustertest.Agent) (keys, primary map[string]int) {
 	t.Helper()
-	out, err := runClient(t, "keys", "list", "-format", "json", "-http-addr", a.http)
+	out, err := runClient(t, "keys", "list", "-format", "json", "-http-addr", a.HTTPAddr())
 	if err != nil {
-		t.Fatalf("keys list on %s: %v", a.name, err)
+		t.Fatalf("keys list on %s: %v", a.Name, err)
 	}
 	var resp struct {
 		Keys        map[string]int `json:"keys"`
@@ -44,14 +45,14 @@ func keysList(t *testing.T, a *testAgent) (keys, primary map[string]int) {
 }
 
 // sawUserEvent reports whether the agent's event ring holds a user event.
-func sawUserEvent(a *testAgent, name string) bool {
+func sawUserEvent(a *clustertest.Agent, name string) bool {
 	var evs []struct {
 		Type string `json:"event"`
 		User *struct {
 			Name string `json:"name"`
 		} `json:"user_event"`
 	}
-	if !a.getJSON("/v1/events", &evs) {
+	if a.Get("/v1/events", &evs) != nil {
 		return false
 	}
 	for _, ev := range evs {
@@ -75,25 +76,25 @@ func TestEncryptedClusterKeyRotation(t *testing.T) {
 	wrong, _ := membership.GenerateKey()
 	k3, _ := membership.GenerateKey()
 	dirs := map[string]string{}
-	start := func(name, key string, extra ...string) *testAgent {
+	start := func(name, key string, extra ...string) *clustertest.Agent {
 		if dirs[name] == "" {
 			dirs[name] = t.TempDir()
 		}
 		return startAgent(t, name, append([]string{"-encrypt", key, "-data-dir", dirs[name]}, extra...)...)
 	}
 	a := start("a", k1)
-	b := start("b", k1, "-join", a.gossip)
-	c := start("c", k1, "-join", a.gossip)
+	b := start("b", k1, "-join", a.GossipAddr())
+	c := start("c", k1, "-join", a.GossipAddr())
 	three := map[string]string{"a": "alive", "b": "alive", "c": "alive"}
-	allSee(t, 30*time.Second, []*testAgent{a, b, c}, three)
+	clustertest.AllSee(t, 30*time.Second, []*clustertest.Agent{a, b, c}, three)
 
 	// An agent with a different key is refused.
 	x := startAgent(t, "x", "-encrypt", wrong)
-	_, err := runClient(t, "join", "-http-addr", x.http, a.gossip)
+	_, err := runClient(t, "join", "-http-addr", x.HTTPAddr(), a.GossipAddr())
 	wantExitErr(t, err, "no installed keys could decrypt")
 	wantExitErr(t, err, "gossip encryption mismatch")
-	waitFor(t, 10*time.Second, "a to log why it refused x", func() bool {
-		for _, line := range strings.Split(a.logBuf.String(), "\n") {
+	clustertest.WaitFor(t, 10*time.Second, "a to log why it refused x", func() bool {
+		for _, line := range strings.Split(a.Log(), "\n") {
 			if strings.Contains(line, `"level":"error"`) && strings.Contains(line, "could decrypt") &&
 				strings.Contains(line, `"hint":"gossip encryption mismatch`) {
 				return true
@@ -102,16 +103,16 @@ func TestEncryptedClusterKeyRotation(t *testing.T) {
 		return false
 	})
 	time.Sleep(time.Second) // give a wrongly admitted x time to show up
-	for _, s := range []*testAgent{a, b, c} {
-		if got := s.statusOf(); !reflect.DeepEqual(got, three) {
-			t.Errorf("%s sees %v after x tried to join, want %v", s.name, got, three)
+	for _, s := range []*clustertest.Agent{a, b, c} {
+		if got := statuses(s); !reflect.DeepEqual(got, three) {
+			t.Errorf("%s sees %v after x tried to join, want %v", s.Name, got, three)
 		}
 	}
-	x.kill(t)
+	x.Kill()
 
 	// Rotate, through different agents: every step reaches all three.
 	for _, step := range []struct {
-		via  *testAgent
+		via  *clustertest.Agent
 		args []string
 		want string
 	}{
@@ -125,7 +126,7 @@ func TestEncryptedClusterKeyRotation(t *testing.T) {
 				t.Errorf("after install: keys %v, primary %v", keys, primary)
 			}
 		}
-		args := append([]string{"keys", step.args[0], "-http-addr", step.via.http}, step.args[1:]...)
+		args := append([]string{"keys", step.args[0], "-http-addr", step.via.HTTPAddr()}, step.args[1:]...)
 		out, err := runClient(t, args...)
 		if err != nil || !strings.Contains(out, step.want) {
 			t.Fatalf("vigil %s: %q, %v", strings.Join(args, " "), out, err)
@@ -136,7 +137,7 @@ func TestEncryptedClusterKeyRotation(t *testing.T) {
 		t.Errorf("after rotation: keys %v, primary %v; want only the new key, primary on all 3", keys, primary)
 	}
 	// Removing the primary key is refused before it reaches the cluster.
-	_, err = runClient(t, "keys", "remove", "-http-addr", a.http, k3)
+	_, err = runClient(t, "keys", "remove", "-http-addr", a.HTTPAddr(), k3)
 	wantExitErr(t, err, "primary key")
 	for name, dir := range dirs {
 		if name == "x" {
@@ -151,22 +152,22 @@ func TestEncryptedClusterKeyRotation(t *testing.T) {
 
 	// The cluster kept working: a user event reaches everyone, and all
 	// members stay alive.
-	if _, err := runClient(t, "event", "-http-addr", b.http, "rotated"); err != nil {
+	if _, err := runClient(t, "event", "-http-addr", b.HTTPAddr(), "rotated"); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []*testAgent{a, b, c} {
-		waitFor(t, 10*time.Second, s.name+" to get the user event", func() bool { return sawUserEvent(s, "rotated") })
+	for _, s := range []*clustertest.Agent{a, b, c} {
+		clustertest.WaitFor(t, 10*time.Second, s.Name+" to get the user event", func() bool { return sawUserEvent(s, "rotated") })
 	}
-	allSee(t, 5*time.Second, []*testAgent{a, b, c}, three)
+	clustertest.AllSee(t, 5*time.Second, []*clustertest.Agent{a, b, c}, three)
 
 	// A restart keeps the rotated keyring: c still says -encrypt k1, which
 	// no member accepts any more, yet it rejoins with the key in data_dir.
-	if err := c.stop(t); err != nil {
+	if err := c.Stop(); err != nil {
 		t.Fatalf("c stopped with %v", err)
 	}
-	c2 := start("c", k1, "-join", a.gossip)
-	allSee(t, 30*time.Second, []*testAgent{a, b, c2}, three)
-	if !strings.Contains(c2.logBuf.String(), "the encrypt key is NOT in it and is ignored") {
+	c2 := start("c", k1, "-join", a.GossipAddr())
+	clustertest.AllSee(t, 30*time.Second, []*clustertest.Agent{a, b, c2}, three)
+	if !strings.Contains(c2.Log(), "the encrypt key is NOT in it and is ignored") {
 		t.Error("the restarted agent does not say that its keyring wins over encrypt")
 	}
 	if keys, _ := keysList(t, c2); !reflect.DeepEqual(keys, map[string]int{fp(t, k3): 3}) {

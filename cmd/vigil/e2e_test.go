@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // clusterHooks records member-failed and member-leave events: the env to
@@ -48,73 +50,74 @@ func TestClusterKillAndLeave(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end cluster test")
 	}
-	cfg := writeConfig(t, clusterHooks)
+	cfg := clustertest.WriteConfig(t, clusterHooks)
 	a := startAgent(t, "a", "-config", cfg, "-tag", "role=primary")
-	agents := []*testAgent{a}
+	agents := []*clustertest.Agent{a}
 	for _, n := range []string{"b", "c", "d"} {
-		agents = append(agents, startAgent(t, n, "-config", cfg, "-join", a.gossip, "-tag", "role=replica"))
+		agents = append(agents, startAgent(t, n, "-config", cfg, "-join", a.GossipAddr(), "-tag", "role=replica"))
 	}
-	allSee(t, 30*time.Second, agents, map[string]string{"a": "alive", "b": "alive", "c": "alive", "d": "alive"})
+	clustertest.AllSee(t, 30*time.Second, agents, map[string]string{"a": "alive", "b": "alive", "c": "alive", "d": "alive"})
 
 	victim := agents[3]
-	victim.kill(t)
+	victim.Kill()
 	survivors := agents[:3]
 	for _, s := range survivors {
-		waitFor(t, 30*time.Second, s.name+"'s member-failed hook for d", func() bool {
-			runs := s.runs("on-failed")
+		clustertest.WaitFor(t, 30*time.Second, s.Name+"'s member-failed hook for d", func() bool {
+			runs := hookRuns(s, "on-failed")
 			return len(runs) == 1 && runs[0].Outcome == "ok"
 		})
-		files := s.outFiles("failed-*.env")
+		files := s.OutFiles("failed-*.env")
 		if len(files) != 1 || !strings.Contains(files[0], "failed-d-") {
-			t.Fatalf("%s: member-failed files %v, want one for d", s.name, files)
+			t.Fatalf("%s: member-failed files %v, want one for d", s.Name, files)
 		}
-		env := readEnvFile(t, files[0])
+		envFile := filepath.Join(s.OutDir(), files[0])
+		env := readEnvFile(t, envFile)
 		want := map[string]string{
 			"VIGIL_EVENT": "member-failed", "SERF_EVENT": "member-failed",
 			"VIGIL_MEMBER_NAME": "d", "VIGIL_MEMBER_ADDR": "127.0.0.1",
-			"VIGIL_SELF_NAME": s.name, "SERF_SELF_NAME": s.name, "VIGIL_HTTP_ADDR": s.http,
-			"VIGIL_MEMBER_PORT": strings.Split(victim.gossip, ":")[1],
+			"VIGIL_SELF_NAME": s.Name, "SERF_SELF_NAME": s.Name, "VIGIL_HTTP_ADDR": s.HTTPAddr(),
+			"VIGIL_MEMBER_PORT": strings.Split(victim.GossipAddr(), ":")[1],
 		}
 		for k, v := range want {
 			if env[k] != v {
-				t.Errorf("%s: hook env %s = %q, want %q", s.name, k, env[k], v)
+				t.Errorf("%s: hook env %s = %q, want %q", s.Name, k, env[k], v)
 			}
 		}
 		if id, err := strconv.Atoi(env["VIGIL_EVENT_ID"]); err != nil || id <= 0 {
-			t.Errorf("%s: VIGIL_EVENT_ID = %q", s.name, env["VIGIL_EVENT_ID"])
+			t.Errorf("%s: VIGIL_EVENT_ID = %q", s.Name, env["VIGIL_EVENT_ID"])
 		}
 		var doc struct {
-			ID      uint64      `json:"id"`
-			Event   string      `json:"event"`
-			Self    apiMember   `json:"self"`
-			Members []apiMember `json:"members"`
+			ID      uint64               `json:"id"`
+			Event   string               `json:"event"`
+			Self    clustertest.Member   `json:"self"`
+			Members []clustertest.Member `json:"members"`
 		}
-		b, _ := os.ReadFile(strings.TrimSuffix(files[0], ".env") + ".json")
+		b, _ := os.ReadFile(strings.TrimSuffix(envFile, ".env") + ".json")
 		if err := json.Unmarshal(b, &doc); err != nil {
-			t.Fatalf("%s: stdin is not JSON: %v: %q", s.name, err, b)
+			t.Fatalf("%s: stdin is not JSON: %v: %q", s.Name, err, b)
 		}
 		if doc.Event != "member-failed" || len(doc.Members) != 1 || doc.Members[0].Name != "d" ||
-			doc.Members[0].Status != "failed" || doc.Members[0].Tags["role"] != "replica" || doc.Self.Name != s.name {
-			t.Errorf("%s: stdin document %+v", s.name, doc)
+			doc.Members[0].Status != "failed" || doc.Members[0].Tags["role"] != "replica" || doc.Self.Name != s.Name {
+			t.Errorf("%s: stdin document %+v", s.Name, doc)
 		}
 	}
 
 	// Graceful leave of c: the others see member-leave, not member-failed.
 	leaver := agents[2]
-	if err := leaver.stop(t); err != nil {
+	if err := leaver.Stop(); err != nil {
 		t.Fatalf("c exited with %v after SIGTERM, want status 0", err)
 	}
 	rest := agents[:2]
-	allSee(t, 30*time.Second, rest, map[string]string{"c": "left"})
+	clustertest.AllSee(t, 30*time.Second, rest, map[string]string{"c": "left"})
 	for _, s := range rest {
-		waitFor(t, 20*time.Second, s.name+"'s member-leave hook for c", func() bool {
-			return len(s.outFiles("leave-c-*.json")) == 1
+		clustertest.WaitFor(t, 20*time.Second, s.Name+"'s member-leave hook for c", func() bool {
+			return len(s.OutFiles("leave-c-*.json")) == 1
 		})
-		if f := s.outFiles("failed-c-*"); len(f) != 0 {
-			t.Errorf("%s ran member-failed for c, which left gracefully: %v", s.name, f)
+		if f := s.OutFiles("failed-c-*"); len(f) != 0 {
+			t.Errorf("%s ran member-failed for c, which left gracefully: %v", s.Name, f)
 		}
-		if runs := s.runs("on-failed"); len(runs) != 1 {
-			t.Errorf("%s: %d member-failed runs in all, want exactly 1 (for d)", s.name, len(runs))
+		if runs := hookRuns(s, "on-failed"); len(runs) != 1 {
+			t.Errorf("%s: %d member-failed runs in all, want exactly 1 (for d)", s.Name, len(runs))
 		}
 	}
 }
@@ -126,7 +129,7 @@ func TestHangingHookIsKilledAndGossipGoesOn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end cluster test")
 	}
-	cfg := writeConfig(t, `
+	cfg := clustertest.WriteConfig(t, `
 hooks:
   - name: hang
     on: [member-join]
@@ -139,30 +142,30 @@ hooks:
       echo "$VIGIL_MEMBER_NAME" >> "$OUT/joined"
 `)
 	a := startAgent(t, "a", "-config", cfg)
-	waitFor(t, 10*time.Second, "a's own join hook", func() bool { return len(a.runs("hang")) == 1 })
-	b := startAgent(t, "b", "-join", a.gossip)
-	waitFor(t, 20*time.Second, "the hook to hang on b's join", func() bool { return len(a.outFiles("child")) == 1 })
+	clustertest.WaitFor(t, 10*time.Second, "a's own join hook", func() bool { return len(hookRuns(a, "hang")) == 1 })
+	b := startAgent(t, "b", "-join", a.GossipAddr())
+	clustertest.WaitFor(t, 20*time.Second, "the hook to hang on b's join", func() bool { return len(a.OutFiles("child")) == 1 })
 
-	c := startAgent(t, "c", "-join", a.gossip)
-	allSee(t, 20*time.Second, []*testAgent{a}, map[string]string{"a": "alive", "b": "alive", "c": "alive"})
-	if n := len(a.runs("hang")); n != 1 {
+	c := startAgent(t, "c", "-join", a.GossipAddr())
+	clustertest.AllSee(t, 20*time.Second, []*clustertest.Agent{a}, map[string]string{"a": "alive", "b": "alive", "c": "alive"})
+	if n := len(hookRuns(a, "hang")); n != 1 {
 		t.Fatalf("hook finished %d runs while it should still hang on b; the test did not observe the hang", n)
 	}
 	_ = b
 	_ = c
 
-	waitFor(t, 30*time.Second, "the hung run to time out and c's run to follow", func() bool { return len(a.runs("hang")) == 3 })
-	runs := a.runs("hang")
+	clustertest.WaitFor(t, 30*time.Second, "the hung run to time out and c's run to follow", func() bool { return len(hookRuns(a, "hang")) == 3 })
+	runs := hookRuns(a, "hang")
 	if runs[1].Member != "b" || runs[1].Outcome != "timeout" {
 		t.Errorf("run for b: %+v, want outcome timeout", runs[1])
 	}
 	if runs[2].Member != "c" || runs[2].Outcome != "ok" {
 		t.Errorf("run for c: %+v, want ok", runs[2])
 	}
-	pidText, _ := os.ReadFile(a.outFiles("child")[0])
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidText)))
-	waitFor(t, 10*time.Second, "the hook's child to be killed", func() bool { return processGone(pid) })
-	joined, _ := os.ReadFile(filepath.Join(a.dir, "out", "joined"))
+	pidText := a.ReadOut(a.OutFiles("child")[0])
+	pid, _ := strconv.Atoi(strings.TrimSpace(pidText))
+	clustertest.WaitFor(t, 10*time.Second, "the hook's child to be killed", func() bool { return processGone(pid) })
+	joined, _ := os.ReadFile(filepath.Join(a.OutDir(), "joined"))
 	if string(joined) != "a\nc\n" {
 		t.Errorf("joined = %q, want a and c (b's run was killed)", joined)
 	}
@@ -193,11 +196,11 @@ func TestSerfFormatHook(t *testing.T) {
 	}
 	a := startAgent(t, "a", "-hook", `member-join,member-leave=cat >> "$OUT/serf.txt"; echo "$SERF_EVENT $SERF_SELF_NAME $SERF_SELF_ROLE $SERF_TAG_ROLE" >> "$OUT/env.txt"`,
 		"-tag", "role=lb")
-	startAgent(t, "b", "-join", a.gossip, "-tag", "role=db", "-tag", "zone=x=y")
+	startAgent(t, "b", "-join", a.GossipAddr(), "-tag", "role=db", "-tag", "zone=x=y")
 	bootA, bootB := bootOf(t, a, "a"), ""
-	waitFor(t, 20*time.Second, "b's boot tag", func() bool {
-		var ms []apiMember
-		a.getJSON("/v1/members", &ms)
+	clustertest.WaitFor(t, 20*time.Second, "b's boot tag", func() bool {
+		var ms []clustertest.Member
+		_ = a.Get("/v1/members", &ms)
 		for _, m := range ms {
 			if m.Name == "b" {
 				bootB = m.Tags["boot"]
@@ -207,8 +210,8 @@ func TestSerfFormatHook(t *testing.T) {
 	})
 	want := "a\t127.0.0.1\tlb\tboot=" + bootA + ",role=lb\n" +
 		"b\t127.0.0.1\tdb\tboot=" + bootB + ",role=db,zone=x=y\n"
-	path := filepath.Join(a.dir, "out", "serf.txt")
-	waitFor(t, 20*time.Second, "two serf-format runs", func() bool {
+	path := filepath.Join(a.OutDir(), "serf.txt")
+	clustertest.WaitFor(t, 20*time.Second, "two serf-format runs", func() bool {
 		b, _ := os.ReadFile(path)
 		return strings.Count(string(b), "\n") >= 2
 	})
@@ -216,7 +219,7 @@ func TestSerfFormatHook(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("serf stdin:\n%q\nwant\n%q", got, want)
 	}
-	env, _ := os.ReadFile(filepath.Join(a.dir, "out", "env.txt"))
+	env, _ := os.ReadFile(filepath.Join(a.OutDir(), "env.txt"))
 	if !strings.HasPrefix(string(env), "member-join a lb lb\n") {
 		t.Errorf("serf env line %q", env)
 	}
@@ -229,12 +232,12 @@ func TestConfigErrorExits2(t *testing.T) {
 		args []string
 		want string
 	}{
-		{name: "unknown key", args: []string{"-config", writeConfig(t, "name: x\nbogus: 1\n")}, want: "vigil.yaml:2: bogus: unknown key"},
+		{name: "unknown key", args: []string{"-config", clustertest.WriteConfig(t, "name: x\nbogus: 1\n")}, want: "vigil.yaml:2: bogus: unknown key"},
 		{name: "bad profile flag", args: []string{"-profile", "turbo"}, want: "-profile: profile: unknown profile \"turbo\""},
 		{name: "bad hook spec", args: []string{"-hook", "member-fialed=/bin/true"}, want: "unknown event filter \"member-fialed\""},
 		{name: "missing file", args: []string{"-config", "/nonexistent/vigil.yaml"}, want: "/nonexistent/vigil.yaml"},
 	}
-	bin := vigilBinary(t)
+	bin := clustertest.Build(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(bin, append([]string{"agent"}, tt.args...)...)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // TestReadmeDevBlock runs the README's second block, the commands to try
@@ -34,10 +36,10 @@ func TestReadmeDevBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	dnsPort := strconv.Itoa(freePort(t))
-	cmd := exec.Command(vigilBinary(t), "agent", "-dev", "-bind", "127.0.0.1:"+strconv.Itoa(freePort(t)), "-http", httpAddr, "-dns", "127.0.0.1:"+dnsPort)
-	var log lockedBuffer
+	httpAddr := "127.0.0.1:" + strconv.Itoa(clustertest.FreePort(t))
+	dnsPort := strconv.Itoa(clustertest.FreePort(t))
+	cmd := exec.Command(clustertest.Build(t), "agent", "-dev", "-bind", "127.0.0.1:"+strconv.Itoa(clustertest.FreePort(t)), "-http", httpAddr, "-dns", "127.0.0.1:"+dnsPort)
+	var log clustertest.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -49,7 +51,7 @@ func TestReadmeDevBlock(t *testing.T) {
 			t.Logf("dev agent log:\n%s", tail(log.String(), 4000))
 		}
 	})
-	waitFor(t, 20*time.Second, "the dev agent to serve HTTP", func() bool {
+	clustertest.WaitFor(t, 20*time.Second, "the dev agent to serve HTTP", func() bool {
 		resp, err := nethttp.Get("http://" + httpAddr + "/healthz")
 		if err != nil {
 			return false

@@ -41,7 +41,7 @@ func TestClientTokenAndTLS(t *testing.T) {
 	go func() { done <- a.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	waitFor(t, 20*time.Second, "the agent to serve HTTPS", func() bool {
+	clustertest.WaitFor(t, 20*time.Second, "the agent to serve HTTPS", func() bool {
 		select {
 		case err := <-done:
 			done <- err // for the cleanup, which waits for it
@@ -100,7 +100,7 @@ func runValidateCLI(t *testing.T, args ...string) (stdout, stderr string, err er
 }
 
 func TestValidateCommand(t *testing.T) {
-	good := writeConfig(t, `
+	good := clustertest.WriteConfig(t, `
 name: db-2
 bind: 10.0.0.6:7946
 service: {name: db, port: 5432}
@@ -120,9 +120,9 @@ hooks:
 	}
 
 	// Errors of every file: a YAML error in one does not stop the others.
-	syntax := writeConfig(t, "name: [\n")
-	unknown := writeConfig(t, "naem: x\n")
-	invalid := writeConfig(t, "http: 0.0.0.0:7947\nprofile: turbo\nencrypt: short\n")
+	syntax := clustertest.WriteConfig(t, "name: [\n")
+	unknown := clustertest.WriteConfig(t, "naem: x\n")
+	invalid := clustertest.WriteConfig(t, "http: 0.0.0.0:7947\nprofile: turbo\nencrypt: short\n")
 	_, stderr, err := runValidateCLI(t, "validate", syntax, unknown, invalid, "/nonexistent/vigil.yaml")
 	var ec cli.ExitCoder
 	if !errors.As(err, &ec) || ec.ExitCode() != 2 {
@@ -147,7 +147,7 @@ hooks:
 	// Every problem of one file, in file order, each named by its key,
 	// type mismatches in plain words: an unknown key does not hide the
 	// wrong types and bad durations after it.
-	many := writeConfig(t, `name: x
+	many := clustertest.WriteConfig(t, `name: x
 bogus: 1
 http_max_connections: lots
 checks:
@@ -176,7 +176,7 @@ hooks:
 
 	// A string where a list or a mapping belongs, and keys of one flow
 	// mapping line, each named by its own path.
-	flow := writeConfig(t, "join: 10.0.0.1:7946\ntags: primary\nservice: {name: web, bogus: 1, port: x}\n")
+	flow := clustertest.WriteConfig(t, "join: 10.0.0.1:7946\ntags: primary\nservice: {name: web, bogus: 1, port: x}\n")
 	_, stderr, _ = runValidateCLI(t, "validate", flow)
 	for _, want := range []string{
 		flow + `:1: join: want a list, got a string`,
@@ -190,7 +190,7 @@ hooks:
 	}
 
 	// A hook program that is not there is a warning: valid, exit 0.
-	missing := writeConfig(t, "hooks:\n  - name: promote\n    on: [member-failed]\n    command: [/nonexistent/promote.sh]\n")
+	missing := clustertest.WriteConfig(t, "hooks:\n  - name: promote\n    on: [member-failed]\n    command: [/nonexistent/promote.sh]\n")
 	out, stderr, err = runValidateCLI(t, "validate", missing)
 	if err != nil || !strings.Contains(out, "Configuration is valid") ||
 		!strings.Contains(stderr, "warning: "+missing+":4: hooks[0].command: /nonexistent/promote.sh is not an executable file") {
@@ -199,7 +199,7 @@ hooks:
 
 	// -env applies VIGIL_* as the agent would.
 	t.Setenv("VIGIL_HTTP_TOKEN", "env-token-0123456789")
-	open := writeConfig(t, "http: 0.0.0.0:7947\n")
+	open := clustertest.WriteConfig(t, "http: 0.0.0.0:7947\n")
 	if _, _, err := runValidateCLI(t, "validate", open); err == nil {
 		t.Error("non-loopback http without a token in the file passed without -env")
 	}

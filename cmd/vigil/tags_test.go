@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // TestRuntimeTags: vigil tags set and unset change a running agent's tags,
@@ -16,11 +18,11 @@ import (
 func TestRuntimeTags(t *testing.T) {
 	dir := t.TempDir()
 	a := startAgent(t, "a", "-data-dir", dir, "-tag", "role=web", "-tag", "dc=east")
-	b := startAgent(t, "b", "-join", a.gossip)
-	allSee(t, 20*time.Second, []*testAgent{b}, map[string]string{"a": "alive"})
-	tagsOf := func(from *testAgent, name string) map[string]string {
-		var ms []apiMember
-		from.getJSON("/v1/members", &ms)
+	b := startAgent(t, "b", "-join", a.GossipAddr())
+	clustertest.AllSee(t, 20*time.Second, []*clustertest.Agent{b}, map[string]string{"a": "alive"})
+	tagsOf := func(from *clustertest.Agent, name string) map[string]string {
+		var ms []clustertest.Member
+		_ = from.Get("/v1/members", &ms)
 		for _, m := range ms {
 			if m.Name == name {
 				return m.Tags
@@ -46,7 +48,7 @@ func TestRuntimeTags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			args := append([]string{"tags", tt.args[0], "-http-addr", a.http}, tt.args[1:]...)
+			args := append([]string{"tags", tt.args[0], "-http-addr", a.HTTPAddr()}, tt.args[1:]...)
 			out, err := execVigil(t, args...)
 			var ee *exec.ExitError
 			code := 0
@@ -65,7 +67,7 @@ func TestRuntimeTags(t *testing.T) {
 			if out != tt.out {
 				t.Errorf("prints %q, want %q", out, tt.out)
 			}
-			waitFor(t, 10*time.Second, "b to see a's tags", func() bool {
+			clustertest.WaitFor(t, 10*time.Second, "b to see a's tags", func() bool {
 				got := tagsOf(b, "a")
 				for k, v := range tt.seen {
 					if got[k] != v {
@@ -78,7 +80,7 @@ func TestRuntimeTags(t *testing.T) {
 	}
 
 	// The API refuses a change without the token.
-	resp, err := nethttp.Post("http://"+a.http+"/v1/tags", "application/json", strings.NewReader(`{"set":{"x":"y"}}`))
+	resp, err := nethttp.Post("http://"+a.HTTPAddr()+"/v1/tags", "application/json", strings.NewReader(`{"set":{"x":"y"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +91,7 @@ func TestRuntimeTags(t *testing.T) {
 
 	// A restart with the same data_dir and the same -tag flags keeps the
 	// runtime tags over the configured ones.
-	if err := a.stop(t); err != nil {
+	if err := a.Stop(); err != nil {
 		t.Fatalf("agent a: %v", err)
 	}
 	a2 := startAgent(t, "a", "-data-dir", dir, "-tag", "role=web", "-tag", "dc=east")

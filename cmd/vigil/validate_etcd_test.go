@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // TestValidateShowsEtcdLock: vigil validate names the etcd lock's
@@ -14,7 +16,7 @@ func TestValidateShowsEtcdLock(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("s3cret-etcd-pw\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, `
+	cfg := clustertest.WriteConfig(t, `
 name: db-2
 failover:
   lock:
@@ -32,7 +34,7 @@ failover:
 	if strings.Contains(out, "s3cret") {
 		t.Errorf("summary shows the password:\n%s", out)
 	}
-	plain, _, err := runValidateCLI(t, "validate", writeConfig(t, "name: a\n"))
+	plain, _, err := runValidateCLI(t, "validate", clustertest.WriteConfig(t, "name: a\n"))
 	if err != nil || strings.Contains(plain, "failover:") {
 		t.Errorf("without a lock: %v\n%s", err, plain)
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // TestJournalLinksNotFollowed: a symbolic link planted as the hook journal
@@ -27,15 +29,8 @@ func TestJournalLinksNotFollowed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := Path(dir)
-			victim := filepath.Join(t.TempDir(), "victim")
-			if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			plant := func() {
-				if err := os.Symlink(victim, filepath.Join(dir, tt.link)); err != nil {
-					t.Fatal(err)
-				}
-			}
+			victim := clustertest.NewVictim(t)
+			plant := func() { victim.LinkAt(t, filepath.Join(dir, tt.link)) }
 			if !tt.running {
 				plant()
 			}
@@ -69,9 +64,7 @@ func TestJournalLinksNotFollowed(t *testing.T) {
 					t.Errorf("%s is still there", tt.link)
 				}
 			}
-			if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
-				t.Errorf("the link's target was changed to %q", b)
-			}
+			victim.CheckIntact(t)
 		})
 	}
 }

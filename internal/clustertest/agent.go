@@ -32,8 +32,10 @@ type Agent struct {
 	token   string // sent as a bearer token, from -http-token
 	outDir  string
 	// runDir is the agent's VIGIL_RUNTIME_DIR: its own, so that agents in
-	// different namespaces on one port don't share a token file.
+	// different namespaces on one port don't share a token file; "" with
+	// Options.TokenDirs.
 	runDir string
+	opt    Options
 	cmd    *exec.Cmd
 	log    *Buffer
 	tr     *http.Transport
@@ -99,6 +101,23 @@ type Event struct {
 	Raw json.RawMessage `json:"-"`
 }
 
+// Options are how StartLocalWith starts an agent beyond its arguments.
+// The zero Options are StartLocal's.
+type Options struct {
+	// TokenDirs, when not empty, has the agent keep its API token where the
+	// vigil commands of the test's own user look for it, as in production:
+	// the agent gets no runtime directory of its own (the test's
+	// VIGIL_RUNTIME_DIR is passed on when set, so that the agent and the
+	// commands agree), the harness reads the token from the first of
+	// TokenDirs that holds http-token-PORT, and removes that file from
+	// every one of them when the test ends (a killed agent leaves it
+	// behind). Give agent.RuntimeDirs(): clustertest cannot import the
+	// agent package, whose own tests use clustertest. For tests of the
+	// vigil commands, which find the token there; on a Host it is not
+	// offered (one port on every host would share one file).
+	TokenDirs []string
+}
+
 // StartAgent runs `vigil agent` inside the host's namespace:
 //
 //	ip netns exec NS vigil agent -name NAME -bind ADDR:7946 -http 127.0.0.1:7947
@@ -117,7 +136,7 @@ func (h *Host) StartAgent(t testing.TB, name string, args ...string) *Agent {
 	t.Helper()
 	gossip := net.JoinHostPort(h.addr, strconv.Itoa(AgentGossipPort))
 	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(AgentHTTPPort))
-	return start(t, h, name, gossip, httpAddr, args)
+	return start(t, h, name, gossip, httpAddr, Options{}, args)
 }
 
 // StartLocal runs `vigil agent` in the test's own network namespace, with
@@ -125,7 +144,14 @@ func (h *Host) StartAgent(t testing.TB, name string, args ...string) *Agent {
 // environment and cleanup as Host.StartAgent. It needs no privileges.
 func StartLocal(t testing.TB, name string, args ...string) *Agent {
 	t.Helper()
-	return start(t, nil, name, "127.0.0.1:"+strconv.Itoa(FreePort(t)), "127.0.0.1:"+strconv.Itoa(FreePort(t)), args)
+	return StartLocalWith(t, Options{}, name, args...)
+}
+
+// StartLocalWith is StartLocal with Options.
+func StartLocalWith(t testing.TB, opt Options, name string, args ...string) *Agent {
+	t.Helper()
+	ports := FreePorts(t, 2)
+	return start(t, nil, name, "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1]), opt, args)
 }
 
 // StartCluster starts one agent on every host, named after the host (h0,
@@ -166,17 +192,20 @@ func joinArgs(agents []*Agent) []string {
 	return out
 }
 
-func start(t testing.TB, h *Host, name, gossip, httpAddr string, args []string) *Agent {
+func start(t testing.TB, h *Host, name, gossip, httpAddr string, opt Options, args []string) *Agent {
 	t.Helper()
 	bin := Build(t)
 	outDir, err := os.MkdirTemp("", "vigil-out-"+name+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	runDir, err := os.MkdirTemp("", "vigil-run-"+name+"-") // mode 0700
-	if err != nil {
-		os.RemoveAll(outDir)
-		t.Fatal(err)
+	runDir := ""
+	if len(opt.TokenDirs) == 0 {
+		runDir, err = os.MkdirTemp("", "vigil-run-"+name+"-") // mode 0700
+		if err != nil {
+			os.RemoveAll(outDir)
+			t.Fatal(err)
+		}
 	}
 	a := &Agent{
 		Name:    name,
@@ -185,6 +214,7 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, args []string) 
 		httpURL: "http://" + httpAddr,
 		outDir:  outDir,
 		runDir:  runDir,
+		opt:     opt,
 		log:     &Buffer{},
 		done:    make(chan struct{}),
 	}
@@ -192,6 +222,11 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, args []string) 
 	a.tr = &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
 	if h != nil {
 		a.tr.DialContext = h.Dial
+	} else {
+		// On loopback a dial is cheap, and a connection the harness kept
+		// open would count against the agent's connection cap, which
+		// tests of the cap measure.
+		a.tr.DisableKeepAlives = true
 	}
 	a.client = &http.Client{Transport: a.tr, Timeout: 10 * time.Second}
 
@@ -212,12 +247,20 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, args []string) 
 			a.cmd.Env = append(a.cmd.Env, kv)
 		}
 	}
-	a.cmd.Env = append(a.cmd.Env, "OUT="+outDir, "VIGIL_RUNTIME_DIR="+runDir)
+	a.cmd.Env = append(a.cmd.Env, "OUT="+outDir)
+	if runDir == "" {
+		runDir = os.Getenv("VIGIL_RUNTIME_DIR") // Options.TokenDirs
+	}
+	if runDir != "" {
+		a.cmd.Env = append(a.cmd.Env, "VIGIL_RUNTIME_DIR="+runDir)
+	}
 	a.cmd.Stdout = a.log
 	a.cmd.Stderr = a.log
 	if err := startProcess(a.cmd); err != nil {
 		os.RemoveAll(outDir)
-		os.RemoveAll(runDir)
+		if a.runDir != "" {
+			os.RemoveAll(a.runDir)
+		}
 		t.Fatalf("clustertest: start agent %s: %v", name, err)
 	}
 	go func() {
@@ -241,9 +284,11 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, args []string) 
 	if a.token == "" {
 		// An agent without http_token wrote the token it made before it
 		// served HTTP (agent.RuntimeTokenPath); -dev makes none.
-		_, port, _ := net.SplitHostPort(httpAddr)
-		if b, err := os.ReadFile(filepath.Join(runDir, "http-token-"+port)); err == nil {
-			a.token = strings.TrimSpace(string(b))
+		for _, dir := range a.tokenDirs() {
+			if b, err := os.ReadFile(a.tokenFile(dir)); err == nil {
+				a.token = strings.TrimSpace(string(b))
+				break
+			}
 		}
 	}
 	// `ip netns exec` execs the agent, so the PID we signal is vigil's own.
@@ -264,7 +309,12 @@ func (a *Agent) cleanup(t testing.TB) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	a.tr.CloseIdleConnections()
-	_ = os.RemoveAll(a.runDir)
+	if a.runDir != "" {
+		_ = os.RemoveAll(a.runDir)
+	}
+	for _, dir := range a.opt.TokenDirs {
+		_ = os.Remove(a.tokenFile(dir))
+	}
 	for try := 0; try < 10 && os.RemoveAll(a.outDir) != nil; try++ {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -285,6 +335,22 @@ func (a *Agent) cleanup(t testing.TB) {
 		}
 		t.Logf("clustertest: log of agent %s (pid %d, %s):\n%s", a.Name, a.PID(), a.exitState(), log)
 	}
+}
+
+// tokenDirs returns where the agent writes its token: its own runtime
+// directory, or Options.TokenDirs.
+func (a *Agent) tokenDirs() []string {
+	if len(a.opt.TokenDirs) > 0 {
+		return a.opt.TokenDirs
+	}
+	return []string{a.runDir}
+}
+
+// tokenFile is the agent's token file in a runtime directory,
+// DIR/http-token-PORT (agent.RuntimeTokenPath).
+func (a *Agent) tokenFile(dir string) string {
+	_, port, _ := net.SplitHostPort(a.HTTPAddr())
+	return filepath.Join(dir, "http-token-"+port)
 }
 
 // flagValue returns the last value given to a flag in args (-name V,
@@ -394,37 +460,20 @@ func (a *Agent) Get(path string, v any) error { return a.Do(http.MethodGet, path
 // Do sends a request with body (marshalled as JSON unless nil) to an API
 // path and decodes the JSON answer into v (unless v is nil).
 func (a *Agent) Do(method, path string, body, v any) error {
-	var rd io.Reader
+	raw := ""
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
+		raw = string(b)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, a.httpURL+path, rd)
+	code, b, err := a.Send(method, path, raw)
 	if err != nil {
 		return err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("agent %s: %w", a.Name, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("agent %s: %s %s: %w", a.Name, method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("agent %s: %s %s: %s: %s", a.Name, method, path, resp.Status, bytes.TrimSpace(b))
+	if code/100 != 2 {
+		return fmt.Errorf("agent %s: %s %s: %d %s: %s", a.Name, method, path, code, http.StatusText(code), bytes.TrimSpace(b))
 	}
 	if v == nil {
 		return nil
@@ -433,6 +482,35 @@ func (a *Agent) Do(method, path string, body, v any) error {
 		return fmt.Errorf("agent %s: %s %s: %w in %q", a.Name, method, path, err, b)
 	}
 	return nil
+}
+
+// Send sends a request with body as it is (JSON, or "" for none) to an API
+// path, with the agent's token, and returns the answer's status code and
+// body. Unlike Do, an answer other than 2xx is not an error: for tests of
+// refusals.
+func (a *Agent) Send(method, path, body string) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, a.httpURL+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("agent %s: %w", a.Name, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("agent %s: %s %s: %w", a.Name, method, path, err)
+	}
+	return resp.StatusCode, b, nil
 }
 
 // Members returns the members the agent knows (GET /v1/members).

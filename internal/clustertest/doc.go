@@ -13,7 +13,14 @@
 //
 // Tests that need no faults can use StartLocal or StartLocalCluster, which
 // run agents in the test's own network namespace on free 127.0.0.1 ports
-// and need no privileges; the Agent API is the same.
+// and need no privileges; the Agent API is the same. StartLocalWith takes
+// Options: the vigil commands' tests (cmd/vigil) start every agent with
+// Options.TokenDirs, so that the commands find its API token where they
+// would in production. The end-to-end tests (e2e, e2e/chaos through
+// internal/failoverchaos, cmd/vigil, http/ui's browser test) start their
+// agents here; in-process tests of other packages use WaitFor, Eventually,
+// Buffer, WriteConfig and Victim. (The benchmark, bench, still runs its
+// own.)
 //
 // # Hosts
 //

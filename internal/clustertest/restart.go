@@ -11,14 +11,14 @@ import (
 // (after Kill or Stop), and returns the new Agent. args are given as to
 // StartLocal or Host.StartAgent: pass the -data-dir and -config of the
 // first start to have it rejoin from its data dir. The new agent gets a new
-// OutDir. A member that failed can only come back at its old address,
+// OutDir and the first one's Options. A member that failed can only come back at its old address,
 // which is why the addresses are kept.
 func Restart(t testing.TB, a *Agent, args ...string) *Agent {
 	t.Helper()
 	if !a.Exited() {
 		t.Fatalf("clustertest: Restart(%s): the agent is still running", a.Name)
 	}
-	return start(t, a.host, a.Name, a.gossip, a.HTTPAddr(), args)
+	return start(t, a.host, a.Name, a.gossip, a.HTTPAddr(), a.opt, args)
 }
 
 // StartLocalMany starts len(names) agents on loopback at once, each in its
@@ -37,7 +37,7 @@ func StartLocalMany(t testing.TB, names []string, args func(i int) []string) []*
 		go func() {
 			defer wg.Done()
 			// start fails the test (and ends this goroutine) on error.
-			agents[i] = start(t, nil, name, "127.0.0.1:"+strconv.Itoa(ports[2*i]), "127.0.0.1:"+strconv.Itoa(ports[2*i+1]), args(i))
+			agents[i] = start(t, nil, name, "127.0.0.1:"+strconv.Itoa(ports[2*i]), "127.0.0.1:"+strconv.Itoa(ports[2*i+1]), Options{}, args(i))
 		}()
 	}
 	wg.Wait()
