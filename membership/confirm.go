@@ -261,7 +261,7 @@ func (c *Cluster) reach(m events.Member) string {
 	found := make(chan string, 1+confirmHelpers)
 	if ip := net.ParseIP(m.Addr); ip != nil {
 		go func() {
-			if _, err := c.serf.Memberlist().Ping(m.Name, &net.UDPAddr{IP: ip, Port: int(m.Port)}); err == nil {
+			if c.pingUntil(ctx, m.Name, &net.UDPAddr{IP: ip, Port: int(m.Port)}) {
 				found <- "direct"
 			}
 		}()
@@ -314,10 +314,40 @@ func chance(limit, n int) bool {
 	return n <= limit || rand.IntN(n) < limit
 }
 
+// pingUntil pings the member name at addr until it answers or ctx is
+// done, and reports whether it answered. memberlist's Ping sends one ping
+// and waits the probe timeout for its ack (an ack later than that is
+// dropped), so a confirm timeout longer than the probe timeout pings
+// again and again: a member that was stalled (SIGSTOP, a GC pause) when
+// the first ping arrived answers the ping that is current when it runs
+// again. With the default confirm timeout (the probe timeout) it is one
+// ping.
+func (c *Cluster) pingUntil(ctx context.Context, name string, addr net.Addr) bool {
+	for ctx.Err() == nil {
+		sent := time.Now()
+		if _, err := c.serf.Memberlist().Ping(name, addr); err == nil {
+			return true
+		}
+		// A ping that failed at once (it could not be sent) is tried
+		// again after what a lost one costs, not in a busy loop.
+		t := time.NewTimer(time.Until(sent.Add(c.timing.ProbeTimeout)))
+		select {
+		case <-c.stop:
+			t.Stop()
+			return false
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+	return false
+}
+
 // answerPing answers a pingQuery: it pings the member named, at the
-// address this agent knows for it (never one taken from the query), and
-// answers "ok" if it answered. Unknown members and failed pings get no
-// answer.
+// address this agent knows for it (never one taken from the query), until
+// it answers or the query's deadline, and answers "ok" if it answered.
+// Unknown members and failed pings get no answer.
 func (c *Cluster) answerPing(q *serf.Query) {
 	var req confirmRequest
 	if err := json.Unmarshal(q.Payload, &req); err != nil || req.Name == "" {
@@ -328,7 +358,9 @@ func (c *Cluster) answerPing(q *serf.Query) {
 			continue
 		}
 		addr := &net.UDPAddr{IP: m.Addr, Port: int(m.Port)}
-		if _, err := c.serf.Memberlist().Ping(m.Name, addr); err != nil {
+		ctx, cancel := context.WithDeadline(context.Background(), q.Deadline())
+		defer cancel()
+		if !c.pingUntil(ctx, m.Name, addr) {
 			return
 		}
 		if err := q.Respond([]byte("ok")); err != nil {

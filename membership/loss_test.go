@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/events/hook"
 	"github.com/vigil-agent/vigil/internal/clustertest"
 	"github.com/vigil-agent/vigil/internal/faultnet"
 )
@@ -28,6 +29,10 @@ type lossMember struct {
 	name string
 	addr string
 	c    *Cluster
+	// runner, when the cluster was started with hooks, is a real hook
+	// runner with a member-failed hook process, fed every event as the
+	// agent feeds its own.
+	runner *hook.Runner
 
 	mu     sync.Mutex
 	events []lossEvent
@@ -40,7 +45,10 @@ type lossEvent struct {
 }
 
 func (m *lossMember) handle(ev events.Event) {
-	if !ev.Type.IsMember() || len(ev.Members) != 1 {
+	if m.runner != nil {
+		m.runner.Dispatch(ev)
+	}
+	if (!ev.Type.IsMember() && ev.Type != events.Refuted) || len(ev.Members) != 1 {
 		return
 	}
 	m.mu.Lock()
@@ -60,6 +68,28 @@ func (m *lossMember) count(typ events.Type, since time.Time) map[string]int {
 		}
 	}
 	return out
+}
+
+// failedHookRuns returns how many times this member's member-failed hook
+// process ran since since, per member it ran for, and describes the runs
+// that did not end ok (counted too: the event reached the hook). Without
+// hooks it returns nil.
+func (m *lossMember) failedHookRuns(since time.Time) (map[string]int, []string) {
+	if m.runner == nil {
+		return nil, nil
+	}
+	out := map[string]int{}
+	var other []string
+	for _, r := range m.runner.Runs() {
+		if r.Event != events.MemberFailed || r.Start.Before(since) {
+			continue
+		}
+		out[r.Member]++
+		if r.Outcome != events.OutcomeOK {
+			other = append(other, fmt.Sprintf("%s: run for %s %s %s", m.name, r.Member, r.Outcome, r.Error))
+		}
+	}
+	return out, other
 }
 
 // statuses returns what this member sees, by name.
@@ -114,6 +144,22 @@ type lossCluster struct {
 // alive. faultnet.Faults are set afterwards by the test.
 func startLossCluster(t *testing.T, n int, profile Profile, timing Timing, seed uint64) *lossCluster {
 	t.Helper()
+	return startLossClusterWith(t, n, profile, timing, seed, lossOptions{})
+}
+
+// lossOptions are what the healed-cut tests add to a loss cluster.
+type lossOptions struct {
+	// confirm turns ConfirmFailures on (the agent's default).
+	confirm bool
+	// hooks gives every member a hook runner with a member-failed hook
+	// process (`true`), as an agent with a -hook member-failed=SCRIPT has,
+	// without coalescing: one run per member-failed event.
+	hooks bool
+}
+
+// startLossClusterWith is startLossCluster with opts.
+func startLossClusterWith(t *testing.T, n int, profile Profile, timing Timing, seed uint64, opts lossOptions) *lossCluster {
+	t.Helper()
 	lc := &lossCluster{faults: faultnet.NewFaults(seed), logs: newLineCounter(logSuspect, logMarkDead, logRefute)}
 	var w io.Writer = lc.logs
 	if os.Getenv("LOSS_DEBUG") != "" {
@@ -126,8 +172,17 @@ func startLossCluster(t *testing.T, n int, profile Profile, timing Timing, seed 
 			t.Fatal(err)
 		}
 		m := &lossMember{name: fmt.Sprintf("m%02d", i), addr: tr.Addr()}
+		if opts.hooks {
+			m.runner, err = hook.NewRunner(hook.RunnerConfig{Logger: zerolog.Nop()}, []hook.Hook{{
+				Name: "on-failed", Filters: events.Filters{{Type: events.MemberFailed}}, Shell: "true",
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.runner.Close(t.Context()) })
+		}
 		cfg := Config{NodeName: m.name, BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: profile, Timing: timing,
-			Logger: logger.With().Str("node", m.name).Logger(), Transport: tr}
+			Logger: logger.With().Str("node", m.name).Logger(), Transport: tr, ConfirmFailures: opts.confirm}
 		c, err := Start(cfg, m.handle)
 		if err != nil {
 			_ = tr.Shutdown()
@@ -324,17 +379,38 @@ func TestLossProfiles(t *testing.T) {
 const isolationDrain = 1500 * time.Millisecond
 
 // TestLossIsolatedMemberFails: with every packet and dial to and from one
-// member lost, every other member declares it failed, once, and nobody
-// else; when the network is whole again it refutes and every other member
-// reports it joined again, once.
+// member lost, every other member declares it failed, once, and its
+// member-failed hook runs once for it; when the network is whole again it
+// refutes and every other member reports it joined again, once. The
+// members confirm failures (ConfirmFailures, the agent's default), and a
+// healthy member reported failed after the heal (the cut-off member's
+// queued "dead" gossip, docs/reliability.md Limits 2) must be refuted by
+// the check: its member-failed hook running is an error in the long
+// version (VIGIL_CHAOS=1: lan, local and fast at once,
+// VIGIL_CHAOS_TRIALS or VIGIL_CHAOS_SCALE trials each) and counted in
+// the short one (fast, one trial).
 func TestLossIsolatedMemberFails(t *testing.T) {
-	trials := 1
+	trials, profiles := 1, []Profile{ProfileFast}
 	if chaosLong() {
-		trials = chaosInt("VIGIL_CHAOS_SCALE", 5)
+		trials = chaosInt("VIGIL_CHAOS_TRIALS", chaosInt("VIGIL_CHAOS_SCALE", 5))
+		profiles = []Profile{ProfileLAN, ProfileLocal, ProfileFast}
 	}
+	for _, p := range profiles {
+		t.Run(string(p), func(t *testing.T) {
+			if chaosLong() {
+				t.Parallel()
+			}
+			isolateTrials(t, p, trials, chaosLong())
+		})
+	}
+}
+
+// isolateTrials runs TestLossIsolatedMemberFails's trials with profile p;
+// with strict, a member-failed hook run for a healthy member is an error.
+func isolateTrials(t *testing.T, p Profile, trials int, strict bool) {
 	const n = 5
-	lc := startLossCluster(t, n, ProfileFast, Timing{}, 2)
-	expected, seen, lost, dup, other := 0, 0, 0, 0, 0
+	lc := startLossClusterWith(t, n, p, Timing{}, 2, lossOptions{confirm: true, hooks: true})
+	expected, seen, lost, dup, other, otherRuns, refuted := 0, 0, 0, 0, 0, 0, 0
 	var detect []time.Duration
 	for trial := 0; trial < trials; trial++ {
 		victim := lc.members[(trial*3+1)%n]
@@ -346,7 +422,7 @@ func TestLossIsolatedMemberFails(t *testing.T) {
 		}
 		start := time.Now()
 		lc.faults.Isolate(victim.addr)
-		took := clustertest.Eventually(t, 30*time.Second, "every other member to see "+victim.name+" failed", func() error {
+		took := clustertest.Eventually(t, 60*time.Second, "every other member to see "+victim.name+" failed", func() error {
 			for _, m := range others {
 				if s := m.statuses()[victim.name]; s != "failed" {
 					return fmt.Errorf("%s sees %s %s", m.name, victim.name, s)
@@ -356,7 +432,7 @@ func TestLossIsolatedMemberFails(t *testing.T) {
 		})
 		detect = append(detect, took)
 		t.Logf("trial %d: %s isolated; every other member saw it failed after %s", trial, victim.name, took.Round(10*time.Millisecond))
-		clustertest.Eventually(t, 60*time.Second, victim.name+" to have declared every other member failed", func() error {
+		clustertest.Eventually(t, 90*time.Second, victim.name+" to have declared every other member failed", func() error {
 			st := victim.statuses()
 			for _, m := range others {
 				if st[m.name] != "failed" {
@@ -367,7 +443,7 @@ func TestLossIsolatedMemberFails(t *testing.T) {
 		})
 		time.Sleep(isolationDrain)
 		lc.faults.Rejoin(victim.addr)
-		lc.waitAll(t, 60*time.Second, "all alive again everywhere", func(*lossMember) map[string]string {
+		lc.waitAll(t, 90*time.Second, "all alive again everywhere", func(*lossMember) map[string]string {
 			want := map[string]string{}
 			for _, m := range lc.members {
 				want[m.name] = "alive"
@@ -388,25 +464,48 @@ func TestLossIsolatedMemberFails(t *testing.T) {
 				dup += k - 1
 				t.Errorf("trial %d: %s reported %s failed %d times", trial, m.name, victim.name, k)
 			}
+			runs, notOK := m.failedHookRuns(start)
+			if r := runs[victim.name]; r != k {
+				t.Errorf("trial %d: %s's member-failed hook ran %d times for %s, after %d member-failed events", trial, m.name, r, victim.name, k)
+			}
+			for _, s := range notOK {
+				t.Errorf("trial %d: %s", trial, s)
+			}
 			delete(failed, victim.name)
-			// Healthy members reported failed after the heal are the
-			// limit of memberlist that TestLossBlips measures (the cut-off
-			// member's queued "dead" gossip, docs/reliability.md Limits 2):
-			// counted and reported, not asserted (they happened with the
-			// current fast even after this test's drain).
+			delete(runs, victim.name)
+			for _, k := range m.count(events.Refuted, start) {
+				refuted += k
+			}
+			// Healthy members reported failed after the heal: the limit
+			// of memberlist that TestLossBlips measures (the cut-off
+			// member's queued "dead" gossip, docs/reliability.md Limits
+			// 2); the confirmation must refute them.
 			for who, k := range failed {
 				other += k
-				t.Logf("trial %d: %s also reported %s failed ×%d (memberlist limit, measured)", trial, m.name, who, k)
+				t.Logf("trial %d: %s reported healthy %s failed ×%d", trial, m.name, who, k)
+			}
+			for who, k := range runs {
+				otherRuns += k
+				if strict {
+					t.Errorf("trial %d: %s's member-failed hook ran ×%d for healthy %s", trial, m.name, k, who)
+				} else {
+					t.Logf("trial %d: %s's member-failed hook ran ×%d for healthy %s (counted)", trial, m.name, k, who)
+				}
 			}
 			if j := m.count(events.MemberJoin, start)[victim.name]; j != 1 {
 				t.Errorf("trial %d: %s reported %s joining %d times after the heal, want 1", trial, m.name, victim.name, j)
 			}
 		}
 	}
+	kind := "counted"
+	if strict {
+		kind = "asserted 0"
+	}
 	clustertest.Report(t, clustertest.ReportRow{
-		Fault: "100% loss to and from one member, healed once it declared everyone failed (in-process, 5 members, fast)", Trials: trials,
-		Expected: expected, Seen: seen, Lost: lost, Duplicated: dup,
-		Note: fmt.Sprintf("detection %s; %d false failures of other members", durationRange(detect), other),
+		Fault:  fmt.Sprintf("100%% loss to and from one member, healed once it declared everyone failed (in-process, 5 members, %s, confirm on)", p),
+		Trials: trials, Expected: expected, Seen: seen, Lost: lost, Duplicated: dup,
+		Note: fmt.Sprintf("detection %s; healthy members reported failed after the heal: %d member-failed hook runs (%s), %d member-failed events, %d refuted",
+			durationRange(detect), otherRuns, kind, other, refuted),
 	})
 }
 
@@ -424,32 +523,34 @@ func durationRange(ds []time.Duration) string {
 
 // TestLossBlips measures the false failures of healthy members that a
 // short isolation of one member causes when it heals: the isolated member
-// declares the members it probes dead (it gets no acks and, alone, no
-// confirmations are needed for fast), and when its stale "dead" gossip
-// reaches the others after the heal, they believe it at once and report
-// those members failed until they refute. Each trial isolates one member
-// for a seeded random 0.5-5 s. A measurement: run by scripts/chaos.
+// suspects the members it probes, nobody confirms, and a suspicion still
+// pending at the heal ends as "dead" gossip the others believe at once
+// (docs/reliability.md, Limits 2). Each trial isolates one member for a
+// seeded random 0.5-5 s, then watches for the whole suspicion maximum
+// after the heal. Every member has a member-failed hook process; the
+// members run with the failure confirmation on (the agent's default) for
+// lan, local and fast, where a member-failed hook run for a healthy member
+// is an error, and fast without it (the control, measured). Run by
+// scripts/chaos: VIGIL_CHAOS_TRIALS trials per setting, else
+// 2 × VIGIL_CHAOS_SCALE; the settings run at once.
 func TestLossBlips(t *testing.T) {
 	if !chaosLong() {
 		t.Skip("a measurement: run by scripts/chaos (VIGIL_CHAOS=1)")
 	}
-	trials := chaosInt("VIGIL_CHAOS_SCALE", 5) * 2
+	trials := chaosInt("VIGIL_CHAOS_TRIALS", chaosInt("VIGIL_CHAOS_SCALE", 5)*2)
 	type setting struct {
-		p    Profile
-		mult int // SuspicionMult override, 0 for the profile's
+		p       Profile
+		confirm bool
 	}
-	// fast has SuspicionMult 3 (2 before 2026-11-27), with 4 memberlist
-	// wants 2 confirmations instead of 1 (k = SuspicionMult - 2); a member
-	// on its own waits the maximum timeout before it declares anyone
-	// failed.
-	for _, s := range []setting{{ProfileFast, 0}, {ProfileFast, 4}, {ProfileLAN, 0}} {
+	for _, s := range []setting{{ProfileLAN, true}, {ProfileLocal, true}, {ProfileFast, true}, {ProfileFast, false}} {
 		name, p := string(s.p), s.p
-		if s.mult > 0 {
-			name += fmt.Sprintf("-suspicion-mult-%d", s.mult)
+		if !s.confirm {
+			name += "-confirm-off"
 		}
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			const n = 5
-			lc := startLossCluster(t, n, p, Timing{SuspicionMult: s.mult}, 3)
+			lc := startLossClusterWith(t, n, p, Timing{}, 3, lossOptions{confirm: s.confirm, hooks: true})
 			// A suspicion the cut-off member raised runs at most this long
 			// (nobody confirms it); one still pending at the heal ends
 			// after it. Watch that long after the heal, so that such late
@@ -459,13 +560,9 @@ func TestLossBlips(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mult := mc.SuspicionMult
-			if s.mult > 0 {
-				mult = s.mult
-			}
-			watch := time.Duration(float64(mc.SuspicionMaxTimeoutMult*mult)*math.Max(1, math.Log10(n))*float64(mc.ProbeInterval)) + 2*time.Second
+			watch := time.Duration(float64(mc.SuspicionMaxTimeoutMult*mc.SuspicionMult)*math.Max(1, math.Log10(n))*float64(mc.ProbeInterval)) + 2*time.Second
 			rng := rand.New(rand.NewPCG(3, uint64(len(p))))
-			falseFailed, hit := 0, 0
+			falseFailed, falseRuns, hit, refuted := 0, 0, 0, 0
 			for trial := 0; trial < trials; trial++ {
 				victim := lc.members[rng.IntN(n)]
 				blip := 500*time.Millisecond + time.Duration(rng.Int64N(int64(4500*time.Millisecond)))
@@ -481,27 +578,51 @@ func TestLossBlips(t *testing.T) {
 					return want
 				})
 				time.Sleep(watch)
-				k := 0
+				k, r := 0, 0
 				var who []string
 				for _, m := range lc.members {
+					if m == victim {
+						continue // it was cut off: its verdicts are no false failures
+					}
 					for w, c := range m.count(events.MemberFailed, start) {
-						if w != victim.name && m != victim {
+						if w != victim.name {
 							k += c
 							who = append(who, fmt.Sprintf("%s saw %s ×%d", m.name, w, c))
 						}
 					}
+					runs, _ := m.failedHookRuns(start)
+					for w, c := range runs {
+						if w != victim.name {
+							r += c
+							if s.confirm {
+								t.Errorf("trial %d: %s's member-failed hook ran ×%d for healthy %s", trial, m.name, c, w)
+							}
+						}
+					}
+					for w, c := range m.count(events.Refuted, start) {
+						if w != victim.name {
+							refuted += c
+						}
+					}
 				}
 				sort.Strings(who)
-				if k > 0 {
+				if r > 0 {
 					hit++
 				}
 				falseFailed += k
-				t.Logf("trial %d: %s isolated for %s: %d member-failed reports of healthy members %v", trial, victim.name, blip.Round(10*time.Millisecond), k, who)
+				falseRuns += r
+				t.Logf("trial %d: %s isolated for %s: %d member-failed reports of healthy members %v, %d hook runs for them",
+					trial, victim.name, blip.Round(10*time.Millisecond), k, who, r)
+			}
+			kind := "measurement, confirmation off"
+			if s.confirm {
+				kind = "asserted 0, confirmation on"
 			}
 			clustertest.Report(t, clustertest.ReportRow{
 				Fault: fmt.Sprintf("0.5-5 s isolation of one member, then heal (in-process, 5 members, %s)", name), Trials: trials,
-				Expected: 0, Seen: falseFailed,
-				Note: fmt.Sprintf("false failures of healthy members (measurement) in %d of %d trials", hit, trials),
+				Expected: 0, Seen: falseRuns,
+				Note: fmt.Sprintf("member-failed hook runs for healthy members (%s) in %d of %d trials; %d member-failed events for them, %d refuted",
+					kind, hit, trials, falseFailed, refuted),
 			})
 		})
 	}
