@@ -14,7 +14,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/vigil-agent/vigil/probes"
+	"github.com/vigil-agent/vigil/events"
 )
 
 // docConsulBlocks returns docs/consul.md's fenced blocks in order, each
@@ -65,7 +65,7 @@ func TestDocConsulExamples(t *testing.T) {
 		c.DNS = ""
 	})
 	waitUntil(t, 10*time.Second, "the service to pass", func() bool {
-		return len(a.Instances("web")) == 1 && a.Instances("web")[0].Health == string(probes.Passing)
+		return len(a.Instances("web")) == 1 && a.Instances("web")[0].Health == events.HealthPassing
 	})
 	addr := a.ConsulAddr()
 	index := regexp.MustCompile(`"(CreateIndex|ModifyIndex)":\d+`)

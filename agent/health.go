@@ -19,23 +19,23 @@ type healthState struct {
 	mu          sync.Mutex
 	maintenance bool
 	reason      string
-	gossiped    string // the health tag this member gossips now
-	seq         int    // counts gossiped health changes (health_seq tag)
+	gossiped    events.HealthStatus // the health tag this member gossips now
+	seq         int                 // counts gossiped health changes (health_seq tag)
 
 	seenMu sync.Mutex
-	seen   map[string]string // member name → last gossiped health
+	seen   map[string]events.HealthStatus // member name → last gossiped health
 }
 
 // localHealth computes what this member should gossip: maintenance while
 // drained, else the worst check status (passing with no checks).
-func (a *Agent) localHealth() string {
+func (a *Agent) localHealth() events.HealthStatus {
 	if a.health.maintenance {
 		return events.HealthMaintenance
 	}
 	if a.probes == nil {
-		return string(probes.Passing)
+		return events.HealthPassing
 	}
-	return string(a.probes.Status())
+	return events.HealthStatus(a.probes.Status())
 }
 
 // refreshHealth gossips the local health when it changed. Only a change of
@@ -55,10 +55,10 @@ func (a *Agent) refreshHealth() {
 		return
 	}
 	if err := c.SetTags(a.cfg.gossipTags(h, a.health.seq+1)); err != nil {
-		a.log.Error().Err(err).Str("health", h).Msg("could not gossip health")
+		a.log.Error().Err(err).Str("health", string(h)).Msg("could not gossip health")
 		return
 	}
-	a.log.Info().Str("service", a.cfg.Service.Name).Str("health", h).Str("previous", a.health.gossiped).Msg("service health changed")
+	a.log.Info().Str("service", a.cfg.Service.Name).Str("health", string(h)).Str("previous", string(a.health.gossiped)).Msg("service health changed")
 	a.health.gossiped = h
 	a.health.seq++
 }
@@ -74,7 +74,7 @@ func (a *Agent) onCheckChange(ch probes.Change) {
 	a.log.Info().Str("check", ch.ID).Str("status", string(ch.Status)).Str("previous", string(ch.Previous)).
 		Str("output", ch.Output).Msg("check status changed")
 	a.publish(events.Event{Type: events.Check, Members: []events.Member{a.selfMember()},
-		Check: &events.CheckChange{ID: ch.ID, Status: string(ch.Status), Previous: string(ch.Previous), Output: ch.Output}})
+		Check: &events.CheckChange{ID: ch.ID, Status: events.HealthStatus(ch.Status), Previous: events.HealthStatus(ch.Previous), Output: ch.Output}})
 	a.refreshHealth()
 }
 
@@ -88,10 +88,11 @@ func (a *Agent) healthEvent(ev *events.Event) *events.Event {
 	a.health.seenMu.Lock()
 	defer a.health.seenMu.Unlock()
 	if a.health.seen == nil {
-		a.health.seen = map[string]string{}
+		a.health.seen = map[string]events.HealthStatus{}
 	}
 	prev, known := a.health.seen[m.Name]
-	h, has := m.Tags[events.HealthTag]
+	_, has := m.Tags[events.HealthTag]
+	h := m.Health()
 	switch {
 	case ev.Type == events.MemberLeave || ev.Type == events.MemberFailed || ev.Type == events.MemberReap || !has:
 		delete(a.health.seen, m.Name)
@@ -174,14 +175,14 @@ type offered struct {
 	// Health is the gossiped health while the member is alive, "left"
 	// once it left gracefully (stopped on purpose, not broken), and
 	// critical once it failed.
-	Health string
+	Health events.HealthStatus
 	// Passing: alive and passing.
 	Passing bool
 }
 
 // serviceOf reads the service member m offers from its tags.
 func serviceOf(m events.Member) offered {
-	o := offered{Name: m.Tags[events.ServiceTag], Addr: m.Addr, Tags: map[string]string{}, Health: m.Tags[events.HealthTag]}
+	o := offered{Name: m.Tags[events.ServiceTag], Addr: m.Addr, Tags: map[string]string{}, Health: m.Health()}
 	o.Port, _ = strconv.Atoi(m.Tags[events.ServicePortTag])
 	if sa := m.Tags[events.ServiceAddrTag]; sa != "" {
 		o.Addr = sa

@@ -31,15 +31,15 @@ func TestLeftInstanceHealth(t *testing.T) {
 	}
 	a, _ := start("web-1", "")
 	_, stopB := start("web-2", a.cfg.Bind)
-	health := func(node string) (string, string) {
+	health := func(node string) (events.HealthStatus, events.MemberStatus) {
 		for _, in := range a.Instances("web") {
 			if in.Node == node {
-				return in.Health, string(in.Status)
+				return in.Health, in.Status
 			}
 		}
 		return "", ""
 	}
-	seen := func(want func(h, s string) bool) func() error {
+	seen := func(want func(events.HealthStatus, events.MemberStatus) bool) func() error {
 		return func() error {
 			if h, s := health("web-2"); !want(h, s) {
 				return fmt.Errorf("web-2 has health %q, status %q", h, s)
@@ -47,9 +47,9 @@ func TestLeftInstanceHealth(t *testing.T) {
 			return nil
 		}
 	}
-	clustertest.Eventually(t, 30*time.Second, "web-2 passing", seen(func(h, _ string) bool { return h == events.HealthPassing }))
+	clustertest.Eventually(t, 30*time.Second, "web-2 passing", seen(func(h events.HealthStatus, _ events.MemberStatus) bool { return h == events.HealthPassing }))
 	stopB() // as SIGTERM: a graceful leave
-	clustertest.Eventually(t, 30*time.Second, "web-2 to have left", seen(func(_, s string) bool { return s == string(events.StatusLeft) }))
+	clustertest.Eventually(t, 30*time.Second, "web-2 to have left", seen(func(_ events.HealthStatus, s events.MemberStatus) bool { return s == events.StatusLeft }))
 	if h, s := health("web-2"); h != events.HealthLeft {
 		t.Errorf("a gracefully stopped instance: health %q (status %s), want left", h, s)
 	}

@@ -28,7 +28,7 @@ func TestMaintenanceSurvivesRestart(t *testing.T) {
 		r := runAgent(t, cfg, zerolog.Nop())
 		return r.Agent, r.Stop
 	}
-	state := func(a *Agent) (string, string) {
+	state := func(a *Agent) (events.HealthStatus, string) {
 		a.health.mu.Lock()
 		defer a.health.mu.Unlock()
 		return a.localHealth(), a.health.reason

@@ -87,7 +87,7 @@ func (c *Config) validateService() ConfigErrors {
 // gossipTags returns the member's serf tags: the configured tags with the
 // runtime ones over them, plus the service's name, port, address, tags and
 // the given health.
-func (c *Config) gossipTags(health string, healthSeq int) map[string]string {
+func (c *Config) gossipTags(health events.HealthStatus, healthSeq int) map[string]string {
 	tags := c.runtime.apply(c.Tags)
 	tags[events.BootTag] = c.boot
 	if c.Service == nil {
@@ -102,6 +102,6 @@ func (c *Config) gossipTags(health string, healthSeq int) map[string]string {
 	for k, v := range c.Service.Tags {
 		tags[events.ServiceTagPrefix+k] = v
 	}
-	tags[events.HealthTag] = health
+	tags[events.HealthTag] = string(health)
 	return tags
 }

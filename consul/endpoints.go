@@ -180,26 +180,26 @@ func (s *Server) healthService(w http.ResponseWriter, r *http.Request) {
 	for _, in := range list {
 		tags := tagValues(in.Tags)
 		nodeCheck := HealthCheck{Node: in.Node, CheckID: nodeCheckID, Name: "Serf Health Status",
-			Status: "passing", Output: "Agent alive and reachable", ServiceTags: []string{}, CreateIndex: idx, ModifyIndex: idx}
+			Status: events.HealthPassing, Output: "Agent alive and reachable", ServiceTags: []string{}, CreateIndex: idx, ModifyIndex: idx}
 		if in.Status != events.StatusAlive {
-			nodeCheck.Status, nodeCheck.Output = "critical", "Agent not live or unreachable"
+			nodeCheck.Status, nodeCheck.Output = events.HealthCritical, "Agent not live or unreachable"
 		}
 		checks := []HealthCheck{nodeCheck}
 		svcCheck := HealthCheck{Node: in.Node, CheckID: "service:" + in.Service, Name: "Service '" + in.Service + "' check",
-			Status: in.Health, Output: "vigil health: " + in.Health, ServiceID: in.Service, ServiceName: in.Service,
+			Status: in.Health, Output: "vigil health: " + string(in.Health), ServiceID: in.Service, ServiceName: in.Service,
 			ServiceTags: tags, Type: serviceCheckType, CreateIndex: idx, ModifyIndex: idx}
 		switch in.Health {
 		case events.HealthPassing, events.HealthWarning, events.HealthCritical:
 		case events.HealthMaintenance:
-			svcCheck.Status = "passing"
+			svcCheck.Status = events.HealthPassing
 			checks = append(checks, HealthCheck{Node: in.Node, CheckID: maintCheckPrefix + in.Service, Name: "Service Maintenance Mode",
-				Status: "critical", Notes: "vigil maintenance", ServiceID: in.Service, ServiceName: in.Service,
+				Status: events.HealthCritical, Notes: "vigil maintenance", ServiceID: in.Service, ServiceName: in.Service,
 				ServiceTags: tags, Type: "maintenance", CreateIndex: idx, ModifyIndex: idx})
 		default:
-			svcCheck.Status = "critical"
+			svcCheck.Status = events.HealthCritical
 		}
 		if in.Status != events.StatusAlive {
-			svcCheck.Status = "critical"
+			svcCheck.Status = events.HealthCritical
 		}
 		checks = append(checks, svcCheck)
 		out = append(out, ServiceEntry{

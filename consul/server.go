@@ -44,7 +44,7 @@ type Instance struct {
 	// Tags are the service's tags (service.tags).
 	Tags map[string]string
 	// Health is passing, warning, critical, maintenance or left.
-	Health string
+	Health events.HealthStatus
 	// Status is the member's status: alive, leaving, left or failed.
 	Status events.MemberStatus
 }

@@ -15,6 +15,8 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 	"github.com/rs/zerolog"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // fakeSource is a Source over instances the test changes.
@@ -34,7 +36,7 @@ func (f *fakeSource) Self() Self {
 }
 
 // set changes the health of node's instance.
-func (f *fakeSource) set(node, health string) {
+func (f *fakeSource) set(node string, health events.HealthStatus) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range f.instances {

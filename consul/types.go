@@ -1,5 +1,7 @@
 package consul
 
+import "github.com/vigil-agent/vigil/events"
+
 // The JSON shapes of Consul's HTTP API that this package answers with,
 // field for field as Consul's Go client (github.com/hashicorp/consul/api)
 // decodes them. Fields vigil has nothing for are left at their zero value
@@ -44,7 +46,7 @@ type HealthCheck struct {
 	Node        string
 	CheckID     string
 	Name        string
-	Status      string
+	Status      events.HealthStatus
 	Notes       string
 	Output      string
 	ServiceID   string

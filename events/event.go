@@ -21,16 +21,23 @@ const (
 	StatusFailed  MemberStatus = "failed"
 )
 
-// The health statuses (HealthChange.Status and the health tag): the worst
-// of a service's checks, or maintenance.
+// HealthStatus is a health: a service's (HealthChange.Status, the health
+// tag, an instance's health in the APIs), the worst of its checks or
+// maintenance, and a check's own (CheckChange.Status). A type of its own,
+// like MemberStatus, so that a health is not compared with a member
+// status or a stray string without a conversion; in JSON it is the plain
+// string.
+type HealthStatus string
+
+// The health statuses. A check's status is passing, warning or critical.
 const (
-	HealthPassing     = "passing"
-	HealthWarning     = "warning"
-	HealthCritical    = "critical"
-	HealthMaintenance = "maintenance"
+	HealthPassing     HealthStatus = "passing"
+	HealthWarning     HealthStatus = "warning"
+	HealthCritical    HealthStatus = "critical"
+	HealthMaintenance HealthStatus = "maintenance"
 	// HealthLeft is an instance's health once its member left gracefully
 	// (stopped on purpose, not broken); never gossiped.
-	HealthLeft = "left"
+	HealthLeft HealthStatus = "left"
 )
 
 // Type names a kind of event. The names are serf's, so a filter written for
@@ -79,6 +86,10 @@ type Member struct {
 	Tags map[string]string `json:"tags"`
 }
 
+// Health returns the service health the member gossips (its health tag),
+// "" when it gossips none.
+func (m Member) Health() HealthStatus { return HealthStatus(m.Tags[HealthTag]) }
+
 // UserEvent is the body of a custom event fired with `vigil event` or
 // POST /v1/event.
 type UserEvent struct {
@@ -126,9 +137,9 @@ type CheckChange struct {
 	// ID is the check's id, matched by the `check:ID` filter.
 	ID string `json:"id"`
 	// Status is the new status: passing, warning or critical.
-	Status string `json:"status"`
+	Status HealthStatus `json:"status"`
 	// Previous is the status before the change.
-	Previous string `json:"previous"`
+	Previous HealthStatus `json:"previous"`
 	// Output is the probe's output that caused the change.
 	Output string `json:"output"`
 }
@@ -140,13 +151,13 @@ type HealthChange struct {
 	Service string `json:"service"`
 	// Status is the new health: passing, warning, critical or maintenance,
 	// matched by the `health:STATUS` filter.
-	Status string `json:"status"`
+	Status HealthStatus `json:"status"`
 	// Previous is the health before the change.
-	Previous string `json:"previous"`
+	Previous HealthStatus `json:"previous"`
 }
 
 // HealthStatuses are the values of a member's gossiped service health.
-var HealthStatuses = []string{HealthPassing, HealthWarning, HealthCritical, HealthMaintenance}
+var HealthStatuses = []HealthStatus{HealthPassing, HealthWarning, HealthCritical, HealthMaintenance}
 
 // Subject returns the member the event concerns, if it concerns exactly one.
 func (e *Event) Subject() (Member, bool) {

@@ -48,7 +48,7 @@ func (f Filter) Match(e *Event) bool {
 	case Check:
 		return e.Check != nil && e.Check.ID == f.Name
 	case Health:
-		return e.Health != nil && e.Health.Status == f.Name
+		return e.Health != nil && string(e.Health.Status) == f.Name
 	}
 	return false
 }
@@ -67,7 +67,7 @@ func ParseFilter(s string) (Filter, error) {
 		}
 		return Filter{Type: Type(typ), Name: name}, nil
 	case Health:
-		if hasName && !slices.Contains(HealthStatuses, name) {
+		if hasName && !slices.Contains(HealthStatuses, HealthStatus(name)) {
 			return Filter{}, fmt.Errorf("event filter %q: want health:passing, health:warning, health:critical or health:maintenance", s)
 		}
 		return Filter{Type: Health, Name: name}, nil

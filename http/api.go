@@ -23,7 +23,7 @@ type Self struct {
 	// Service is the local service's name, empty when none is set.
 	Service string `json:"service,omitempty"`
 	// Health is the local service's health, empty when no service is set.
-	Health string `json:"health,omitempty"`
+	Health events.HealthStatus `json:"health,omitempty"`
 	// MaintenanceReason is set while the instance is in maintenance.
 	MaintenanceReason string `json:"maintenance_reason,omitempty"`
 }
@@ -93,8 +93,9 @@ type Instance struct {
 	Port int `json:"port"`
 	// Tags are the service's tags.
 	Tags map[string]string `json:"tags"`
-	// Health is passing, warning, critical or maintenance.
-	Health string `json:"health"`
+	// Health is passing, warning, critical or maintenance, and left once
+	// the member left gracefully.
+	Health events.HealthStatus `json:"health"`
 	// Status is the member's status: alive, leaving, left, failed.
 	Status events.MemberStatus `json:"status"`
 }

@@ -101,7 +101,7 @@ func (s *Server) handleService(w http.ResponseWriter, r *http.Request) {
 }
 
 func isPassing(in Instance) bool {
-	return in.Status == events.StatusAlive && in.Health == string(probes.Passing)
+	return in.Status == events.StatusAlive && in.Health == events.HealthPassing
 }
 
 func normalizeInstance(in Instance) Instance {

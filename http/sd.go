@@ -82,7 +82,7 @@ func targetGroup(service string, in Instance) (TargetGroup, bool) {
 		SDNodeLabel:           in.Node,
 		SDServiceAddressLabel: in.Addr,
 		SDServicePortLabel:    port,
-		SDHealthLabel:         in.Health,
+		SDHealthLabel:         string(in.Health),
 		SDStatusLabel:         string(in.Status),
 	}
 	// Two keys that sanitize alike (a.b, a_b): the one that sorts first

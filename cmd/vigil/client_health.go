@@ -127,7 +127,7 @@ func checkOutputCell(output string) string {
 func instanceRows(list []vigilhttp.Instance) [][]string {
 	rows := make([][]string, len(list))
 	for i, in := range list {
-		rows[i] = []string{in.Node, net.JoinHostPort(in.Addr, strconv.Itoa(in.Port)), in.Health, string(in.Status), formatTags(in.Tags)}
+		rows[i] = []string{in.Node, net.JoinHostPort(in.Addr, strconv.Itoa(in.Port)), string(in.Health), string(in.Status), formatTags(in.Tags)}
 	}
 	return rows
 }

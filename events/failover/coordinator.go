@@ -411,7 +411,7 @@ func FailureKey(ev *events.Event) string {
 	}
 	key := m.Name + "@" + life(m) + ":" + string(ev.Type)
 	if ev.Type == events.Health && ev.Health != nil {
-		key += ":" + ev.Health.Status + ":" + m.Tags[events.HealthSeqTag]
+		key += ":" + string(ev.Health.Status) + ":" + m.Tags[events.HealthSeqTag]
 	}
 	if ev.Type == events.Check && ev.Check != nil {
 		key = fmt.Sprintf("%s:%s:%d", key, ev.Check.ID, ev.ID)
@@ -802,7 +802,7 @@ func (c *Coordinator) evaluate(id string, t *task) {
 	case t.ev.Type == events.MemberFailed && known && cur.Status == events.StatusAlive:
 		drop("the member is alive again")
 		return
-	case isFailure(&t.ev) && t.ev.Type == events.Health && known && cur.Status == events.StatusAlive && cur.Tags[events.HealthTag] != events.HealthCritical:
+	case isFailure(&t.ev) && t.ev.Type == events.Health && known && cur.Status == events.StatusAlive && cur.Health() != events.HealthCritical:
 		drop("the member's health recovered")
 		return
 	}

@@ -1,6 +1,7 @@
 package hook
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,5 +56,58 @@ func TestHookInputIsPinned(t *testing.T) {
 	got := HookEnv(ev, self, "127.0.0.1:7947")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("environment:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestHealthInputIsPinned pins a health event's and a check event's JSON
+// stdin and the variables that carry their status (docs/hooks.md): the
+// statuses are typed in Go (events.HealthStatus), plain strings to a
+// script.
+func TestHealthInputIsPinned(t *testing.T) {
+	self := events.Member{Name: "web-1", Addr: "10.0.0.6", Port: 7946, Status: events.StatusAlive, Tags: map[string]string{"service": "web", "health": "critical"}}
+	at := time.Unix(1765000000, 0).UTC()
+	tests := []struct {
+		name      string
+		ev        events.Event
+		wantStdin string
+		wantEnv   []string
+	}{
+		{
+			name: "health",
+			ev: events.Event{ID: 41, Type: events.Health, Time: at, Members: []events.Member{self},
+				Health: &events.HealthChange{Service: "web", Status: events.HealthCritical, Previous: events.HealthPassing}},
+			wantStdin: `{"id":41,"event":"health","time":"2025-12-06T05:46:40Z",` +
+				`"self":{"name":"web-1","addr":"10.0.0.6","port":7946,"status":"alive","tags":{"health":"critical","service":"web"}},` +
+				`"members":[{"name":"web-1","addr":"10.0.0.6","port":7946,"status":"alive","tags":{"health":"critical","service":"web"}}],` +
+				`"health":{"service":"web","status":"critical","previous":"passing"}}`,
+			wantEnv: []string{"VIGIL_HEALTH=critical", "VIGIL_SERVICE=web"},
+		},
+		{
+			name: "check",
+			ev: events.Event{ID: 42, Type: events.Check, Time: at, Members: []events.Member{self},
+				Check: &events.CheckChange{ID: "web-http", Status: events.HealthWarning, Previous: events.HealthPassing, Output: "HTTP GET: 429"}},
+			wantStdin: `{"id":42,"event":"check","time":"2025-12-06T05:46:40Z",` +
+				`"self":{"name":"web-1","addr":"10.0.0.6","port":7946,"status":"alive","tags":{"health":"critical","service":"web"}},` +
+				`"members":[{"name":"web-1","addr":"10.0.0.6","port":7946,"status":"alive","tags":{"health":"critical","service":"web"}}],` +
+				`"check":{"id":"web-http","status":"warning","previous":"passing","output":"HTTP GET: 429"}}`,
+			wantEnv: []string{"VIGIL_CHECK_ID=web-http", "VIGIL_CHECK_STATUS=warning"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdin, err := JSONStdin(&tt.ev, self)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(string(stdin)); got != tt.wantStdin {
+				t.Errorf("JSON stdin:\n got %s\nwant %s", got, tt.wantStdin)
+			}
+			env := HookEnv(&tt.ev, self, "127.0.0.1:7947")
+			for _, kv := range tt.wantEnv {
+				if !slices.Contains(env, kv) {
+					t.Errorf("environment lacks %s: %q", kv, env)
+				}
+			}
+		})
 	}
 }

@@ -65,12 +65,12 @@ func HookEnv(ev *events.Event, self events.Member, httpAddr string) []string {
 	if ev.Check != nil {
 		env = append(env,
 			"VIGIL_CHECK_ID="+envValue(ev.Check.ID),
-			"VIGIL_CHECK_STATUS="+envValue(ev.Check.Status),
+			"VIGIL_CHECK_STATUS="+envValue(string(ev.Check.Status)),
 		)
 	}
 	if ev.Health != nil {
 		env = append(env,
-			"VIGIL_HEALTH="+envValue(ev.Health.Status),
+			"VIGIL_HEALTH="+envValue(string(ev.Health.Status)),
 			"VIGIL_SERVICE="+envValue(ev.Health.Service),
 		)
 	} else if svc := self.Tags[events.ServiceTag]; svc != "" {
