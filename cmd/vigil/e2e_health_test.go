@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
@@ -50,18 +51,9 @@ func put(t *testing.T, a *clustertest.Agent, path, body string) int {
 	return code
 }
 
-type apiInstance struct {
-	Node   string            `json:"node"`
-	Addr   string            `json:"addr"`
-	Port   int               `json:"port"`
-	Tags   map[string]string `json:"tags"`
-	Health string            `json:"health"`
-	Status string            `json:"status"`
-}
-
 // passingNodes returns the nodes this agent lists as passing for web.
 func passingNodes(a *clustertest.Agent) string {
-	var list []apiInstance
+	var list []vigilhttp.Instance
 	if a.Get("/v1/health/service/web?passing", &list) != nil {
 		return "?"
 	}
@@ -118,7 +110,7 @@ hooks:
 	}
 	allPassing("a,b,c")
 
-	var inst []apiInstance
+	var inst []vigilhttp.Instance
 	if agents[0].Get("/v1/health/service/web", &inst) != nil || len(inst) != 3 {
 		t.Fatalf("health list %+v", inst)
 	}
@@ -132,7 +124,7 @@ hooks:
 		bad := services[node].port
 		for _, a := range agents {
 			for i := 0; i < 100; i++ {
-				var in apiInstance
+				var in vigilhttp.Instance
 				if a.Get("/v1/pick/web?strategy=random", &in) != nil {
 					t.Fatalf("%s: pick failed", a.Name)
 				}
@@ -146,7 +138,7 @@ hooks:
 	services["b"].failing.Store(true)
 	allPassing("a,c")
 	pickNever("b")
-	var list []apiInstance
+	var list []vigilhttp.Instance
 	_ = agents[2].Get("/v1/health/service/web", &list)
 	if len(list) != 3 || list[1].Health != "critical" {
 		t.Errorf("c's view of b: %+v, want critical", list)

@@ -22,6 +22,10 @@ import (
 // TestClientTokenAndTLS runs a real agent in this process with HTTPS and a
 // token, and drives it with the client commands.
 func TestClientTokenAndTLS(t *testing.T) {
+	// A runtime directory of its own: a token file another agent left on
+	// this port in /run/vigil (one killed, not stopped) would be sent
+	// where the test wants none ("invalid token", not "missing token").
+	t.Setenv(agent.RuntimeDirEnv, t.TempDir())
 	certFile, keyFile := certtest.Write(t, "vigil client test")
 	const token = "client-test-token-0123456789"
 	cfg := agent.Default()
