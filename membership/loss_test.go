@@ -386,12 +386,13 @@ const isolationDrain = 1500 * time.Millisecond
 // healthy member reported failed after the heal (the cut-off member's
 // queued "dead" gossip, docs/reliability.md Limits 2) must be refuted by
 // the check: its member-failed hook running is an error in the long
-// version (VIGIL_CHAOS=1: lan, local and fast at once,
-// VIGIL_CHAOS_TRIALS or VIGIL_CHAOS_SCALE trials each) and counted in
-// the short one (fast, one trial).
+// version (VIGIL_CHAOS=1: lan, local and fast at once, beside
+// TestLossBlips, VIGIL_CHAOS_TRIALS or VIGIL_CHAOS_SCALE trials each) and
+// counted in the short one (fast, one trial).
 func TestLossIsolatedMemberFails(t *testing.T) {
 	trials, profiles := 1, []Profile{ProfileFast}
 	if chaosLong() {
+		t.Parallel() // beside TestLossBlips: both mostly wait
 		trials = chaosInt("VIGIL_CHAOS_TRIALS", chaosInt("VIGIL_CHAOS_SCALE", 5))
 		profiles = []Profile{ProfileLAN, ProfileLocal, ProfileFast}
 	}
@@ -532,11 +533,13 @@ func durationRange(ds []time.Duration) string {
 // lan, local and fast, where a member-failed hook run for a healthy member
 // is an error, and fast without it (the control, measured). Run by
 // scripts/chaos: VIGIL_CHAOS_TRIALS trials per setting, else
-// 2 × VIGIL_CHAOS_SCALE; the settings run at once.
+// 2 × VIGIL_CHAOS_SCALE; the settings run at once, beside
+// TestLossIsolatedMemberFails.
 func TestLossBlips(t *testing.T) {
 	if !chaosLong() {
 		t.Skip("a measurement: run by scripts/chaos (VIGIL_CHAOS=1)")
 	}
+	t.Parallel() // beside TestLossIsolatedMemberFails: both mostly wait
 	trials := chaosInt("VIGIL_CHAOS_TRIALS", chaosInt("VIGIL_CHAOS_SCALE", 5)*2)
 	type setting struct {
 		p       Profile
