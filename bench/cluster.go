@@ -131,6 +131,8 @@ type ClusterOptions struct {
 	// the caller waits (join.go's waitAllAlive, which names the last
 	// agent).
 	NoWait bool
+	// LogLevel is every agent's -log-level; "" is warn.
+	LogLevel string
 }
 
 // Cluster is N agents of one setup on loopback, all with a member-failed
@@ -301,10 +303,14 @@ func (a *Agent) args() []string {
 	}
 	gossip := "127.0.0.1:" + strconv.Itoa(a.GossipPort)
 	api := "127.0.0.1:" + strconv.Itoa(a.APIPort)
+	level := c.Opt.LogLevel
+	if level == "" {
+		level = "warn"
+	}
 	switch c.Opt.Setup.Kind {
 	case Vigil:
 		args := []string{"agent", "-config", filepath.Join(c.dir, "vigil.yaml"), "-name", a.Name, "-bind", gossip, "-http", api,
-			"-profile", c.Opt.Setup.Profile, "-log-level", "warn", "-log-format", "json",
+			"-profile", c.Opt.Setup.Profile, "-log-level", level, "-log-format", "json",
 			"-hook", "member-failed=" + c.hook}
 		if join != nil && !c.Opt.Alone {
 			args = append(args, "-join", "127.0.0.1:"+strconv.Itoa(join.GossipPort))
@@ -315,7 +321,7 @@ func (a *Agent) args() []string {
 		return args
 	default:
 		args := []string{"agent", "-node", a.Name, "-bind", gossip, "-rpc-addr", api,
-			"-profile", c.Opt.Setup.Profile, "-log-level", "warn",
+			"-profile", c.Opt.Setup.Profile, "-log-level", level,
 			"-event-handler", "member-failed=" + c.hook}
 		if join != nil && !c.Opt.Alone {
 			args = append(args, "-retry-join", "127.0.0.1:"+strconv.Itoa(join.GossipPort), "-retry-interval", "1s")

@@ -331,6 +331,9 @@ type JoinOptions struct {
 	Churn bool
 	// Keep leaves each run's agent logs in the scratch directory.
 	Keep bool
+	// LogLevel is the agents' -log-level ("" is warn; debug to see each
+	// join and round of anti-entropy).
+	LogLevel string
 }
 
 // MeasureJoin starts a cluster of setup with o.N agents o.Runs times, one
@@ -343,7 +346,7 @@ func (e *Env) MeasureJoin(setup Setup, o JoinOptions) []JoinRun {
 	for run := 1; run <= o.Runs; run++ {
 		jr := JoinRun{Setup: setup.Name(), Style: o.Style, N: n, Run: run, ConvergedMS: nan, RejoinMS: nan, ChurnMS: nan}
 		tag := fmt.Sprintf("%s %s N=%d run %d", setup.Name(), o.Style, n, run)
-		c, conv, err := e.StartCluster(ClusterOptions{Setup: setup, N: n, Alone: o.Style == JoinCLI, NoWait: true}, o.Timeout)
+		c, conv, err := e.StartCluster(ClusterOptions{Setup: setup, N: n, Alone: o.Style == JoinCLI, NoWait: true, LogLevel: o.LogLevel}, o.Timeout)
 		if err == nil {
 			t0, joined := c.Started, (<-chan error)(nil)
 			if o.Style == JoinCLI {

@@ -49,6 +49,8 @@ func main() {
 		joinRuns  = flag.Int("join-runs", 3, "runs per setup and size for -join-only")
 		joinWait  = flag.Duration("join-timeout", 60*time.Second, "how long -join-only waits for a convergence or a rejoin")
 		joinStyle = flag.String("join-style", "start", "join styles for -join-only, comma-separated: start (the seed first, then N-1 agents at once with -join / serf -retry-join) and cli (N agents alone, then N-1 told at once to join the seed through their API, as `vigil join` and `serf join` do)")
+		joinLog   = flag.String("join-log-level", "warn", "with -join-only, the agents' -log-level (debug shows each join and round of anti-entropy in the logs -scratch keeps)")
+		joinKeep  = flag.Bool("join-keep", false, "with -join-only and -scratch, keep the agent logs of every run (default: only of runs past 5 s)")
 		joinChurn = flag.Bool("join-churn", true, "with -join-only, run the churn of 3 graceful rejoins 5 s apart after each rejoin (false: skip it, shorter runs)")
 	)
 	// Targeted runs of the comparison and scale phases.
@@ -83,7 +85,7 @@ func main() {
 		return
 	}
 	if *joinOnly != "" {
-		os.Exit(runJoinOnly(*joinOnly, *joinStyle, *ns, *scratch, *joinRuns, *joinWait, *joinChurn, *vigilBin, *serfBin, *outDir))
+		os.Exit(runJoinOnly(*joinOnly, *joinStyle, *ns, *scratch, *joinRuns, *joinWait, *joinChurn, *joinKeep, *joinLog, *vigilBin, *serfBin, *outDir))
 	}
 	if *vigilBin == "" || *serfBin == "" || *outDir == "" {
 		fmt.Fprintln(os.Stderr, "usage: vigil-bench -vigil BIN -serf BIN -out DIR [-doc FILE] [-micro FILE] [-quick]")
@@ -314,7 +316,7 @@ func fatal(err error) {
 
 // runJoinOnly runs the join-only measurement (-join-only) and returns the
 // exit status.
-func runJoinOnly(setups, styles, ns, scratch string, runs int, timeout time.Duration, churn bool, vigilBin, serfBin, outDir string) int {
+func runJoinOnly(setups, styles, ns, scratch string, runs int, timeout time.Duration, churn, keep bool, logLevel, vigilBin, serfBin, outDir string) int {
 	if outDir == "" {
 		fmt.Fprintln(os.Stderr, "vigil-bench: -join-only needs -out")
 		return 2
@@ -385,7 +387,7 @@ func runJoinOnly(setups, styles, ns, scratch string, runs int, timeout time.Dura
 	for _, n := range sizes {
 		for _, st := range joinStyles {
 			for _, s := range list {
-				all = append(all, env.MeasureJoin(s, bench.JoinOptions{Style: st, N: n, Runs: runs, Timeout: timeout, Churn: churn, Keep: false})...)
+				all = append(all, env.MeasureJoin(s, bench.JoinOptions{Style: st, N: n, Runs: runs, Timeout: timeout, Churn: churn, Keep: keep && scratch != "", LogLevel: logLevel})...)
 			}
 		}
 	}
