@@ -183,13 +183,8 @@ func startLossClusterWith(t *testing.T, n int, profile Profile, timing Timing, s
 		}
 		cfg := Config{NodeName: m.name, BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: profile, Timing: timing,
 			Logger: logger.With().Str("node", m.name).Logger(), Transport: tr, ConfirmFailures: opts.confirm}
-		c, err := Start(cfg, m.handle)
-		if err != nil {
-			_ = tr.Shutdown()
-			t.Fatal(err)
-		}
+		c := startTest(t, cfg, m.handle)
 		m.c = c
-		t.Cleanup(func() { _ = c.Shutdown() })
 		if i > 0 {
 			if _, err := c.Join([]string{lc.members[0].addr}); err != nil {
 				t.Fatal(err)
