@@ -80,7 +80,7 @@ func TestPauseLongerThanSuspicion(t *testing.T) {
 			clustertest.Report(t, clustertest.ReportRow{
 				Fault: "SIGSTOP past detection, then SIGCONT (4 agents, " + profile + ")", Trials: trials,
 				Expected: ty.expected, Seen: ty.seen, Lost: ty.lost, Duplicated: ty.dup,
-				Note: fmt.Sprintf("detection %s; member-join after SIGCONT checked too", durationsRange(detect)),
+				Note: fmt.Sprintf("detection %s; member-join after SIGCONT checked too", clustertest.DurationRange(detect, 100*time.Millisecond)),
 			})
 		})
 	}
@@ -160,18 +160,6 @@ func TestPauseShorterThanSuspicion(t *testing.T) {
 			})
 		})
 	}
-}
-
-// durationsRange formats the smallest and largest of ds.
-func durationsRange(ds []time.Duration) string {
-	if len(ds) == 0 {
-		return "-"
-	}
-	lo, hi := ds[0], ds[0]
-	for _, d := range ds {
-		lo, hi = min(lo, d), max(hi, d)
-	}
-	return lo.Round(100*time.Millisecond).String() + "–" + hi.Round(100*time.Millisecond).String()
 }
 
 // countLines counts the lines of log that contain s.

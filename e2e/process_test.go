@@ -187,11 +187,11 @@ func TestProcessKillRestart(t *testing.T) {
 	// Last, a settle for late duplicates, and the final count.
 	fail := waitRuns(t, 10*time.Second, 3*time.Second, agents, "on-failed", want(fails))
 	join := waitRuns(t, 10*time.Second, 0, agents, "on-join", want(joins))
-	t.Logf("restart to all alive: %s", durationsRange(rejoinTimes))
+	t.Logf("restart to all alive: %s", clustertest.DurationRange(rejoinTimes, 100*time.Millisecond))
 	clustertest.Report(t, clustertest.ReportRow{
 		Fault: "kill -9 random agents of 5, restart from data dir without -join (fast)", Trials: trials,
 		Expected: fail.expected, Seen: fail.seen, Lost: fail.lost, Duplicated: fail.dup,
 		Note: fmt.Sprintf("member-failed runs; %d kills mid-hook, resumed from the journal; member-join runs %d/%d (lost %d, dup %d); restart to all alive %s",
-			midHook, join.seen, join.expected, join.lost, join.dup, durationsRange(rejoinTimes)),
+			midHook, join.seen, join.expected, join.lost, join.dup, clustertest.DurationRange(rejoinTimes, 100*time.Millisecond)),
 	})
 }

@@ -192,13 +192,7 @@ func startLossClusterWith(t *testing.T, n int, profile Profile, timing Timing, s
 		}
 		lc.members = append(lc.members, m)
 	}
-	lc.waitAll(t, 30*time.Second, "every member to see all alive", func(*lossMember) map[string]string {
-		want := map[string]string{}
-		for _, m := range lc.members {
-			want[m.name] = "alive"
-		}
-		return want
-	})
+	lc.waitAll(t, 30*time.Second, "every member to see all alive", lc.allAlive)
 	// The member-join events reach the handlers a moment after the view
 	// changes: wait for them, so none is counted as a rejoin later.
 	clustertest.Eventually(t, 10*time.Second, "every member's member-join events", func() error {
@@ -214,6 +208,16 @@ func startLossClusterWith(t *testing.T, n int, profile Profile, timing Timing, s
 
 // waitAll waits until every member's view matches want (members not named
 // are not checked).
+// allAlive is the view in which every member of the cluster is alive, for
+// waitAll.
+func (lc *lossCluster) allAlive(*lossMember) map[string]string {
+	want := map[string]string{}
+	for _, m := range lc.members {
+		want[m.name] = "alive"
+	}
+	return want
+}
+
 func (lc *lossCluster) waitAll(t *testing.T, d time.Duration, what string, want func(*lossMember) map[string]string) time.Duration {
 	t.Helper()
 	return clustertest.Eventually(t, d, what, func() error {
@@ -439,13 +443,7 @@ func isolateTrials(t *testing.T, p Profile, trials int, strict bool) {
 		})
 		time.Sleep(isolationDrain)
 		lc.faults.Rejoin(victim.addr)
-		lc.waitAll(t, 90*time.Second, "all alive again everywhere", func(*lossMember) map[string]string {
-			want := map[string]string{}
-			for _, m := range lc.members {
-				want[m.name] = "alive"
-			}
-			return want
-		})
+		lc.waitAll(t, 90*time.Second, "all alive again everywhere", lc.allAlive)
 		time.Sleep(time.Second) // late duplicates
 		for _, m := range others {
 			expected++
@@ -501,20 +499,8 @@ func isolateTrials(t *testing.T, p Profile, trials int, strict bool) {
 		Fault:  fmt.Sprintf("100%% loss to and from one member, healed once it declared everyone failed (in-process, 5 members, %s, confirm on)", p),
 		Trials: trials, Expected: expected, Seen: seen, Lost: lost, Duplicated: dup,
 		Note: fmt.Sprintf("detection %s; healthy members reported failed after the heal: %d member-failed hook runs (%s), %d member-failed events, %d refuted",
-			durationRange(detect), otherRuns, kind, other, refuted),
+			clustertest.DurationRange(detect, 10*time.Millisecond), otherRuns, kind, other, refuted),
 	})
-}
-
-// durationRange formats the smallest and largest of ds.
-func durationRange(ds []time.Duration) string {
-	if len(ds) == 0 {
-		return "-"
-	}
-	lo, hi := ds[0], ds[0]
-	for _, d := range ds {
-		lo, hi = min(lo, d), max(hi, d)
-	}
-	return lo.Round(10*time.Millisecond).String() + "–" + hi.Round(10*time.Millisecond).String()
 }
 
 // TestLossBlips measures the false failures of healthy members that a
@@ -568,13 +554,7 @@ func TestLossBlips(t *testing.T) {
 				lc.faults.Isolate(victim.addr)
 				time.Sleep(blip)
 				lc.faults.Rejoin(victim.addr)
-				lc.waitAll(t, 90*time.Second, "all alive again everywhere", func(*lossMember) map[string]string {
-					want := map[string]string{}
-					for _, m := range lc.members {
-						want[m.name] = "alive"
-					}
-					return want
-				})
+				lc.waitAll(t, 90*time.Second, "all alive again everywhere", lc.allAlive)
 				time.Sleep(watch)
 				k, r := 0, 0
 				var who []string

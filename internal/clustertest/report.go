@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 )
 
 // ReportRow is one line of the fault table scripts/chaos prints: a fault,
@@ -60,4 +61,17 @@ func Report(t testing.TB, row ReportRow) {
 		defer f.Close()
 		_, _ = f.Write(append(b, '\n'))
 	})
+}
+
+// DurationRange formats the smallest and largest of ds, each rounded to
+// round, as "LO–HI" for a report's note; "-" when ds is empty.
+func DurationRange(ds []time.Duration, round time.Duration) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	lo, hi := ds[0], ds[0]
+	for _, d := range ds {
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	return lo.Round(round).String() + "–" + hi.Round(round).String()
 }
