@@ -8,8 +8,6 @@
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
-# go.mod replaces urfave/cli with the copy in third_party/urfave-cli.
-COPY third_party/ third_party/
 RUN go mod download
 COPY . .
 ARG VERSION=dev

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 
 	"github.com/vigil-agent/vigil/agent"
 )

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 
 	vigilhttp "github.com/vigil-agent/vigil/http"
 )

@@ -11,7 +11,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 
 	"github.com/vigil-agent/vigil/agent"
 )

@@ -13,7 +13,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/serf/serf"
-	"github.com/urfave/cli/v2"
+
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 
 	"github.com/vigil-agent/vigil/events"
 	vigilhttp "github.com/vigil-agent/vigil/http"

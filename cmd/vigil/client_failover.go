@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 
 	"github.com/vigil-agent/vigil/events/failover"
 	vigilhttp "github.com/vigil-agent/vigil/http"

@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 	"unicode/utf8"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 
 	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/probes"

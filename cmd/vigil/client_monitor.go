@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 
 	"github.com/vigil-agent/vigil/events"
 )

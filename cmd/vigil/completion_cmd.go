@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 )
 
 // bashCompletion completes vigil's commands and flags by asking vigil

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 
 	"github.com/vigil-agent/vigil/agent"
 	"github.com/vigil-agent/vigil/internal/clustertest"

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 
 	"github.com/vigil-agent/vigil/membership"
 )

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 
 	vigilhttp "github.com/vigil-agent/vigil/http"
 	"github.com/vigil-agent/vigil/membership"

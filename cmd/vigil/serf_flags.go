@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 )
 
 // serfAliases are serf agent flags that mean what a vigil agent flag

@@ -4,7 +4,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 
 	vigilhttp "github.com/vigil-agent/vigil/http"
 )

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/urfave/cli/v2"
+	cli "github.com/vigil-agent/vigil/third_party/urfave-cli"
 )
 
 // exitUsage is the exit status of a command-line mistake: an unknown
