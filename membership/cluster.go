@@ -517,7 +517,7 @@ func (c *Cluster) Profile() Profile { return c.profile }
 func (c *Cluster) Join(addrs []string) (int, error) {
 	n, err := c.serf.Join(addrs, true)
 	if n > 0 {
-		c.startJoinSync("join")
+		c.startJoinSync(joinSyncJoined)
 	}
 	if err != nil {
 		jerr := newJoinError(addrs, err)

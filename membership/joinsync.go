@@ -28,11 +28,13 @@ import (
 // After a join (Join, JoinRetry, the remembered peers of the data dir, or
 // a refutation of a "dead" message: peers had this member failed or left,
 // so it is rejoining them), vigil therefore runs extra full state syncs:
-// rounds of serf joins to joinSyncFanout random live members, the first
-// about joinSyncFirst after the join and then backing off by
+// rounds of push/pulls with joinSyncFanout random live members (serf
+// joins in the first joinSyncIntentRounds rounds), the first round about
+// joinSyncFirst after the join and then backing off by
 // joinSyncBackoff up to joinSyncMaxGap, with ±joinSyncJitter, until this
 // member's view (each member's name, status and address, and its own
-// refutations) has not changed for joinSyncStable rounds in a row, or
+// refutations) has not changed for joinSyncStable rounds in a row that
+// each reached a peer, or
 // after the configured number of rounds. A round also counts as a change
 // when a peer it synced with (or a peer that joined this member) lacked a
 // member this one sees alive, or had it left: then others may lack it
@@ -59,8 +61,33 @@ const (
 	// so members that joined together do not sync in lockstep.
 	joinSyncJitter = 0.2
 	// joinSyncStable is how many rounds in a row must leave the view
-	// unchanged for the syncs to stop before their limit.
+	// unchanged (with at least one sync each) for the syncs to stop before
+	// their limit.
 	joinSyncStable = 2
+	// joinSyncIntentRounds is how many rounds, the first ones, end with a
+	// serf join intent; the later rounds are push/pulls alone. Every
+	// member gossips each new intent on (serf rebroadcasts an intent newer
+	// than the member's status time), so an intent per round and peer, as
+	// the rounds were first written, cost N × RetransmitMult × log10(N+1)
+	// messages each: 100 agents joining one seed at once on local (2
+	// cores) saturated the machine and the seed's queue of serf messages
+	// (memberlist: handler queue full, hundreds dropped), and no run
+	// converged within 10 s (docs/architecture.md, Joins and rejoins). The
+	// second intent is the one that matters for a rejoin: newer than any
+	// leave intent of the member's previous life, which its clock has
+	// witnessed by then.
+	joinSyncIntentRounds = 2
+	// joinSyncJoined is the trigger of a join (Join, JoinRetry). Every
+	// other trigger is a rejoin (the remembered peers of the data dir, a
+	// refuted "dead" message: peers had this member failed or left, a peer
+	// that found it alive after its failure), and then every round ends
+	// with a join intent: a member that missed the first intents can still
+	// hold the member's previous life as left and hand it on in a push/pull
+	// as a leave intent, which marks the live member leaving; only a newer
+	// join intent ends that (serf's MergeRemoteState). Without them, 3 of
+	// 10 graceful rejoins into 99 agents on local left one agent listing
+	// the member not alive 30 s later.
+	joinSyncJoined = "join"
 )
 
 // DefaultJoinSyncRounds is the default limit on the rounds of state syncs
@@ -79,6 +106,22 @@ func joinSyncGaps(rounds int) []time.Duration {
 		gap = min(time.Duration(float64(gap)*joinSyncBackoff), joinSyncMaxGap)
 	}
 	return gaps
+}
+
+// nextStable returns how many rounds in a row have left the view
+// unchanged, after a round that synced with synced peers and changed the
+// view or not. A round counts as stable only when a sync got through: a
+// round whose syncs all failed (a busy peer's push/pull past the profile's
+// TCP timeout, 1 s on local) saw nothing and proves nothing.
+func nextStable(stable int, changed bool, synced int) int {
+	switch {
+	case changed:
+		return 0
+	case synced > 0:
+		return stable + 1
+	default:
+		return stable
+	}
 }
 
 // jittered returns d moved by up to ±joinSyncJitter of itself.
@@ -129,15 +172,12 @@ func (c *Cluster) joinSyncLoop() {
 				if c.serf.State() != serf.SerfAlive {
 					return
 				}
-				syncs += c.syncRound()
+				n := c.syncRound(done < joinSyncIntentRounds || why != joinSyncJoined)
+				syncs += n
 				done++
 				now := c.viewPrint()
-				if now == view {
-					stable++
-				} else {
-					stable = 0
-					view = now
-				}
+				stable = nextStable(stable, now != view, n)
+				view = now
 				if stable >= joinSyncStable {
 					break
 				}
@@ -192,12 +232,16 @@ func (c *Cluster) missesAlive(peer []*serf.Member) bool {
 }
 
 // syncRound pushes and pulls the full state with up to joinSyncFanout
-// random live members, one serf join each (see above), and returns how
-// many answered. Old user events are not ignored: the join at start
-// already set where this member's events begin, and a user event missed
-// since then is one to deliver, not to drop (serf's event buffer drops
-// those already seen).
-func (c *Cluster) syncRound() int {
+// random live members and returns how many answered. With intent it is one
+// serf join to them all (a push/pull with each, then one join intent at
+// this member's current Lamport time, gossiped to every member); without,
+// memberlist's push/pulls alone, which carry serf's state (Lamport times,
+// each member's status time, left members, recent user events) to the peer
+// and back but gossip nothing. Old user events are not ignored: the join at
+// start already set where this member's events begin, and a user event
+// missed since then is one to deliver, not to drop (serf's event buffer
+// drops those already seen).
+func (c *Cluster) syncRound(intent bool) int {
 	self := c.serf.LocalMember().Name
 	var live []string
 	for _, m := range c.serf.Members() {
@@ -206,19 +250,27 @@ func (c *Cluster) syncRound() int {
 			live = append(live, m.Name+"/"+net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))))
 		}
 	}
-	rand.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
-	synced := 0
-	for _, addr := range live[:min(joinSyncFanout, len(live))] {
-		n, err := c.serf.Join([]string{addr}, false)
-		if n > 0 {
-			synced++
-			c.joinSyncs.Add(1)
-			gometrics.IncrCounter([]string{"membership", "join_sync"}, 1)
-			continue
-		}
-		c.logger.Debug().Err(err).Str("member", addr).Msg("join anti-entropy: state sync failed")
+	if len(live) == 0 {
+		return 0
 	}
-	return synced
+	rand.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+	peers := live[:min(joinSyncFanout, len(live))]
+	var n int
+	var err error
+	if intent {
+		n, err = c.serf.Join(peers, false)
+	} else {
+		n, err = c.serf.Memberlist().Join(peers)
+	}
+	if n > 0 {
+		c.joinSyncs.Add(uint64(n))
+		gometrics.IncrCounter([]string{"membership", "join_sync"}, float32(n))
+	}
+	if n < len(peers) {
+		c.logger.Debug().Err(err).Strs("members", peers).Int("synced", n).Bool("intent", intent).
+			Msg("join anti-entropy: state sync failed")
+	}
+	return n
 }
 
 // viewPrint returns a hash of this member's view of the others (name,

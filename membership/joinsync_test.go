@@ -249,6 +249,29 @@ func TestJoinSyncRejoinAfterLeave(t *testing.T) {
 	}
 }
 
+// TestJoinSyncNextStable: the rounds stop after joinSyncStable unchanged
+// rounds that each reached a peer; a round whose syncs all failed neither
+// counts nor resets the count, and a change resets it.
+func TestJoinSyncNextStable(t *testing.T) {
+	for _, tt := range []struct {
+		stable  int
+		changed bool
+		synced  int
+		want    int
+	}{
+		{0, false, 2, 1},
+		{1, false, 1, 2},
+		{1, false, 0, 1}, // every sync failed: no evidence either way
+		{0, false, 0, 0},
+		{1, true, 2, 0},
+		{1, true, 0, 0}, // gossip changed the view meanwhile
+	} {
+		if got := nextStable(tt.stable, tt.changed, tt.synced); got != tt.want {
+			t.Errorf("nextStable(%d, changed %v, synced %d) = %d, want %d", tt.stable, tt.changed, tt.synced, got, tt.want)
+		}
+	}
+}
+
 // TestJoinSyncGaps: the rounds back off from a second by 1.5× up to 8 s.
 func TestJoinSyncGaps(t *testing.T) {
 	for _, tt := range []struct {
