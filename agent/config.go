@@ -160,8 +160,11 @@ type Config struct {
 	// ConfirmTimeout bounds the confirmation: how long the agent waits for
 	// anyone to reach the failed member, which is what every real failure
 	// costs. Default 0: the profile's probe timeout (lan 500ms, local
-	// 200ms, fast 150ms, wan 3s, or probe_timeout). Longer lets slower
-	// answers refute, at that much more latency. At most 10s.
+	// 200ms, fast 150ms, wan 3s, or probe_timeout), one ping. Longer pings
+	// the member again until it has passed, so a member stalled for less
+	// (a GC pause, SIGSTOP) answers once it runs, and lets slower helpers
+	// refute, at that much more latency (fast with 1s: 0 false failures in
+	// 10 pauses of 2 s, docs/reliability.md). At most 10s.
 	ConfirmTimeout Duration `yaml:"confirm_timeout"`
 	// Tags are gossiped with this member (serf tags; 512 bytes encoded at
 	// most). Flags and env override the file per key.
