@@ -311,7 +311,11 @@ func (a *Agent) args() []string {
 	case Vigil:
 		args := []string{"agent", "-config", filepath.Join(c.dir, "vigil.yaml"), "-name", a.Name, "-bind", gossip, "-http", api,
 			"-profile", c.Opt.Setup.Profile, "-log-level", level, "-log-format", "json",
-			"-hook", "member-failed=" + c.hook}
+			"-hook", "member-failed=" + c.hook,
+			// DNS off: all agents share one host, where only the first
+			// could take the default 127.0.0.1:8600 and the other N-1
+			// would log that they could not; serf agent has no DNS server.
+			"-dns", ""}
 		if join != nil && !c.Opt.Alone {
 			args = append(args, "-join", "127.0.0.1:"+strconv.Itoa(join.GossipPort))
 		}
