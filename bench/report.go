@@ -2,7 +2,10 @@ package bench
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // DetectSummary aggregates the detection trials of one setup and N.
@@ -218,8 +222,11 @@ func WriteOutputs(res *Results, outDir, doc string) ([]string, error) {
 		if err != nil {
 			rel = outDir
 		}
-		analysis, _ := os.ReadFile(filepath.Join(outDir, "analysis.md"))
-		if err := os.WriteFile(doc, []byte(Markdown(res, sums, filepath.ToSlash(rel), string(analysis))), 0o644); err != nil {
+		prose, err := LoadProse(outDir)
+		if err != nil {
+			return files, err
+		}
+		if err := os.WriteFile(doc, []byte(Markdown(res, sums, filepath.ToSlash(rel), prose)), 0o644); err != nil {
 			return files, err
 		}
 		files = append(files, doc)
@@ -275,13 +282,118 @@ func idleOf(fs []Footprint, setup string, n int) (Footprint, bool) {
 	return Footprint{}, false
 }
 
-// Markdown renders the report.
-func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
+// Prose is the hand-written text the report includes beside what it
+// generates: the analysis of the last run and sections measured by hand.
+type Prose struct {
+	// Analysis is analysis.md, rendered as the section "Analysis".
+	Analysis string
+	// Sections maps the anchor of a generated section (Anchor of its
+	// heading) to the hand-written sections placed right after it, in
+	// order, each the Markdown of one file.
+	Sections map[string][]string
+}
+
+// HandwrittenDir is the directory, under the report's output directory,
+// of the hand-written sections: a file handwritten/after-ANCHOR/NAME.md is
+// placed after the generated section whose anchor is ANCHOR, files in one
+// directory in the order of their names.
+const HandwrittenDir = "handwritten"
+
+// reportSections are the headings of the report's generated sections
+// that hand-written sections can follow, in the order of the page. (The
+// page ends with "Files", so nothing follows it.)
+var reportSections = []string{
+	"The run", "Targets", "Failure detection → hook", "Join convergence", "Footprint",
+	"Hook dispatch inside vigil", "Local HTTP API", "Scale and stability", "Microbenchmarks",
+	"Notes from the run", "Analysis",
+}
+
+// Anchor is the fragment GitHub gives a Markdown heading: lower case,
+// punctuation other than '-' and '_' dropped, each space a '-'.
+func Anchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// LoadProse reads the hand-written text of the report in dir (the
+// report's output directory): analysis.md if it exists and the sections
+// under HandwrittenDir. A directory there that names no generated
+// section, or a file that is not Markdown, is an error, so that no
+// section is left out of the page unnoticed.
+func LoadProse(dir string) (Prose, error) {
+	var p Prose
+	if b, err := os.ReadFile(filepath.Join(dir, "analysis.md")); err == nil {
+		p.Analysis = string(b)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return p, fmt.Errorf("analysis: %w", err)
+	}
+	known := map[string]bool{}
+	for _, h := range reportSections {
+		known[Anchor(h)] = true
+	}
+	root := filepath.Join(dir, HandwrittenDir)
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return p, nil
+	} else if err != nil {
+		return p, fmt.Errorf("hand-written sections: %w", err)
+	}
+	for _, e := range entries {
+		anchor, ok := strings.CutPrefix(e.Name(), "after-")
+		if !e.IsDir() {
+			if e.Name() == "README.md" {
+				continue
+			}
+			return p, fmt.Errorf("hand-written sections: %s: want it in a directory after-ANCHOR", filepath.Join(root, e.Name()))
+		}
+		if !ok || !known[anchor] {
+			return p, fmt.Errorf("hand-written sections: %s: want after-ANCHOR, ANCHOR one of the generated sections' anchors (%s)", filepath.Join(root, e.Name()), strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+		}
+		files, err := os.ReadDir(filepath.Join(root, e.Name()))
+		if err != nil {
+			return p, fmt.Errorf("hand-written sections: %w", err)
+		}
+		for _, f := range files { // os.ReadDir sorts by name
+			path := filepath.Join(root, e.Name(), f.Name())
+			if f.IsDir() || filepath.Ext(f.Name()) != ".md" {
+				return p, fmt.Errorf("hand-written sections: %s: want only .md files", path)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return p, fmt.Errorf("hand-written sections: %w", err)
+			}
+			if p.Sections == nil {
+				p.Sections = map[string][]string{}
+			}
+			p.Sections[anchor] = append(p.Sections[anchor], string(b))
+		}
+	}
+	return p, nil
+}
+
+// Markdown renders the report, with the hand-written prose in its places.
+func Markdown(res *Results, sums []DetectSummary, rel string, prose Prose) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	// after writes the hand-written sections placed after the generated
+	// section with this heading.
+	after := func(heading string) {
+		for _, s := range prose.Sections[Anchor(heading)] {
+			w("%s\n\n", strings.TrimRight(s, "\n"))
+		}
+	}
+	analysis := prose.Analysis
 	cfg := res.Config
 	w("# Benchmarks: vigil against `serf agent`\n\n")
-	w("<!-- Generated by scripts/bench (bench/cmd/vigil-bench); edit bench/report.go, not this file. -->\n\n")
+	w("<!-- Generated by scripts/bench (bench/cmd/vigil-bench); edit bench/report.go, not this file. Hand-written sections live in docs/benchmarks/handwritten/ (its README.md says where each goes); scripts/bench keeps them. -->\n\n")
 	if cfg.Quick {
 		w("> **Quick run** (`-quick`): few trials and short windows; a smoke test of the harness, not a measurement.\n\n")
 	}
@@ -320,6 +432,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 		}
 		w("\n")
 	}
+	after("The run")
 	w("## Targets\n\n")
 	w("| Target | Measured | Met |\n|---|---|---|\n")
 	for _, n := range cfg.Ns {
@@ -394,6 +507,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	}
 	w("\n")
 
+	after("Targets")
 	w("## Failure detection → hook\n\n")
 	w("One agent is killed with `kill -9`; each survivor's `member-failed` hook (the same script for both agents: it runs `date +%%s%%N` first, then appends `TIME SELF MEMBER`) marks when it started. ")
 	w("Latency is from the `kill` to the first and to the last survivor's hook start. vigil runs `-hook member-failed=SCRIPT`, serf `-event-handler member-failed=SCRIPT`. ")
@@ -411,6 +525,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	w("\n![Detection latency vs N](%s/detection_vs_n.png)\n\n", rel)
 	w("Every trial: [detection.csv](%s/detection.csv); summary: [detection_summary.csv](%s/detection_summary.csv).\n\n", rel, rel)
 
+	after("Failure detection → hook")
 	w("## Join convergence\n\n")
 	w("From the launch of the first agent (the seed) until every agent's member list shows all N alive. The seed starts first; when its API answers, the other N−1 are launched at once, each joining through the seed (vigil `-join`, serf `-retry-join -retry-interval 1s`). Polled every 100 ms through each agent's API (vigil `GET /v1/members?status=alive`, serf's RPC `members-filtered`).\n\n")
 	w("| Setup | N | Converged (s) | Phase |\n|---|---|---|---|\n")
@@ -419,6 +534,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	}
 	w("\n")
 
+	after("Join convergence")
 	w("## Footprint\n\n")
 	w("Per agent: VmRSS from `/proc/PID/status` sampled every second and averaged; CPU is utime+stime from `/proc/PID/stat` over the window, as a percentage of one core (resolution: one 10 ms clock tick per window). ")
 	w("*idle*: %s with nothing happening, started 2 s after convergence; in the comparison phases the vigil-local and serf-local clusters are measured in the same window. ", cfg.IdleWindow)
@@ -451,6 +567,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	}
 	w("\n\n![Idle RSS vs N](%s/rss_vs_n.png)\n\n![Idle CPU vs N](%s/cpu_vs_n.png)\n\n", rel, rel)
 
+	after("Footprint")
 	w("## Hook dispatch inside vigil\n\n")
 	w("Measured in-process (`bench.MeasureHookLatency`): a real `hook.Runner` (events/hook) with one hook; events are handed to `Runner.Dispatch` one at a time, as the agent does the moment serf reports one, and the time runs until the hook has started. ")
 	w("For process hooks the hook is `date +%%s%%N`, which prints the wall-clock time at which it runs: the latency includes the runner's queue, building the environment and stdin, fork/exec and the dynamic loader. ")
@@ -461,6 +578,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	}
 	w("\n")
 
+	after("Hook dispatch inside vigil")
 	w("## Local HTTP API\n\n")
 	w("A closed-loop Go load generator on loopback, %d keep-alive connections, %s per endpoint, against one agent of a %d-agent vigil cluster (profile `fast`, so that it converges in a second; the API's work does not depend on the profile) started with `-service web:PORT -check-tcp 127.0.0.1:PORT` (a TCP listener the harness opens). ", cfg.HTTPConc, cfg.HTTPDuration, cfg.HTTPN)
 	w("For reference, serf agent's RPC `members` call (what `serf members` uses; msgpack over TCP, the nearest thing serf has) against one agent of the %d-agent serf-local cluster, after the vigil cluster was stopped. Load generator, agents and the rest of the cluster share the %d cores.\n\n", cfg.HTTPN, m.CPUs)
@@ -474,6 +592,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	}
 	w("\n")
 
+	after("Local HTTP API")
 	w("## Scale and stability\n\n")
 	w("Every cluster counts, over its whole life, the `member-failed` hooks that no kill explains (a report about an agent that was neither killed in a trial nor leaving): *false failures*. ")
 	if cfg.ScaleAlone {
@@ -510,6 +629,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 	}
 	w("\n")
 
+	after("Scale and stability")
 	w("## Microbenchmarks\n\n")
 	if len(res.Micro) == 0 {
 		w("Not run.\n\n")
@@ -529,6 +649,7 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 		w("\n")
 	}
 
+	after("Microbenchmarks")
 	if len(res.Notes) > 0 {
 		w("## Notes from the run\n\n")
 		for _, n := range res.Notes {
@@ -536,11 +657,13 @@ func Markdown(res *Results, sums []DetectSummary, rel, analysis string) string {
 		}
 		w("\n")
 	}
+	after("Notes from the run")
 	if strings.TrimSpace(analysis) != "" {
 		w("## Analysis\n\n")
 		w("*Written by hand after the run from [%s/analysis.md](%s/analysis.md); it quotes that run's numbers.*\n\n", rel, rel)
 		w("%s\n\n", strings.TrimSpace(analysis))
 	}
+	after("Analysis")
 	w("## Files\n\n")
 	w("All in [%s/](%s/): `results.json` (everything, with the configuration), `detection.csv`, `detection_summary.csv`, `convergence.csv`, `footprint.csv`, `http.csv`, `hook_latency.csv`, `stability.csv`, `micro.csv`, and the plots `detection_vs_n.png`, `rss_vs_n.png`, `cpu_vs_n.png`.\n", rel, rel)
 	return b.String()

@@ -2,17 +2,21 @@ package bench
 
 import (
 	"encoding/json"
+	"flag"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
 
-// TestReportMatchesDoc renders the report from the results the last
-// scripts/bench run recorded (docs/benchmarks/results.json) and checks
-// that every line of it is in docs/benchmarks.md: the report code and the
-// published page agree, so neither drifts from the numbers. (The page may
-// hold hand-written sections beside the generated ones.)
-func TestReportMatchesDoc(t *testing.T) {
+var update = flag.Bool("update", false, "rewrite docs/benchmarks.md from docs/benchmarks/results.json and the hand-written sections")
+
+// renderDoc renders docs/benchmarks.md as scripts/bench would from the
+// results the last run recorded (docs/benchmarks/results.json) and the
+// hand-written prose in docs/benchmarks/.
+func renderDoc(t *testing.T) string {
+	t.Helper()
 	b, err := os.ReadFile("../docs/benchmarks/results.json")
 	if err != nil {
 		t.Fatal(err)
@@ -21,29 +25,197 @@ func TestReportMatchesDoc(t *testing.T) {
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
-	analysis, err := os.ReadFile("../docs/benchmarks/analysis.md")
+	prose, err := LoadProse("../docs/benchmarks")
 	if err != nil {
 		t.Fatal(err)
+	}
+	return Markdown(&res, Summarize(res.Detection), "benchmarks", prose)
+}
+
+// TestReportMatchesDoc: docs/benchmarks.md is, byte for byte, what the
+// report code renders from docs/benchmarks/results.json with
+// docs/benchmarks/analysis.md and the hand-written sections of
+// docs/benchmarks/handwritten/ in their places: the report code and the
+// published page agree, so neither drifts from the numbers, and a full
+// scripts/bench run keeps every hand-written section. After editing a
+// hand-written section: go test ./bench/ -run TestReportMatchesDoc -update.
+func TestReportMatchesDoc(t *testing.T) {
+	md := renderDoc(t)
+	if *update {
+		if err := os.WriteFile("../docs/benchmarks.md", []byte(md), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	doc, err := os.ReadFile("../docs/benchmarks.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	have := map[string]bool{}
-	for _, l := range strings.Split(string(doc), "\n") {
-		have[l] = true
+	if string(doc) == md {
+		return
 	}
-	md := Markdown(&res, Summarize(res.Detection), "benchmarks", string(analysis))
-	missing := 0
-	for _, l := range strings.Split(md, "\n") {
-		if !have[l] {
-			missing++
-			if missing <= 10 {
-				t.Errorf("docs/benchmarks.md lacks the generated line:\n%s", l)
+	have, want := strings.Split(string(doc), "\n"), strings.Split(md, "\n")
+	for i := 0; i < max(len(have), len(want)); i++ {
+		h, w := "(end of file)", "(end of file)"
+		if i < len(have) {
+			h = have[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if h != w {
+			t.Fatalf("docs/benchmarks.md is not what the report renders (go test ./bench/ -run TestReportMatchesDoc -update rewrites it); line %d is\n%s\nwant\n%s", i+1, h, w)
+		}
+	}
+}
+
+// TestReportHandwrittenSections: every hand-written section file is in the
+// rendered page once, right after the generated section its directory
+// names (the generated heading is the nearest "## " heading before it
+// that no hand-written file holds).
+func TestReportHandwrittenSections(t *testing.T) {
+	md := renderDoc(t)
+	dirs, err := filepath.Glob("../docs/benchmarks/" + HandwrittenDir + "/after-*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no hand-written sections found (%v)", err)
+	}
+	handHeadings := map[string]bool{}
+	files, _ := filepath.Glob("../docs/benchmarks/" + HandwrittenDir + "/after-*/*.md")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "## ") {
+				handHeadings[l] = true
 			}
 		}
 	}
-	if missing > 10 {
-		t.Errorf("... and %d more", missing-10)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.TrimRight(string(b), "\n")
+		if n := strings.Count(md, text); n != 1 {
+			t.Errorf("%s is in the page %d times, want 1", f, n)
+			continue
+		}
+		before := strings.Split(md[:strings.Index(md, text)], "\n")
+		generated := ""
+		for i := len(before) - 1; i >= 0; i-- {
+			if strings.HasPrefix(before[i], "## ") && !handHeadings[before[i]] {
+				generated = strings.TrimPrefix(before[i], "## ")
+				break
+			}
+		}
+		if want := strings.TrimPrefix(filepath.Base(filepath.Dir(f)), "after-"); Anchor(generated) != want {
+			t.Errorf("%s follows the generated section %q (anchor %q), want the one of anchor %q", f, generated, Anchor(generated), want)
+		}
+	}
+}
+
+// TestReportLinksResolve: every relative link of docs/benchmarks.md, the
+// hand-written sections' included, names a file that exists, seen from
+// docs/ where the page is rendered, and a heading of that file (or of the
+// page) when it has an anchor.
+func TestReportLinksResolve(t *testing.T) {
+	md := renderDoc(t)
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	anchors := func(text string) map[string]bool {
+		a := map[string]bool{}
+		for _, l := range strings.Split(text, "\n") {
+			if h, ok := strings.CutPrefix(strings.TrimLeft(l, "#"), " "); ok && strings.HasPrefix(l, "#") {
+				a[Anchor(h)] = true
+			}
+		}
+		return a
+	}
+	n := 0
+	for _, m := range link.FindAllStringSubmatch(md, -1) {
+		target := m[1]
+		if strings.Contains(target, "://") {
+			continue
+		}
+		n++
+		file, frag, _ := strings.Cut(target, "#")
+		text := md
+		if file != "" {
+			b, err := os.ReadFile(filepath.Join("../docs", file))
+			if err != nil {
+				if fi, serr := os.Stat(filepath.Join("../docs", file)); serr == nil && fi.IsDir() {
+					continue
+				}
+				t.Errorf("link %s: %v", target, err)
+				continue
+			}
+			text = string(b)
+		}
+		if frag != "" && (file == "" || strings.HasSuffix(file, ".md")) {
+			if !anchors(text)[frag] {
+				t.Errorf("link %s: no heading with the anchor %q", target, frag)
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("found %d relative links, want the page's (at least 10)", n)
+	}
+}
+
+// TestAnchor pins the heading-to-anchor rule the hand-written sections'
+// directories are named by.
+func TestAnchor(t *testing.T) {
+	for _, c := range []struct{ heading, want string }{
+		{"Join convergence", "join-convergence"},
+		{"Failure detection → hook", "failure-detection--hook"},
+		{"Hook dispatch inside vigil", "hook-dispatch-inside-vigil"},
+		{"Footprint: the binary", "footprint-the-binary"},
+		{"`confirm_failures`", "confirm_failures"},
+		{"Scale alone (issue 13)", "scale-alone-issue-13"},
+	} {
+		if got := Anchor(c.heading); got != c.want {
+			t.Errorf("Anchor(%q) = %q, want %q", c.heading, got, c.want)
+		}
+	}
+}
+
+// TestLoadProseRejects: a hand-written file the page would not show is an
+// error, not a silently dropped section.
+func TestLoadProseRejects(t *testing.T) {
+	for _, c := range []struct{ name, path string }{
+		{"unknown section", "handwritten/after-no-such-section/10-x.md"},
+		{"no after- prefix", "handwritten/join-convergence/10-x.md"},
+		{"file outside a section directory", "handwritten/10-x.md"},
+		{"not Markdown", "handwritten/after-join-convergence/10-x.txt"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, c.path)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte("## X\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := LoadProse(dir); err == nil {
+				t.Errorf("LoadProse accepted %s", c.path)
+			}
+		})
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "handwritten", "after-footprint"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"handwritten/README.md": "rules\n", "handwritten/after-footprint/20-b.md": "## B\n", "handwritten/after-footprint/10-a.md": "## A\n\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := LoadProse(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(p.Sections["footprint"], "|"); got != "## A\n\n|## B\n" || p.Analysis != "" {
+		t.Errorf("LoadProse = %+v, want footprint's A then B and no analysis", p)
 	}
 }
