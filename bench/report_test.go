@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/benchmarks.md from docs/benchmarks/results.json and the hand-written sections")
@@ -29,7 +30,11 @@ func renderDoc(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Markdown(&res, Summarize(res.Detection), "benchmarks", prose)
+	md, err := Markdown(&res, Summarize(res.Detection), "benchmarks", prose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return md
 }
 
 // TestReportMatchesDoc: docs/benchmarks.md is, byte for byte, what the
@@ -217,5 +222,78 @@ func TestLoadProseRejects(t *testing.T) {
 	}
 	if got := strings.Join(p.Sections["footprint"], "|"); got != "## A\n\n|## B\n" || p.Analysis != "" {
 		t.Errorf("LoadProse = %+v, want footprint's A then B and no analysis", p)
+	}
+}
+
+// TestMarkdownVariants renders the recorded results changed the way other
+// runs differ (a quick run, a quiet machine, the scale phase alone, no
+// microbenchmarks, notes or analysis, a hand-written section) and checks
+// the lines each change must add or take away.
+func TestMarkdownVariants(t *testing.T) {
+	b, err := os.ReadFile("../docs/benchmarks/results.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		change    func(*Results, *Prose)
+		want, not []string
+	}{
+		{"as recorded", func(*Results, *Prose) {},
+			[]string{"| vigil | 969da55 |",
+				"| Phase | Planned (s) | Took (s) | 1-min load at its start |", "## Notes from the run", "## Analysis", "| events | BenchmarkDispatchFanout/hooks=1-2 | 719174 | 1431 ns/op, 1431 ns/hook-run, 1587 B/op, 6 allocs/op |",
+				"| serf RPC members | 50 | 4 | 59637 | 0 | 11923 | 0.266 | 1.695 | 7.86 | – |"},
+			[]string{"> **Quick run** (`-quick`): few trials and short windows; a smoke test of the harness, not a measurement.", "Not run.", "> The machine was shared and did not get quiet (1-minute load < 1.0) before the run: the numbers below were taken under load. Absolute latencies and CPU are pessimistic; the vigil/serf comparisons are fair since both ran alternately in the same conditions."}},
+		{"quick run on a busy machine", func(r *Results, _ *Prose) { r.Config.Quick, r.Quiet, r.VigilCommit, r.QuietWaitS = true, false, "", 33 },
+			[]string{"> **Quick run** (`-quick`): few trials and short windows; a smoke test of the harness, not a measurement.", "| Load during the run | 1-minute load average: at start 0.82, median 0.68, max 1006.81 over 23 samples (waited 33 s for a quiet machine) — the load includes the run's own agents |", "> The machine was shared and did not get quiet (1-minute load < 1.0) before the run: the numbers below were taken under load. Absolute latencies and CPU are pessimistic; the vigil/serf comparisons are fair since both ran alternately in the same conditions."},
+			[]string{"| vigil | 969da55 |"}},
+		{"nothing optional", func(r *Results, p *Prose) {
+			r.Budget, r.Load, r.Micro, r.Notes, p.Analysis, p.Sections = nil, nil, nil, nil, "", nil
+		},
+			[]string{"Not run.", "| Load during the run | – |"},
+			[]string{"| Phase | Planned (s) | Took (s) | 1-min load at its start |", "## Notes from the run", "## Analysis", "## Scale alone (issue 13)"}},
+		{"scale alone, short windows", func(r *Results, _ *Prose) {
+			r.Config.ScaleAlone, r.Config.ScaleNs, r.Config.ScaleWindow, r.Config.FastLongWindow = true, []int{10, 20}, time.Minute, time.Minute
+			r.Stability = append(r.Stability, Stability{Setup: "vigil-local", N: 10, Phase: "scale N=10"}, Stability{Setup: "vigil-local", N: 20, Phase: "scale N=20"},
+				Stability{Setup: "serf-local", N: 10, Phase: "scale N=10", FalseFailures: 2, Details: []string{"serf-01 reported serf-02 failed", "serf-03 reported serf-02 failed"}})
+		},
+			[]string{"| vigil-local alone at N=20: 0 false failures (1m0s quiet window); largest stable N | false failures: N=10 0, N=20 0; largest stable N=20 | **yes** |",
+				"| serf-local alone at N=20: 0 false failures (1m0s quiet window); largest stable N | false failures: N=10 2, N=20 did not start; largest stable none | **no** |",
+				"- serf-local N=10 (scale N=10): serf-01 reported serf-02 failed; serf-03 reported serf-02 failed",
+				"Every cluster counts, over its whole life, the `member-failed` hooks that no kill explains (a report about an agent that was neither killed in a trial nor leaving): *false failures*. The scale phase (N = 10, 20) runs serf-local and vigil-local one after the other, never side by side (at N = 200 two clusters beside each other overloaded the machine), in alternating order between sizes: each gets convergence, 15s idle, a quiet window of 1m0s, then 3 detection trials. The issue asks for 5 minutes at scale and 10 minutes of `fast`; the windows here (1m0s and 1m0s) are shorter."},
+			[]string{"| Idle RSS at most 1.2× serf agent's, N=100 | 22.0 MiB vs 17.8 MiB (1.23×) | **no** |"}},
+		{"a footprint note and a hand-written section", func(r *Results, p *Prose) {
+			r.Footprint[0].Note = "one agent restarted"
+			p.Sections = map[string][]string{"footprint": {"## By hand\n\nText.\n"}}
+		},
+			[]string{"- vigil-local N=5 idle: one agent restarted", "![Idle CPU vs N](benchmarks/cpu_vs_n.png)\n\n## By hand\n\nText.\n\n## Hook dispatch inside vigil\n"},
+			nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var res Results
+			if err := json.Unmarshal(b, &res); err != nil {
+				t.Fatal(err)
+			}
+			prose, err := LoadProse("../docs/benchmarks")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.change(&res, &prose)
+			md, err := Markdown(&res, Summarize(res.Detection), "benchmarks", prose)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := "\n" + md
+			for _, w := range c.want {
+				if !strings.Contains(lines, "\n"+w+"\n") {
+					t.Errorf("the report lacks\n%s", w)
+				}
+			}
+			for _, w := range c.not {
+				if strings.Contains(lines, "\n"+w+"\n") {
+					t.Errorf("the report has\n%s", w)
+				}
+			}
+		})
 	}
 }
