@@ -180,11 +180,7 @@ func (c Config) Plan() []Budget {
 	}
 	add(fmt.Sprintf("HTTP API load, N=%d", c.HTTPN), startSeconds(vigilFast, c.HTTPN)+2*c.HTTPDuration.Seconds()+3)
 	for si, n := range c.ScaleNs {
-		order := c.scaleSetups()
-		if si%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, s := range order {
+		for _, s := range c.scaleOrder(si) {
 			add(fmt.Sprintf("scale N=%d %s", n, s.Name()), startSeconds(s, n)+c.IdleWindow.Seconds()+c.ScaleWindow.Seconds()+2+
 				float64(c.ScaleTrials)*c.trialSeconds(s, n))
 		}
@@ -203,6 +199,14 @@ func (c Config) scaleSetups() []Setup {
 		out = slices.DeleteFunc(out, func(s Setup) bool { return !slices.Contains(c.ScaleOnly, s.Name()) })
 	}
 	return out
+}
+
+// scaleOrder is the order of the scale phase's setups at its si-th size:
+// one setup at a time (at N = 200, serf agent's and vigil's clusters side
+// by side overloaded 2 cores, load ~1400, and each other's results), the
+// order alternating between sizes.
+func (c Config) scaleOrder(si int) []Setup {
+	return alternate(c.scaleSetups(), si)
 }
 
 // ScaleStability is what the scale phase found for one setup: the false
@@ -318,7 +322,11 @@ type Runner struct {
 	Cfg Config
 	Res *Results
 
+	// phase is the name of the phase running (its Budget row's); plan
+	// the phases Run runs, next the index of the next one.
 	phase string
+	plan  []Budget
+	next  int
 }
 
 func (r *Runner) sampleLoad() {
@@ -405,177 +413,23 @@ func (r *Runner) footprint(fs ...Footprint) {
 	}
 }
 
-// name returns the phase's name, or "" when it is skipped.
-func (r *Runner) name(phase, kind string) string {
-	if r.Cfg.skip(kind) {
-		return ""
-	}
-	return phase
-}
-
-// Run runs every phase.
+// Run runs every phase of the plan (Config.Plan) in its order, each
+// timed into Results.Budget, and records the theory for the sizes
+// measured.
 func (r *Runner) Run() {
-	plan := r.Cfg.Plan()
-	r.Res.Budget = plan
-	i := 0
-	phase := func(name string, fn func()) {
-		if name == "" {
-			i++
-			return
-		}
-		r.phase = name
-		r.sampleLoad()
-		r.Env.logf("== %s (planned %s s)", name, plan[i].PlannedS.Fmt(0))
-		t0 := time.Now()
-		fn()
-		r.Res.Budget[i].ActualS = Num(math.Round(time.Since(t0).Seconds()))
-		r.Env.logf("   done in %.0f s", time.Since(t0).Seconds())
-		i++
-	}
+	r.plan = r.Cfg.Plan()
+	r.Res.Budget = r.plan
+	r.next = 0
 
-	phase(r.name(plan[0].Phase, "hook"), func() {
-		for _, k := range []string{"builtin", "argv", "shell"} {
-			n := r.Cfg.HookSamples
-			if k == "builtin" {
-				n *= 10
-			}
-			h := MeasureHookLatency(k, n)
-			r.Res.Hook = append(r.Res.Hook, h)
-			r.Env.logf("    %s", h)
-		}
-	})
-
+	r.runPhase("hook", r.measureHookDispatch)
 	for ni, n := range r.Cfg.Ns {
-		phase(r.name(plan[i].Phase, "pair"), func() {
-			pv, ps := r.Cfg.pairSetups()
-			order := []Setup{pv, ps}
-			if ni%2 == 1 {
-				order = []Setup{ps, pv}
-			}
-			byName := map[string]*Cluster{}
-			var cs []*Cluster
-			for _, s := range order {
-				c := r.start(ClusterOptions{Setup: s, N: n})
-				if c != nil {
-					byName[s.Name()] = c
-					cs = append(cs, c)
-				}
-			}
-			defer func() {
-				for _, c := range cs {
-					r.stop(c, 0)
-				}
-			}()
-			time.Sleep(2 * time.Second)
-			r.footprint(parallel(cs, func(c *Cluster) Footprint { return c.Idle(r.Cfg.IdleWindow) })...)
-			r.sampleLoad()
-			for t := range r.Cfg.Trials {
-				for k := range cs {
-					c := cs[k]
-					if t%2 == 1 {
-						c = cs[len(cs)-1-k]
-					}
-					r.detect(c, t)
-				}
-			}
-			r.sampleLoad()
-			r.footprint(parallel(cs, func(c *Cluster) Footprint {
-				return c.Churn(r.Cfg.ChurnWindow, r.Cfg.ChurnPeriod, min(r.Cfg.RejoinTimeout, 30*time.Second))
-			})...)
-			if n == r.Cfg.HTTPN && byName[ps.Name()] != nil {
-				// serf's RPC members call, for reference, with the vigil
-				// cluster already stopped.
-				if v := byName[pv.Name()]; v != nil {
-					r.stop(v, 0)
-					cs = []*Cluster{byName[ps.Name()]}
-				}
-				s := byName[ps.Name()]
-				lr := LoadSerfRPC("serf RPC members", "127.0.0.1:"+strconv.Itoa(s.Agents[0].APIPort), n, r.Cfg.HTTPConc, r.Cfg.HTTPDuration)
-				r.Res.HTTP = append(r.Res.HTTP, lr)
-				r.logLoad(lr)
-			}
-		})
-		phase(r.name(plan[i].Phase, "fast"), func() {
-			c := r.start(ClusterOptions{Setup: vigilFast, N: n})
-			if c == nil {
-				return
-			}
-			quiet := time.Duration(0)
-			defer func() { r.stop(c, quiet) }()
-			time.Sleep(2 * time.Second)
-			r.footprint(c.Idle(r.Cfg.IdleWindow))
-			for t := range r.Cfg.fastTrials(n) {
-				r.detect(c, t)
-			}
-			if n == r.Cfg.FastLongN {
-				r.Env.logf("    quiet window %s: counting false failures", r.Cfg.FastLongWindow)
-				r.sampleLoad()
-				time.Sleep(r.Cfg.FastLongWindow)
-				quiet = r.Cfg.FastLongWindow
-				r.sampleLoad()
-			}
-		})
+		r.runPhase("pair", func() { r.comparePair(n, ni) })
+		r.runPhase("fast", func() { r.measureFast(n) })
 	}
-
-	phase(r.name(plan[i].Phase, "http"), func() {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			r.note("HTTP load: no service listener: %v", err)
-			return
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				conn, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				conn.Close()
-			}
-		}()
-		port := ln.Addr().(*net.TCPAddr).Port
-		// The fast profile only so the cluster converges in a second (the
-		// API's work does not depend on the timing profile).
-		c := r.start(ClusterOptions{Setup: vigilFast, N: r.Cfg.HTTPN, ServicePort: port})
-		if c == nil {
-			return
-		}
-		defer r.stop(c, 0)
-		// Wait for the TCP check to pass everywhere (first check at start).
-		time.Sleep(2 * time.Second)
-		api := "http://127.0.0.1:" + strconv.Itoa(c.Agents[0].APIPort)
-		for _, ep := range []string{"/v1/members", "/v1/health/service/web"} {
-			lr := LoadHTTP("vigil GET "+ep, api+ep, r.Cfg.HTTPN, r.Cfg.HTTPConc, r.Cfg.HTTPDuration)
-			r.Res.HTTP = append(r.Res.HTTP, lr)
-			r.logLoad(lr)
-		}
-	})
-
+	r.runPhase("http", r.loadHTTPAPI)
 	for si, n := range r.Cfg.ScaleNs {
-		// One setup at a time: at N = 200, serf agent's and vigil's
-		// clusters side by side overloaded 2 cores (load ~1400) and each
-		// other's results. The order alternates between sizes.
-		order := r.Cfg.scaleSetups()
-		if si%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, s := range order {
-			phase(r.name(plan[i].Phase, "scale"), func() {
-				c := r.start(ClusterOptions{Setup: s, N: n})
-				if c == nil {
-					return
-				}
-				defer func() { r.stop(c, r.Cfg.ScaleWindow) }()
-				time.Sleep(2 * time.Second)
-				r.footprint(c.Idle(r.Cfg.IdleWindow))
-				r.Env.logf("    quiet window %s: counting false failures", r.Cfg.ScaleWindow)
-				r.sampleLoad()
-				time.Sleep(r.Cfg.ScaleWindow)
-				r.sampleLoad()
-				for t := range r.Cfg.ScaleTrials {
-					r.detect(c, t)
-				}
-			})
+		for _, s := range r.Cfg.scaleOrder(si) {
+			r.runPhase("scale", func() { r.measureScaleAlone(s, n) })
 		}
 	}
 	if !r.Cfg.skip("scale") {
@@ -585,16 +439,194 @@ func (r *Runner) Run() {
 	}
 	r.phase = "end"
 	r.sampleLoad()
+	r.Res.Theory = theoryOf(r.Res.Detection)
+}
 
+// runPhase runs fn as the plan's next phase, timed into its Budget row
+// with the load sampled at its start, or skips it when kind (hook, pair,
+// fast, http, scale) is in Config.Skip.
+func (r *Runner) runPhase(kind string, fn func()) {
+	i := r.next
+	r.next++
+	if r.Cfg.skip(kind) {
+		return
+	}
+	r.phase = r.plan[i].Phase
+	r.sampleLoad()
+	r.Env.logf("== %s (planned %s s)", r.phase, r.plan[i].PlannedS.Fmt(0))
+	t0 := time.Now()
+	fn()
+	r.Res.Budget[i].ActualS = Num(math.Round(time.Since(t0).Seconds()))
+	r.Env.logf("   done in %.0f s", time.Since(t0).Seconds())
+}
+
+// measureHookDispatch measures hook dispatch in-process: a built-in hook
+// (10 times the samples), a command run directly and one through the
+// shell.
+func (r *Runner) measureHookDispatch() {
+	for _, k := range []string{"builtin", "argv", "shell"} {
+		n := r.Cfg.HookSamples
+		if k == "builtin" {
+			n *= 10
+		}
+		h := MeasureHookLatency(k, n)
+		r.Res.Hook = append(r.Res.Hook, h)
+		r.Env.logf("    %s", h)
+	}
+}
+
+// comparePair is the comparison phase at size n (the ni-th): vigil's and
+// serf agent's clusters up side by side, their idle footprint in one
+// window, detection trials alternating between them, churn, and at
+// Config.HTTPN serf agent's RPC members call as the HTTP API's reference.
+func (r *Runner) comparePair(n, ni int) {
+	pv, ps := r.Cfg.pairSetups()
+	byName := map[string]*Cluster{}
+	var cs []*Cluster
+	for _, s := range alternate([]Setup{pv, ps}, ni) {
+		if c := r.start(ClusterOptions{Setup: s, N: n}); c != nil {
+			byName[s.Name()] = c
+			cs = append(cs, c)
+		}
+	}
+	defer func() {
+		for _, c := range cs {
+			r.stop(c, 0)
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	r.footprint(parallel(cs, func(c *Cluster) Footprint { return c.Idle(r.Cfg.IdleWindow) })...)
+	r.sampleLoad()
+	for t := range r.Cfg.Trials {
+		for _, c := range alternate(cs, t) {
+			r.detect(c, t)
+		}
+	}
+	r.sampleLoad()
+	r.footprint(parallel(cs, func(c *Cluster) Footprint {
+		return c.Churn(r.Cfg.ChurnWindow, r.Cfg.ChurnPeriod, min(r.Cfg.RejoinTimeout, 30*time.Second))
+	})...)
+	if n == r.Cfg.HTTPN && byName[ps.Name()] != nil {
+		// serf's RPC members call, for reference, with the vigil
+		// cluster already stopped.
+		if v := byName[pv.Name()]; v != nil {
+			r.stop(v, 0)
+			cs = []*Cluster{byName[ps.Name()]}
+		}
+		s := byName[ps.Name()]
+		lr := LoadSerfRPC("serf RPC members", "127.0.0.1:"+strconv.Itoa(s.Agents[0].APIPort), n, r.Cfg.HTTPConc, r.Cfg.HTTPDuration)
+		r.Res.HTTP = append(r.Res.HTTP, lr)
+		r.logLoad(lr)
+	}
+}
+
+// measureFast is vigil-fast's phase at size n: idle footprint, detection
+// trials, and at Config.FastLongN the quiet window in which false
+// failures are counted.
+func (r *Runner) measureFast(n int) {
+	c := r.start(ClusterOptions{Setup: vigilFast, N: n})
+	if c == nil {
+		return
+	}
+	quiet := time.Duration(0)
+	defer func() { r.stop(c, quiet) }()
+	time.Sleep(2 * time.Second)
+	r.footprint(c.Idle(r.Cfg.IdleWindow))
+	for t := range r.Cfg.fastTrials(n) {
+		r.detect(c, t)
+	}
+	if n == r.Cfg.FastLongN {
+		r.quietWindow(r.Cfg.FastLongWindow)
+		quiet = r.Cfg.FastLongWindow
+	}
+}
+
+// quietWindow lets a cluster run for d with nothing happening, in which
+// its false failures are counted.
+func (r *Runner) quietWindow(d time.Duration) {
+	r.Env.logf("    quiet window %s: counting false failures", d)
+	r.sampleLoad()
+	time.Sleep(d)
+	r.sampleLoad()
+}
+
+// loadHTTPAPI loads the HTTP API of one agent of a vigil-fast cluster of
+// Config.HTTPN whose agents check a TCP service the harness listens for.
+func (r *Runner) loadHTTPAPI() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		r.note("HTTP load: no service listener: %v", err)
+		return
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	// The fast profile only so the cluster converges in a second (the
+	// API's work does not depend on the timing profile).
+	c := r.start(ClusterOptions{Setup: vigilFast, N: r.Cfg.HTTPN, ServicePort: port})
+	if c == nil {
+		return
+	}
+	defer r.stop(c, 0)
+	// Wait for the TCP check to pass everywhere (first check at start).
+	time.Sleep(2 * time.Second)
+	api := "http://127.0.0.1:" + strconv.Itoa(c.Agents[0].APIPort)
+	for _, ep := range []string{"/v1/members", "/v1/health/service/web"} {
+		lr := LoadHTTP("vigil GET "+ep, api+ep, r.Cfg.HTTPN, r.Cfg.HTTPConc, r.Cfg.HTTPDuration)
+		r.Res.HTTP = append(r.Res.HTTP, lr)
+		r.logLoad(lr)
+	}
+}
+
+// measureScaleAlone is the scale phase of setup s at size n, its cluster
+// alone on the machine: idle footprint, the quiet window, then detection
+// trials.
+func (r *Runner) measureScaleAlone(s Setup, n int) {
+	c := r.start(ClusterOptions{Setup: s, N: n})
+	if c == nil {
+		return
+	}
+	defer func() { r.stop(c, r.Cfg.ScaleWindow) }()
+	time.Sleep(2 * time.Second)
+	r.footprint(c.Idle(r.Cfg.IdleWindow))
+	r.quietWindow(r.Cfg.ScaleWindow)
+	for t := range r.Cfg.ScaleTrials {
+		r.detect(c, t)
+	}
+}
+
+// alternate returns xs in order for an even round and reversed for an odd
+// one, so that neither side of a comparison always goes first.
+func alternate[T any](xs []T, round int) []T {
+	out := slices.Clone(xs)
+	if round%2 == 1 {
+		slices.Reverse(out)
+	}
+	return out
+}
+
+// theoryOf is memberlist's theory for each profile and size the trials
+// measured, in the order they were first measured.
+func theoryOf(trials []DetectTrial) []Theory {
+	var out []Theory
 	seen := map[string]bool{}
-	for _, d := range r.Res.Detection {
+	for _, d := range trials {
 		_, p, _ := strings.Cut(d.Setup, "-")
 		k := fmt.Sprint(p, d.N)
 		if !seen[k] {
 			seen[k] = true
-			r.Res.Theory = append(r.Res.Theory, TheoryFor(p, d.N))
+			out = append(out, TheoryFor(p, d.N))
 		}
 	}
+	return out
 }
 
 func (r *Runner) logLoad(l LoadResult) {

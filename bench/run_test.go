@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +61,93 @@ func TestPairSetups(t *testing.T) {
 		if v.Name() != tt.vigil || s.Name() != tt.serf {
 			t.Errorf("profile %q: %s and %s, want %s and %s", tt.profile, v.Name(), s.Name(), tt.vigil, tt.serf)
 		}
+	}
+}
+
+// TestRunFollowsPlan: Run walks the plan's phases in Plan's order, one
+// runPhase each, whatever it skips; a skipped phase keeps no time and a
+// phase run (the in-process hook dispatch here) records its time, its
+// load sample and its results.
+func TestRunFollowsPlan(t *testing.T) {
+	cfg := QuickConfig()
+	cfg.Ns, cfg.ScaleNs, cfg.HookSamples = []int{5, 20}, []int{10, 30}, 3
+	cfg.Skip = []string{"pair", "fast", "http", "scale"}
+	r := &Runner{Env: &Env{}, Cfg: cfg, Res: &Results{}}
+	r.Run()
+	plan := cfg.Plan()
+	if r.next != len(plan) {
+		t.Fatalf("Run ran %d phases, the plan has %d", r.next, len(plan))
+	}
+	for i, b := range r.Res.Budget {
+		if b.Phase != plan[i].Phase {
+			t.Errorf("budget row %d is %q, the plan's %q", i, b.Phase, plan[i].Phase)
+		}
+		if ran := i == 0; b.ActualS.OK() != ran {
+			t.Errorf("phase %q: took %s s, want a time only for the hook phase", b.Phase, b.ActualS.Fmt(0))
+		}
+	}
+	if len(r.Res.Hook) != 3 {
+		t.Errorf("%d hook latency rows, want builtin, argv and shell", len(r.Res.Hook))
+	}
+	var phases []string
+	for _, l := range r.Res.Load {
+		phases = append(phases, l.Phase)
+	}
+	if want := plan[0].Phase + " end"; strings.Join(phases, " ") != want {
+		t.Errorf("load sampled in %q, want %q", phases, want)
+	}
+}
+
+// TestScaleOrder: the scale phase runs its setups one after the other,
+// the order alternating between sizes, as Plan budgets them.
+func TestScaleOrder(t *testing.T) {
+	cfg := Config{ScaleNs: []int{100, 150, 200}}
+	var got []string
+	for si := range cfg.ScaleNs {
+		for _, s := range cfg.scaleOrder(si) {
+			got = append(got, s.Name())
+		}
+	}
+	if want := "serf-local vigil-local vigil-local serf-local serf-local vigil-local"; strings.Join(got, " ") != want {
+		t.Errorf("scale order %v, want %s", got, want)
+	}
+	var planned []string
+	for _, b := range cfg.Plan() {
+		if p, ok := strings.CutPrefix(b.Phase, "scale "); ok {
+			planned = append(planned, p)
+		}
+	}
+	if want := "N=100 serf-local N=100 vigil-local N=150 vigil-local N=150 serf-local N=200 serf-local N=200 vigil-local"; strings.Join(planned, " ") != want {
+		t.Errorf("planned scale phases %v, want %s", planned, want)
+	}
+}
+
+// TestAlternate: even rounds keep the order, odd ones reverse it, and
+// the input is not changed.
+func TestAlternate(t *testing.T) {
+	xs := []string{"vigil", "serf"}
+	for _, tt := range []struct {
+		round int
+		want  string
+	}{{0, "vigil serf"}, {1, "serf vigil"}, {2, "vigil serf"}, {7, "serf vigil"}} {
+		if got := strings.Join(alternate(xs, tt.round), " "); got != tt.want {
+			t.Errorf("alternate(%v, %d) = %s, want %s", xs, tt.round, got, tt.want)
+		}
+	}
+	if xs[0] != "vigil" {
+		t.Errorf("alternate changed its input: %v", xs)
+	}
+}
+
+// TestTheoryOf: one theory row per profile and size measured, in the
+// order first measured.
+func TestTheoryOf(t *testing.T) {
+	trials := []DetectTrial{{Setup: "vigil-local", N: 5}, {Setup: "serf-local", N: 5}, {Setup: "vigil-fast", N: 5}, {Setup: "vigil-local", N: 20}, {Setup: "vigil-fast", N: 5}}
+	var got []string
+	for _, th := range theoryOf(trials) {
+		got = append(got, fmt.Sprintf("%s/%d/%s", th.Profile, th.N, th.FloorMS.Fmt(0)))
+	}
+	if want := "local/5/4000 fast/5/1200 local/20/4903"; strings.Join(got, " ") != want {
+		t.Errorf("theoryOf = %v, want %s", got, want)
 	}
 }
