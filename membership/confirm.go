@@ -64,15 +64,25 @@ const confirmHelpers = 3
 // helperQueriesPerFailure and promptsPerFailure bound, on average over
 // the cluster, how many agents ask helpers about one failure and how many
 // prompt the member found alive. A serf query is relayed by every member,
-// so one per agent and failure would cost N² messages (at N = 200 and 30
-// failures at once, 6,000 queries: more than serf's broadcast queue
-// keeps, crowding out the failover claims); beyond these numbers of live
-// members each agent asks with probability limit/N. An agent that does
-// not ask relies on its own ping; a member not prompted still refutes the
-// dead message gossip brings it, and a refuted member still failed at the
-// recheck is prompted again.
+// so one per agent and failure would cost N² messages; beyond these
+// numbers of live members each agent asks with probability limit/N, and
+// the cluster sends about limit queries per failure, limit × N relays,
+// whatever its size. An agent that does not ask relies on its own ping; a
+// member not prompted still refutes the dead message gossip brings it,
+// and a refuted member still failed at the recheck is prompted again.
+//
+// Four, not more: up to 6 members every agent still asks (the clusters
+// of the healed-cut rows in docs/reliability.md have 5), while a real
+// failure, where nobody can answer, costs 4 queries. With 32, at N = 100
+// on 2 cores, the 32 queries and their 96 helpers' pings, all in the
+// same fraction of a second as 99 confirmations, stretched the first to
+// last survivor's member-failed hook from 0.29-0.43 s to 0.86-0.97 s
+// (docs/benchmarks, detection at N = 100). Above 6 members an agent whose
+// own ping is lost asks helpers less often (at N = 100 one in 25 instead
+// of one in 3): at such N the helpers were never the whole answer, the
+// agent's own ping is.
 const (
-	helperQueriesPerFailure = 32
+	helperQueriesPerFailure = 4
 	promptsPerFailure       = 4
 )
 
