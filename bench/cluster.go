@@ -4,16 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // Kind is an agent implementation under test.
@@ -34,8 +36,10 @@ type Setup struct {
 // Name returns "vigil-local", "serf-local", "vigil-fast".
 func (s Setup) Name() string { return string(s.Kind) + "-" + s.Profile }
 
-// Env holds what every cluster needs: the binaries, a scratch directory,
-// the port allocator and the list of running processes (for cleanup).
+// Env holds what every cluster needs: the binaries, a scratch directory
+// and the list of running processes (for cleanup). Agents run on free
+// loopback ports that internal/clustertest picks, as the end-to-end tests'
+// agents do.
 type Env struct {
 	VigilBin string
 	SerfBin  string
@@ -46,58 +50,13 @@ type Env struct {
 
 	mu       sync.Mutex
 	live     map[*Agent]bool
-	nextPort int
 	clusters int
 }
-
-// Port range for agents: below Linux's ephemeral range (32768+), so no
-// outgoing connection ever holds one of them.
-const (
-	portLow  = 20000
-	portHigh = 32000
-)
 
 func (e *Env) logf(format string, args ...any) {
 	if e.Logf != nil {
 		e.Logf(format, args...)
 	}
-}
-
-// allocPorts finds 2*n consecutive free ports (TCP and UDP).
-func (e *Env) allocPorts(n int) (int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.nextPort == 0 {
-		e.nextPort = portLow
-	}
-	for range 50 {
-		base := e.nextPort
-		if base+2*n >= portHigh {
-			base = portLow
-		}
-		e.nextPort = base + 2*n + 2
-		if err := portsFree(base, 2*n); err == nil {
-			return base, nil
-		}
-	}
-	return 0, errors.New("no free block of ports in 20000-32000")
-}
-
-func portsFree(base, count int) error {
-	for p := base; p < base+count; p++ {
-		addr := "127.0.0.1:" + strconv.Itoa(p)
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return err
-		}
-		l.Close()
-		u, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return err
-		}
-		u.Close()
-	}
-	return nil
 }
 
 // KillAll SIGKILLs every agent the harness started and still runs, by PID.
@@ -146,7 +105,6 @@ type Cluster struct {
 	hook    string
 	Agents  []*Agent
 	client  *http.Client
-	base    int
 	Started time.Time
 
 	mu sync.Mutex
@@ -211,7 +169,7 @@ func (e *Env) StartCluster(opt ClusterOptions, timeout time.Duration) (*Cluster,
 	if opt.Setup.Kind == Serf && opt.ServicePort != 0 {
 		return nil, 0, errors.New("serf agents have no service option")
 	}
-	base, err := e.allocPorts(opt.N)
+	ports, err := clustertest.PickFreePorts(2 * opt.N)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -230,7 +188,6 @@ func (e *Env) StartCluster(opt ClusterOptions, timeout time.Duration) (*Cluster,
 		dir:     dir,
 		HookLog: filepath.Join(dir, "member-failed.log"),
 		hook:    filepath.Join(dir, "on-failed.sh"),
-		base:    base,
 		client: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 1, IdleConnTimeout: 30 * time.Second, DisableCompression: true,
 		}},
@@ -244,16 +201,16 @@ func (e *Env) StartCluster(opt ClusterOptions, timeout time.Duration) (*Cluster,
 	if err := os.MkdirAll(c.runDir(), 0o700); err != nil {
 		return nil, 0, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "vigil.yaml"), []byte(vigilConfig), 0o644); err != nil {
+	if err := clustertest.WriteConfigFile(filepath.Join(dir, "vigil.yaml"), vigilConfig); err != nil {
 		return nil, 0, err
 	}
 	for i := range opt.N {
 		c.Agents = append(c.Agents, &Agent{
 			c: c, Index: i, Name: fmt.Sprintf("%s-%02d", opt.Setup.Kind, i),
-			GossipPort: base + 2*i, APIPort: base + 2*i + 1,
+			GossipPort: ports[2*i], APIPort: ports[2*i+1],
 		})
 	}
-	e.logf("  start %s (ports %d-%d)", name, base, base+2*opt.N-1)
+	e.logf("  start %s (seed gossip 127.0.0.1:%d)", name, c.Agents[0].GossipPort)
 	c.Started = time.Now()
 	if err := c.Agents[0].start(); err != nil {
 		c.Stop()
@@ -345,21 +302,10 @@ func (a *Agent) pidStarted() bool {
 	return a.cmd != nil
 }
 
-// agentEnv is the harness's environment without VIGIL_* and SERF_*.
-func agentEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "VIGIL_") || strings.HasPrefix(kv, "SERF_") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}
-
 // start launches the agent's process. Its output goes to NAME.log in the
 // cluster's folder; it is in its own process group (a Ctrl-C at the
-// terminal reaches only the harness) and gets SIGKILL if the harness dies.
+// terminal reaches only the harness) and gets SIGKILL if the harness dies
+// (clustertest.StartProcess).
 func (a *Agent) start() error {
 	c := a.c
 	bin := c.env.VigilBin
@@ -373,7 +319,7 @@ func (a *Agent) start() error {
 	defer logf.Close()
 	cmd := exec.Command(bin, a.args()...)
 	cmd.Dir = c.dir
-	cmd.Env = agentEnv()
+	cmd.Env = clustertest.AgentEnv("VIGIL_", "SERF_")
 	if c.Opt.Setup.Kind == Vigil {
 		// Each cluster's own runtime directory, where an agent without
 		// http_token writes the token the vigil commands (and joinAPI)
@@ -382,8 +328,8 @@ func (a *Agent) start() error {
 	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.SysProcAttr = agentProcAttr()
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := clustertest.StartProcess(cmd); err != nil {
 		return fmt.Errorf("start %s: %w", a.Name, err)
 	}
 	done := make(chan struct{})
@@ -421,20 +367,8 @@ func (a *Agent) PID() int {
 	return a.pid
 }
 
-func (a *Agent) running() bool {
-	a.mu.Lock()
-	done := a.done
-	a.mu.Unlock()
-	if done == nil {
-		return false
-	}
-	select {
-	case <-done:
-		return false
-	default:
-		return true
-	}
-}
+// running reports whether the agent's process runs.
+func (a *Agent) running() bool { return !a.waitExit(0) }
 
 func (a *Agent) signal(sig syscall.Signal) {
 	if !a.running() {
@@ -443,7 +377,8 @@ func (a *Agent) signal(sig syscall.Signal) {
 	_ = syscall.Kill(a.PID(), sig)
 }
 
-// waitExit waits up to d for the process to exit; it reports whether it did.
+// waitExit waits up to d for the process to exit; it reports whether it
+// did (or never started).
 func (a *Agent) waitExit(d time.Duration) bool {
 	a.mu.Lock()
 	done := a.done
@@ -454,25 +389,34 @@ func (a *Agent) waitExit(d time.Duration) bool {
 	select {
 	case <-done:
 		return true
-	case <-time.After(d):
+	default:
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
 		return false
 	}
 }
 
 // waitReady waits until the agent's API answers.
 func (a *Agent) waitReady(d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		if _, err := a.aliveCount(); err == nil {
-			return nil
-		} else if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %v", a.Name, d, err)
+	var last error
+	_, err := clustertest.Poll(d, 50*time.Millisecond, func() (bool, error) {
+		if _, last = a.aliveCount(); last == nil {
+			return true, nil
 		}
 		if !a.running() {
-			return fmt.Errorf("%s exited at start; see %s", a.Name, filepath.Join(a.c.dir, a.Name+".log"))
+			return false, fmt.Errorf("%s exited at start; see %s", a.Name, filepath.Join(a.c.dir, a.Name+".log"))
 		}
-		time.Sleep(50 * time.Millisecond)
+		return false, nil
+	})
+	if errors.Is(err, clustertest.ErrTimeout) {
+		return fmt.Errorf("%s not ready after %s: %v", a.Name, d, last)
 	}
+	return err
 }
 
 // aliveCount returns how many members the agent sees alive.
@@ -524,45 +468,58 @@ func (a *Agent) aliveCount() (int, error) {
 // once; it returns the time from t0 until the last one did. An agent
 // whose process exited on its own is restarted (counted in Respawns).
 func (c *Cluster) WaitConverged(t0 time.Time, timeout time.Duration) (time.Duration, error) {
+	d, _, err := c.waitAllAlive(t0, timeout, true)
+	return d, err
+}
+
+// waitAllAlive polls every agent every 100 ms until each has seen all N
+// members alive once; it returns the time from t0 until the last one did
+// and that agent's name. An agent whose process exited is restarted with
+// respawn (counted in Respawns) and an error without.
+func (c *Cluster) waitAllAlive(t0 time.Time, timeout time.Duration, respawn bool) (time.Duration, string, error) {
 	n := len(c.Agents)
 	pending := map[int]bool{}
 	for i := range c.Agents {
 		pending[i] = true
 	}
-	deadline := time.Now().Add(timeout)
 	var last time.Time
-	for len(pending) > 0 {
+	var lastName string
+	_, err := clustertest.Poll(timeout, 100*time.Millisecond, func() (bool, error) {
 		for i := range pending {
 			a := c.Agents[i]
 			if !a.running() {
+				if !respawn {
+					return false, fmt.Errorf("%s exited; see %s", a.Name, filepath.Join(c.dir, a.Name+".log"))
+				}
 				c.mu.Lock()
 				c.Respawns++
 				c.mu.Unlock()
 				c.env.logf("    %s exited on its own; restarting it", a.Name)
 				if err := a.start(); err != nil {
-					return 0, err
+					return false, err
 				}
 				continue
 			}
 			if k, err := a.aliveCount(); err == nil && k == n {
 				delete(pending, i)
-				last = time.Now()
+				last, lastName = time.Now(), a.Name
 			}
 		}
-		if len(pending) == 0 {
-			break
+		return len(pending) == 0, nil
+	})
+	if errors.Is(err, clustertest.ErrTimeout) {
+		var names []string
+		for i := range pending {
+			k, err := c.Agents[i].aliveCount()
+			names = append(names, fmt.Sprintf("%s(%d,%v)", c.Agents[i].Name, k, err))
 		}
-		if time.Now().After(deadline) {
-			var names []string
-			for i := range pending {
-				k, err := c.Agents[i].aliveCount()
-				names = append(names, fmt.Sprintf("%s(%d,%v)", c.Agents[i].Name, k, err))
-			}
-			return 0, fmt.Errorf("%s: not converged after %s: %s", c.Name, timeout, strings.Join(names, " "))
-		}
-		time.Sleep(100 * time.Millisecond)
+		sort.Strings(names)
+		return 0, "", fmt.Errorf("%s: not converged after %s: %s", c.Name, timeout, strings.Join(names, " "))
 	}
-	return last.Sub(t0), nil
+	if err != nil {
+		return 0, "", err
+	}
+	return last.Sub(t0), lastName, nil
 }
 
 // Stop kills every agent (SIGKILL) and waits for them.

@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // DetectTrial is one failure-detection trial: one agent is killed with
@@ -39,14 +42,13 @@ func (c *Cluster) Detect(trial, idx int, timeout, rejoinTimeout, settle time.Dur
 	if !v.waitExit(5 * time.Second) {
 		res.Note = "victim did not exit after SIGKILL"
 	}
+	// Every survivor's first hook start about the victim since the kill,
+	// from the hook log, read every 50 ms until the trial's timeout.
 	seen := map[string]int64{}
-	deadline := t0.Add(timeout)
-	for time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
+	_, err := clustertest.Poll(time.Until(t0.Add(timeout)), 50*time.Millisecond, func() (bool, error) {
 		lines, err := ReadHookLog(c.HookLog)
 		if err != nil {
-			res.Note = err.Error()
-			break
+			return false, err
 		}
 		for _, l := range lines {
 			if l.Member != v.Name || l.T < t0.UnixNano() || l.Self == v.Name {
@@ -56,9 +58,10 @@ func (c *Cluster) Detect(trial, idx int, timeout, rejoinTimeout, settle time.Dur
 				seen[l.Self] = l.T
 			}
 		}
-		if len(seen) >= n-1 {
-			break
-		}
+		return len(seen) >= n-1, nil
+	})
+	if err != nil && !errors.Is(err, clustertest.ErrTimeout) {
+		res.Note = err.Error()
 	}
 	res.Reported = len(seen)
 	if len(seen) > 0 {

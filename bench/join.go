@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -271,46 +270,6 @@ func (c *Cluster) joinAll(timeout time.Duration) (time.Time, <-chan error) {
 	return t0, done
 }
 
-// waitAllAlive polls every agent until each has seen all N members alive
-// once; it returns the time from t0 until the last one did and that
-// agent's name. Unlike WaitConverged it restarts no agent: one that
-// exited is an error.
-func (c *Cluster) waitAllAlive(t0 time.Time, timeout time.Duration) (time.Duration, string, error) {
-	n := len(c.Agents)
-	pending := map[int]bool{}
-	for i := range c.Agents {
-		pending[i] = true
-	}
-	deadline := time.Now().Add(timeout)
-	var last time.Time
-	var lastName string
-	for {
-		for i := range pending {
-			a := c.Agents[i]
-			if !a.running() {
-				return 0, "", fmt.Errorf("%s exited; see %s", a.Name, filepath.Join(c.dir, a.Name+".log"))
-			}
-			if k, err := a.aliveCount(); err == nil && k == n {
-				delete(pending, i)
-				last, lastName = time.Now(), a.Name
-			}
-		}
-		if len(pending) == 0 {
-			return last.Sub(t0), lastName, nil
-		}
-		if time.Now().After(deadline) {
-			var names []string
-			for i := range pending {
-				k, err := c.Agents[i].aliveCount()
-				names = append(names, fmt.Sprintf("%s(%d,%v)", c.Agents[i].Name, k, err))
-			}
-			sort.Strings(names)
-			return 0, "", fmt.Errorf("%s: not converged after %s: %s", c.Name, timeout, strings.Join(names, " "))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // ParseSetup parses a setup name such as "vigil-lan" or "serf-local".
 func ParseSetup(s string) (Setup, error) {
 	kind, profile, ok := strings.Cut(strings.TrimSpace(s), "-")
@@ -352,7 +311,7 @@ func (e *Env) MeasureJoin(setup Setup, o JoinOptions) []JoinRun {
 			if o.Style == JoinCLI {
 				t0, joined = c.joinAll(o.Timeout)
 			}
-			conv, jr.Last, err = c.waitAllAlive(t0, o.Timeout)
+			conv, jr.Last, err = c.waitAllAlive(t0, o.Timeout, false)
 			if joined != nil {
 				if jerr := <-joined; jerr != nil {
 					e.logf("    %s: join requests: %v", tag, jerr)
@@ -377,7 +336,7 @@ func (e *Env) MeasureJoin(setup Setup, o JoinOptions) []JoinRun {
 		if t0, err := v.restart(o.Style, o.Timeout); err != nil {
 			jr.RejoinNote = err.Error()
 			e.logf("    %s: rejoin: %v", tag, err)
-		} else if d, last, err := c.waitAllAlive(t0, o.Timeout); err != nil {
+		} else if d, last, err := c.waitAllAlive(t0, o.Timeout, false); err != nil {
 			jr.RejoinNote = err.Error()
 			e.logf("    %s: rejoin: %v", tag, err)
 		} else {

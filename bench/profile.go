@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-agent/vigil/agent"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // ProfileVigil runs one vigil agent inside this process, beside n-1 vigil
@@ -33,14 +34,14 @@ func (e *Env) ProfileVigil(n int, profile string, window time.Duration, outDir s
 		return err
 	}
 	defer c.Stop()
-	base, err := e.allocPorts(1)
+	ports, err := clustertest.PickFreePorts(2)
 	if err != nil {
 		return err
 	}
 	cfg := agent.Default()
 	cfg.Name = "vigil-inproc"
-	cfg.Bind = "127.0.0.1:" + strconv.Itoa(base)
-	cfg.HTTP = "127.0.0.1:" + strconv.Itoa(base+1)
+	cfg.Bind = "127.0.0.1:" + strconv.Itoa(ports[0])
+	cfg.HTTP = "127.0.0.1:" + strconv.Itoa(ports[1])
 	cfg.Profile = profile
 	cfg.Join = []string{"127.0.0.1:" + strconv.Itoa(c.Agents[0].GossipPort)}
 	cfg.HookSpecs = []string{"member-failed=" + c.hook}
@@ -59,21 +60,17 @@ func (e *Env) ProfileVigil(n int, profile string, window time.Duration, outDir s
 		case <-time.After(30 * time.Second):
 		}
 	}()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		alive := 0
+	alive := 0
+	if _, err := clustertest.Poll(time.Minute, 100*time.Millisecond, func() (bool, error) {
+		alive = 0
 		for _, m := range a.Members() {
 			if m.Status == "alive" {
 				alive++
 			}
 		}
-		if alive == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("in-process agent sees %d of %d alive after a minute", alive, n)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return alive == n, nil
+	}); err != nil {
+		return fmt.Errorf("in-process agent sees %d of %d alive after a minute", alive, n)
 	}
 	time.Sleep(2 * time.Second)
 	f, err := os.Create(filepath.Join(outDir, "cpu.pprof"))

@@ -18,6 +18,13 @@ var update = flag.Bool("update", false, "rewrite docs/benchmarks.md from docs/be
 // hand-written prose in docs/benchmarks/.
 func renderDoc(t *testing.T) string {
 	t.Helper()
+	return renderChanged(t, nil)
+}
+
+// renderChanged is renderDoc with the results and prose changed by change
+// (when not nil) before the rendering.
+func renderChanged(t *testing.T, change func(*Results, *Prose)) string {
+	t.Helper()
 	b, err := os.ReadFile("../docs/benchmarks/results.json")
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +36,9 @@ func renderDoc(t *testing.T) string {
 	prose, err := LoadProse("../docs/benchmarks")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if change != nil {
+		change(&res, &prose)
 	}
 	md, err := Markdown(&res, Summarize(res.Detection), "benchmarks", prose)
 	if err != nil {
@@ -230,10 +240,6 @@ func TestLoadProseRejects(t *testing.T) {
 // microbenchmarks, notes or analysis, a hand-written section) and checks
 // the lines each change must add or take away.
 func TestMarkdownVariants(t *testing.T) {
-	b, err := os.ReadFile("../docs/benchmarks/results.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct {
 		name      string
 		change    func(*Results, *Prose)
@@ -270,20 +276,7 @@ func TestMarkdownVariants(t *testing.T) {
 			nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var res Results
-			if err := json.Unmarshal(b, &res); err != nil {
-				t.Fatal(err)
-			}
-			prose, err := LoadProse("../docs/benchmarks")
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.change(&res, &prose)
-			md, err := Markdown(&res, Summarize(res.Detection), "benchmarks", prose)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lines := "\n" + md
+			lines := "\n" + renderChanged(t, c.change)
 			for _, w := range c.want {
 				if !strings.Contains(lines, "\n"+w+"\n") {
 					t.Errorf("the report lacks\n%s", w)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // Config sets what a run measures and for how long.
@@ -559,15 +561,7 @@ func (r *Runner) loadHTTPAPI() {
 		return
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conn.Close()
-		}
-	}()
+	clustertest.AcceptAndClose(ln)
 	port := ln.Addr().(*net.TCPAddr).Port
 	// The fast profile only so the cluster converges in a second (the
 	// API's work does not depend on the timing profile).

@@ -242,12 +242,7 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, opt Options, ar
 	} else {
 		a.cmd = exec.Command(bin, full...)
 	}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VIGIL_") {
-			a.cmd.Env = append(a.cmd.Env, kv)
-		}
-	}
-	a.cmd.Env = append(a.cmd.Env, "OUT="+outDir)
+	a.cmd.Env = append(AgentEnv("VIGIL_"), "OUT="+outDir)
 	if runDir == "" {
 		runDir = os.Getenv("VIGIL_RUNTIME_DIR") // Options.TokenDirs
 	}
@@ -256,7 +251,7 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, opt Options, ar
 	}
 	a.cmd.Stdout = a.log
 	a.cmd.Stderr = a.log
-	if err := startProcess(a.cmd); err != nil {
+	if err := StartProcess(a.cmd); err != nil {
 		os.RemoveAll(outDir)
 		if a.runDir != "" {
 			os.RemoveAll(a.runDir)

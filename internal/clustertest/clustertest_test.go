@@ -31,15 +31,7 @@ func listenAll(t *testing.T, nw *Network) *endpoints {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
+		AcceptAndClose(l)
 		p, err := h.ListenPacket("udp", h.Addr()+":9000")
 		if err != nil {
 			t.Fatal(err)
@@ -175,7 +167,7 @@ func TestCleanup(t *testing.T) {
 		nw := NewNetwork(t, 2)
 		prefix = nw.Prefix()
 		sleep := nw.Host(1).Command("sleep", "600")
-		if err := startProcess(sleep); err != nil {
+		if err := StartProcess(sleep); err != nil {
 			t.Fatal(err)
 		}
 		go sleep.Wait()

@@ -19,8 +19,10 @@
 // would in production. The end-to-end tests (e2e, e2e/chaos through
 // internal/failoverchaos, cmd/vigil, http/ui's browser test) start their
 // agents here; in-process tests of other packages use WaitFor, Eventually,
-// Buffer, WriteConfig and Victim. (The benchmark, bench, still runs its
-// own.)
+// Buffer, WriteConfig and Victim. The benchmark (bench), which is not a
+// test and starts serf agents beside vigil's, up to 200 at a time, uses
+// the pieces that take no testing.TB: PickFreePorts, Poll, StartProcess,
+// AgentEnv, WriteConfigFile and AcceptAndClose.
 //
 // # Hosts
 //

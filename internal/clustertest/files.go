@@ -13,10 +13,17 @@ import (
 func WriteConfig(t testing.TB, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "vigil.yaml")
-	if err := os.WriteFile(p, []byte(strings.TrimLeft(body, "\n")), 0o600); err != nil {
+	if err := WriteConfigFile(p, body); err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// WriteConfigFile is WriteConfig for code that is not a test (the
+// benchmark): it writes body, without its leading newlines, to path, mode
+// 0600.
+func WriteConfigFile(path, body string) error {
+	return os.WriteFile(path, []byte(strings.TrimLeft(body, "\n")), 0o600)
 }
 
 // Victim is a file that a test points a symbolic link at, planted where an

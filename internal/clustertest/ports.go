@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -51,10 +52,22 @@ func FreePort(t testing.TB) int {
 
 // FreePorts returns n distinct 127.0.0.1 ports, each free on TCP and UDP,
 // picked at random below the ephemeral port range so that no outgoing
-// connection takes one while its agent is down. The listeners are held
-// until all are chosen, so no port is picked twice.
+// connection takes one while its agent is down (PickFreePorts); the test
+// fails if there are not enough.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
+	out, err := PickFreePorts(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// PickFreePorts is FreePorts for code that is not a test (the benchmark's
+// clusters of up to 200 agents): n distinct 127.0.0.1 ports, each free on
+// TCP and UDP, at random below the ephemeral port range. The listeners
+// are held until all are chosen, so no port is picked twice.
+func PickFreePorts(n int) ([]int, error) {
 	var held []net.Listener
 	defer func() {
 		for _, l := range held {
@@ -69,17 +82,25 @@ func FreePorts(t testing.TB, n int) []int {
 		if err != nil {
 			continue // in use
 		}
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
+		if !udpFree(port) {
 			l.Close()
 			continue
 		}
-		u.Close()
 		held = append(held, l)
 		out = append(out, port)
 	}
 	if len(out) < n {
-		t.Fatalf("clustertest: found %d free ports of %d below %d", len(out), n, high)
+		return nil, fmt.Errorf("clustertest: found %d free ports of %d below %d", len(out), n, high)
 	}
-	return out
+	return out, nil
+}
+
+// udpFree reports whether 127.0.0.1:port is free on UDP.
+func udpFree(port int) bool {
+	u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	u.Close()
+	return true
 }

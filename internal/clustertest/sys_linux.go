@@ -88,12 +88,15 @@ var (
 	launchCh   chan func()
 )
 
-// startProcess starts cmd with a parent-death signal (SIGKILL), so the
-// process dies with the test binary even when cleanups cannot run. The
-// signal fires when the *thread* that forked the child exits, and Go can
-// end threads (inNetns does), so every start happens on one dedicated
-// thread that lives as long as the test binary.
-func startProcess(cmd *exec.Cmd) error {
+// StartProcess starts cmd with a parent-death signal (SIGKILL), so that
+// it dies with the process that started it even when nothing else can
+// stop it: how the end-to-end tests and the benchmark start their agents.
+// The signal fires when the *thread* that forked the child exits, and Go
+// can end threads (inNetns does), so every start happens on one dedicated
+// thread that lives as long as the process. Fields of cmd.SysProcAttr set
+// before (the benchmark's process group) are kept. (Elsewhere than on
+// Linux it is cmd.Start.)
+func StartProcess(cmd *exec.Cmd) error {
 	launchOnce.Do(func() {
 		launchCh = make(chan func())
 		go func() {

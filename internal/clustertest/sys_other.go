@@ -21,7 +21,8 @@ func listenPacketIn(nsPath, network, addr string) (net.PacketConn, error) {
 	return nil, errNoNetns
 }
 
-func startProcess(cmd *exec.Cmd) error { return cmd.Start() }
+// StartProcess is cmd.Start: a parent-death signal needs Linux.
+func StartProcess(cmd *exec.Cmd) error { return cmd.Start() }
 
 func procStart(pid int) string { return "" }
 

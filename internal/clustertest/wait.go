@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -23,15 +24,11 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) time.
 // can be polled more often than an agent's HTTP API.
 func WaitEvery(t testing.TB, d, every time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
-	deadline := start.Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(every)
+	took, err := Poll(d, every, func() (bool, error) { return cond(), nil })
+	if err != nil {
+		t.Fatalf("timed out after %s waiting for %s", d, what)
 	}
-	return time.Since(start)
+	return took
 }
 
 // Eventually polls check every PollInterval until it returns nil, and
@@ -40,17 +37,40 @@ func WaitEvery(t testing.TB, d, every time.Duration, what string, cond func() bo
 // error that describes the state seen makes a good failure message.
 func Eventually(t testing.TB, d time.Duration, what string, check func() error) time.Duration {
 	t.Helper()
+	var last error
+	took, err := Poll(d, PollInterval, func() (bool, error) {
+		last = check()
+		return last == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("timed out after %s waiting for %s: %v", d, what, last)
+	}
+	return took
+}
+
+// ErrTimeout is Poll's error when its time ran out.
+var ErrTimeout = errors.New("timed out")
+
+// Poll calls check every every until it reports done, and returns how
+// long that took: the loop under WaitFor and Eventually, for code that is
+// not a test (the benchmark) and handles the error itself. An error from
+// check ends the polling at once with that error; after d it returns
+// ErrTimeout. check runs at least once, the first time at once.
+func Poll(d, every time.Duration, check func() (done bool, err error)) (time.Duration, error) {
 	start := time.Now()
 	deadline := start.Add(d)
 	for {
-		err := check()
-		if err == nil {
-			return time.Since(start)
+		done, err := check()
+		if err != nil {
+			return time.Since(start), err
+		}
+		if done {
+			return time.Since(start), nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %v", d, what, err)
+			return time.Since(start), ErrTimeout
 		}
-		time.Sleep(PollInterval)
+		time.Sleep(every)
 	}
 }
 
