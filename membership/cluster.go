@@ -102,6 +102,9 @@ type Config struct {
 	// the member's name: tests heal a cut at the moment between serf's
 	// verdict and the check.
 	confirmStarting func(member string)
+	// noRestartReannounce, when set, turns off a restart's
+	// re-announcements (joinSyncRestarted): tests compare with and without.
+	noRestartReannounce bool
 }
 
 // Cluster is the local member of a serf cluster.
@@ -150,6 +153,14 @@ type Cluster struct {
 	// this one sees alive (syncMerge); started is set once serf is.
 	viewDiffs atomic.Uint64
 	started   atomic.Bool
+	// joining is set while Join's serf join runs; knownBefore is set when
+	// a peer's state handed over meanwhile already listed this member's
+	// name: it is a restart under the same name (joinsync.go).
+	joining, knownBefore atomic.Bool
+	// joinSyncBusy is set while rounds of syncs run; noRestartReannounce
+	// is Config's.
+	joinSyncBusy        atomic.Bool
+	noRestartReannounce bool
 	// queries are the handlers of vigil's own serf queries.
 	queries map[string]func([]byte) []byte
 	// epoch is the value of the epoch tag (events.EpochTag): one more at
@@ -276,10 +287,11 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		joinSyncTrigger: joinSyncTrigger,
 		joinSyncDone:    make(chan struct{}),
 
-		confirmOn:       cfg.ConfirmFailures,
-		confirmTimeout:  confirmTimeoutFor(cfg.ConfirmTimeout, ml.ProbeTimeout),
-		confirmStarting: cfg.confirmStarting,
-		wake:            make(chan struct{}, 1),
+		confirmOn:           cfg.ConfirmFailures,
+		confirmTimeout:      confirmTimeoutFor(cfg.ConfirmTimeout, ml.ProbeTimeout),
+		confirmStarting:     cfg.confirmStarting,
+		noRestartReannounce: cfg.noRestartReannounce,
+		wake:                make(chan struct{}, 1),
 
 		peersPath:  cfg.PeersPath,
 		peersDirty: make(chan struct{}, 1),
@@ -513,11 +525,19 @@ func (c *Cluster) Profile() Profile { return c.profile }
 
 // Join contacts the given addresses and returns how many it joined. Old
 // user events are not replayed to the joining member. A join that reached
-// anyone starts the join anti-entropy (joinsync.go).
+// anyone starts the join anti-entropy (joinsync.go), as a rejoin when the
+// members joined already listed this member's name (a restart).
 func (c *Cluster) Join(addrs []string) (int, error) {
+	c.knownBefore.Store(false)
+	c.joining.Store(true)
 	n, err := c.serf.Join(addrs, true)
+	c.joining.Store(false)
 	if n > 0 {
-		c.startJoinSync(joinSyncJoined)
+		if c.knownBefore.Load() {
+			c.startJoinSync(joinSyncRestarted)
+		} else {
+			c.startJoinSync(joinSyncJoined)
+		}
 	}
 	if err != nil {
 		jerr := newJoinError(addrs, err)

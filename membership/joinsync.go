@@ -43,7 +43,10 @@ import (
 // serf's Lamport times and recent user events) followed by serf's join
 // intent with this member's current Lamport time, which is newer than any
 // leave intent of its previous life that peers still hold. A join during
-// a round of syncs starts the rounds again.
+// a round of syncs starts the rounds again. A join whose peers already
+// listed this member's name is a restart under that name: its rounds are
+// a rejoin's, and its first two also re-announce the member
+// (joinSyncRestarted).
 
 const (
 	// joinSyncFanout is how many random live members each round syncs
@@ -88,6 +91,30 @@ const (
 	// 10 graceful rejoins into 99 agents on local left one agent listing
 	// the member not alive 30 s later.
 	joinSyncJoined = "join"
+	// joinSyncRestarted is the trigger of a join (Join) whose peers
+	// already listed this member's name, in memberlist's state handed over
+	// by the join's push/pull: the agent was restarted under its name
+	// (a rolling restart, a graceful leave and start, a crash) and peers
+	// still hold its previous life as left or failed. Such a join is a
+	// rejoin: every round ends with a join intent, and the first
+	// joinSyncReannounceRounds rounds also re-announce the member (a fresh
+	// alive message with a newer incarnation, reannounce.go). The join's
+	// own alive message is gossiped once, RetransmitMult × log10(N+1)
+	// times by each member that takes it, and a member that misses every
+	// copy keeps the previous life as left: nothing but a push/pull with
+	// it brings the new one, and the rounds reach 2 of N members each. 1
+	// of 10 graceful restarts into 49 agents on local (N = 50) left one
+	// agent listing the member not alive 30 s later (docs/benchmarks.md,
+	// Join anti-entropy). Each re-announcement is a new epidemic that
+	// every member takes, since its incarnation is newer than any it
+	// holds: a member that missed the join's copies gets a second and a
+	// third chance, and serf reports it joined. The cost is two alive
+	// messages per restart, not per join: a join storm of new members
+	// does not pay it.
+	joinSyncRestarted = "rejoin: the members joined knew this member's name (a restart)"
+	// joinSyncReannounceRounds is how many of a restart's first rounds
+	// re-announce the member.
+	joinSyncReannounceRounds = 2
 )
 
 // DefaultJoinSyncRounds is the default limit on the rounds of state syncs
@@ -152,6 +179,7 @@ func (c *Cluster) joinSyncLoop() {
 			return
 		case why = <-c.joinSyncTrigger:
 		}
+		c.joinSyncBusy.Store(true)
 	rounds:
 		for {
 			start := time.Now()
@@ -173,6 +201,9 @@ func (c *Cluster) joinSyncLoop() {
 					return
 				}
 				n := c.syncRound(done < joinSyncIntentRounds || why != joinSyncJoined)
+				if why == joinSyncRestarted && done < joinSyncReannounceRounds && !c.noRestartReannounce {
+					c.reannounce(0)
+				}
 				syncs += n
 				done++
 				now := c.viewPrint()
@@ -185,6 +216,7 @@ func (c *Cluster) joinSyncLoop() {
 			c.logger.Debug().Str("trigger", why).Int("rounds", done).Int("syncs", syncs).
 				Bool("settled", stable >= joinSyncStable).Dur("took", time.Since(start)).
 				Msg("join anti-entropy done")
+			c.joinSyncBusy.Store(false)
 			break
 		}
 	}
@@ -211,7 +243,23 @@ func (d *syncMerge) NotifyMerge(members []*serf.Member) error {
 	if len(members) > 1 && d.c.started.Load() && d.c.missesAlive(members) {
 		d.c.viewDiffs.Add(1)
 	}
+	if len(members) > 1 && d.c.joining.Load() && d.c.started.Load() && listsSelf(members, d.c.serf.LocalMember().Name) {
+		d.c.knownBefore.Store(true)
+	}
 	return nil
+}
+
+// listsSelf reports whether a peer's members (a join's push/pull: more
+// than one member; an alive message carries one) include self: the peer
+// knew this member before it joined, so this is a restart under the same
+// name.
+func listsSelf(members []*serf.Member, self string) bool {
+	for _, m := range members {
+		if m.Name == self {
+			return true
+		}
+	}
+	return false
 }
 
 // missesAlive reports whether a peer's view (its members, serf status

@@ -30,6 +30,8 @@ type syncNet struct {
 	faults *faultnet.Faults
 	rounds int // JoinSyncRounds of every member
 	logger zerolog.Logger
+	// noRestartReannounce turns a restart's re-announcements off.
+	noRestartReannounce bool
 }
 
 func newSyncNet(t *testing.T, rounds int, seed uint64) *syncNet {
@@ -53,7 +55,7 @@ func (sn *syncNet) start(name string, port int) *lossMember {
 	m := &lossMember{name: name, addr: tr.Addr()}
 	cfg := Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: ProfileFast,
 		Logger: sn.logger.With().Str("node", name).Logger(), Transport: tr,
-		JoinSyncRounds: sn.rounds, pushPullInterval: syncPushPull}
+		JoinSyncRounds: sn.rounds, pushPullInterval: syncPushPull, noRestartReannounce: sn.noRestartReannounce}
 	m.c = startTest(t, cfg, m.handle)
 	return m
 }
@@ -245,6 +247,88 @@ func TestJoinSyncRejoinAfterLeave(t *testing.T) {
 			}
 			took := waitConverged(t, 8*time.Second, all)
 			t.Logf("m05 alive in every view %s after the loss ended (%d state syncs)", took.Round(time.Millisecond), x2.c.joinSyncs.Load())
+		})
+	}
+}
+
+// TestJoinSyncRestartMissedByOne: m05 leaves gracefully and starts again
+// under its name; one member (m01) loses every UDP packet sent to it while
+// the join's alive message and its copies spread, and never exchanges
+// state with m05 (every dial between them fails), so m05's rounds of
+// push/pulls cannot bring it the new life. The join is recognised as a
+// restart (the member joined listed m05's name), and its
+// re-announcements in its first two rounds reach m01 once the loss ends:
+// m01 lists m05 alive again. The controls: without the
+// re-announcements, and without anti-entropy at all, m01 keeps m05 left
+// (the test loses what it means to).
+func TestJoinSyncRestartMissedByOne(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		rounds       int
+		noReannounce bool
+		converges    bool
+	}{
+		{"restart re-announced", DefaultJoinSyncRounds, false, true},
+		{"rounds without the re-announcements miss it", DefaultJoinSyncRounds, true, false},
+		{"without anti-entropy the member that missed it keeps the old life", 0, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sn := newSyncNet(t, tt.rounds, 23)
+			sn.noRestartReannounce = tt.noReannounce
+			ms := sn.startConverged(6)
+			x, v := ms[5], ms[1]
+			port := x.c.serf.LocalMember().Port
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := x.c.Leave(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// m01's own rounds after its join would push and pull with the
+			// others and find the new life: wait until every member's are
+			// over.
+			clustertest.Eventually(t, 30*time.Second, "every member to see m05 left, its rounds of syncs over", func() error {
+				for _, m := range ms[:5] {
+					if s := m.statuses()["m05"]; s != "left" {
+						return fmt.Errorf("%s sees m05 %q", m.name, s)
+					}
+					if m.c.joinSyncBusy.Load() {
+						return fmt.Errorf("%s still runs rounds of syncs", m.name)
+					}
+				}
+				return nil
+			})
+			for _, m := range ms {
+				if m != v {
+					sn.faults.SetLink(m.addr, v.addr, faultnet.LinkFaults{Loss: 1})
+				}
+			}
+			sn.faults.SetLink(x.addr, v.addr, faultnet.LinkFaults{Loss: 1, DialLoss: 1})
+			sn.faults.SetLink(v.addr, x.addr, faultnet.LinkFaults{DialLoss: 1})
+			x2 := sn.start("m05", int(port))
+			sn.join(x2, ms[0].addr)
+			if !x2.c.knownBefore.Load() {
+				t.Fatalf("the join was not recognised as a restart (m00 listed m05's previous life)")
+			}
+			// The join's alive message spreads in a few 100 ms gossip rounds
+			// (fast profile) and its copies left in the queues piggyback on
+			// probes for a while after: 500 ms of loss were not enough to
+			// make m01 miss them all. The first round of syncs comes 0.8-1.2 s
+			// after the join, the second 1.2-1.8 s later.
+			time.Sleep(1500 * time.Millisecond) // the loss lasts this long: a fault, not a wait
+			for _, m := range ms {
+				if m != v {
+					sn.faults.SetLink(m.addr, v.addr, faultnet.LinkFaults{})
+				}
+			}
+			sn.faults.SetLink(x.addr, v.addr, faultnet.LinkFaults{DialLoss: 1})
+			all := append(ms[:5:5], x2)
+			if !tt.converges {
+				stillApart(t, all)
+				return
+			}
+			took := waitConverged(t, 8*time.Second, all)
+			t.Logf("m05 alive in every view %s after the loss ended (%d state syncs, %d re-announcements)",
+				took.Round(time.Millisecond), x2.c.joinSyncs.Load(), x2.c.reannounced.Load())
 		})
 	}
 }
