@@ -161,6 +161,9 @@ type Cluster struct {
 	// is Config's.
 	joinSyncBusy        atomic.Bool
 	noRestartReannounce bool
+	// storm counts member changes, to damp vigil's own gossip in a storm
+	// (storm.go).
+	storm stormGauge
 	// queries are the handlers of vigil's own serf queries.
 	queries map[string]func([]byte) []byte
 	// epoch is the value of the epoch tag (events.EpochTag): one more at
@@ -401,6 +404,12 @@ func (c *Cluster) translate(e serf.Event) {
 		for _, m := range ev.Members {
 			if !c.valid(m) {
 				continue
+			}
+			switch ev.Type {
+			case serf.EventMemberFailed:
+				c.storm.noteFailed(time.Now())
+			case serf.EventMemberJoin:
+				c.storm.noteJoined(m.Name, time.Now())
 			}
 			if ev.Type == serf.EventMemberUpdate && c.onlyEpochChanged(m) {
 				continue

@@ -276,7 +276,7 @@ func (c *Cluster) reach(m events.Member) string {
 			}
 		}()
 	}
-	if helpers, alive := c.helpers(m.Name); len(helpers) > 0 && chance(helperQueriesPerFailure, alive) {
+	if helpers, alive := c.helpers(m.Name); len(helpers) > 0 && chance(helperQueriesPerFailure, alive) && !c.inStorm() {
 		payload, _ := json.Marshal(confirmRequest{Name: m.Name})
 		resp, err := c.serf.Query(pingQuery, payload, &serf.QueryParam{FilterNodes: helpers, Timeout: c.confirmTimeout})
 		if err != nil {
@@ -384,7 +384,7 @@ func (c *Cluster) answerPing(q *serf.Query) {
 // failed, to re-announce itself (refuteQuery). It does not wait for an
 // answer.
 func (c *Cluster) promptRefute(name string) {
-	if _, alive := c.helpers(name); !chance(promptsPerFailure, alive) {
+	if _, alive := c.helpers(name); !chance(promptsPerFailure, alive) || c.inStorm() {
 		return
 	}
 	resp, err := c.serf.Query(refuteQuery, []byte(name), &serf.QueryParam{FilterNodes: []string{name}, Timeout: c.confirmTimeout})

@@ -305,6 +305,9 @@ func (c *Cluster) syncRound(intent bool) int {
 	peers := live[:min(joinSyncFanout, len(live))]
 	var n int
 	var err error
+	if intent && c.inStorm() {
+		intent = false // storm.go: no gossip of ours in a storm
+	}
 	if intent {
 		n, err = c.serf.Join(peers, false)
 	} else {

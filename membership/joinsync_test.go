@@ -32,6 +32,8 @@ type syncNet struct {
 	logger zerolog.Logger
 	// noRestartReannounce turns a restart's re-announcements off.
 	noRestartReannounce bool
+	// noRounds names members started without rounds of syncs.
+	noRounds map[string]bool
 }
 
 func newSyncNet(t *testing.T, rounds int, seed uint64) *syncNet {
@@ -56,6 +58,9 @@ func (sn *syncNet) start(name string, port int) *lossMember {
 	cfg := Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: ProfileFast,
 		Logger: sn.logger.With().Str("node", name).Logger(), Transport: tr,
 		JoinSyncRounds: sn.rounds, pushPullInterval: syncPushPull, noRestartReannounce: sn.noRestartReannounce}
+	if sn.noRounds[name] {
+		cfg.JoinSyncRounds = 0
+	}
 	m.c = startTest(t, cfg, m.handle)
 	return m
 }
@@ -252,15 +257,17 @@ func TestJoinSyncRejoinAfterLeave(t *testing.T) {
 }
 
 // TestJoinSyncRestartMissedByOne: m05 leaves gracefully and starts again
-// under its name; one member (m01) loses every UDP packet sent to it while
-// the join's alive message and its copies spread, and never exchanges
-// state with m05 (every dial between them fails), so m05's rounds of
-// push/pulls cannot bring it the new life. The join is recognised as a
-// restart (the member joined listed m05's name), and its
-// re-announcements in its first two rounds reach m01 once the loss ends:
-// m01 lists m05 alive again. The controls: without the
-// re-announcements, and without anti-entropy at all, m01 keeps m05 left
-// (the test loses what it means to).
+// under its name; one member (m01, which runs no rounds of syncs of its
+// own) loses every UDP packet sent to it while the join's alive message
+// and its copies spread, and never exchanges state with m05 (every dial
+// between them fails), so m05's rounds of push/pulls cannot bring it the
+// new life. The join is recognised as a restart (the member joined listed
+// m05's name), and its re-announcements in its first two rounds reach m01
+// once the loss ends: m01 lists m05 alive again. The controls: without
+// the re-announcements, and without anti-entropy at all, m01 keeps m05
+// left (the test loses what it means to); a control whose other members
+// ran rounds of their own meanwhile (refutations on a loaded machine: one
+// of them may push and pull with m01) proves nothing and says so.
 func TestJoinSyncRestartMissedByOne(t *testing.T) {
 	for _, tt := range []struct {
 		name         string
@@ -275,6 +282,7 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sn := newSyncNet(t, tt.rounds, 23)
 			sn.noRestartReannounce = tt.noReannounce
+			sn.noRounds = map[string]bool{"m01": true}
 			ms := sn.startConverged(6)
 			x, v := ms[5], ms[1]
 			port := x.c.serf.LocalMember().Port
@@ -283,19 +291,24 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 			if err := x.c.Leave(ctx); err != nil {
 				t.Fatal(err)
 			}
-			// m01's own rounds after its join would push and pull with the
-			// others and find the new life: wait until every member's are
-			// over.
-			clustertest.Eventually(t, 30*time.Second, "every member to see m05 left, its rounds of syncs over", func() error {
+			clustertest.Eventually(t, 10*time.Second, "every member to see m05 left", func() error {
 				for _, m := range ms[:5] {
 					if s := m.statuses()["m05"]; s != "left" {
 						return fmt.Errorf("%s sees m05 %q", m.name, s)
 					}
-					if m.c.joinSyncBusy.Load() {
-						return fmt.Errorf("%s still runs rounds of syncs", m.name)
-					}
 				}
 				return nil
+			})
+			// The others' rounds after their own joins could push and pull
+			// with m01: let them end (they may go on under load, after
+			// refutations: then the controls say they prove nothing).
+			_, _ = clustertest.Poll(15*time.Second, 100*time.Millisecond, func() (bool, error) {
+				for _, m := range ms[:5] {
+					if m.c.joinSyncBusy.Load() {
+						return false, nil
+					}
+				}
+				return true, nil
 			})
 			for _, m := range ms {
 				if m != v {
@@ -304,6 +317,13 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 			}
 			sn.faults.SetLink(x.addr, v.addr, faultnet.LinkFaults{Loss: 1, DialLoss: 1})
 			sn.faults.SetLink(v.addr, x.addr, faultnet.LinkFaults{DialLoss: 1})
+			othersSynced := func() (n uint64) {
+				for _, m := range ms[:5] {
+					n += m.c.joinSyncs.Load()
+				}
+				return n
+			}
+			before := othersSynced()
 			x2 := sn.start("m05", int(port))
 			sn.join(x2, ms[0].addr)
 			if !x2.c.knownBefore.Load() {
@@ -323,7 +343,18 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 			sn.faults.SetLink(x.addr, v.addr, faultnet.LinkFaults{DialLoss: 1})
 			all := append(ms[:5:5], x2)
 			if !tt.converges {
-				stillApart(t, all)
+				deadline := time.Now().Add(4 * time.Second)
+				for time.Now().Before(deadline) {
+					if len(viewsLacking(all)) == 0 {
+						if n := othersSynced() - before; n > 0 {
+							t.Logf("control inconclusive: the other members ran %d syncs of their own meanwhile (refutations under load)", n)
+							return
+						}
+						t.Fatalf("converged without the re-announcements: the test does not lose the gossip it means to")
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				t.Logf("still apart after 4 s: %s", strings.Join(viewsLacking(all), ", "))
 				return
 			}
 			took := waitConverged(t, 8*time.Second, all)

@@ -93,12 +93,17 @@ func (c *Cluster) reannounceLoop() {
 // reannounce gossips a fresh alive message for the local member, with the
 // next epoch tag (so a member that was declared failed comes back with a
 // new failover key; peers report no member-update for it), unless it is
-// leaving or gone. serf's SetTags waits up to its broadcast timeout for
+// leaving or gone, or this agent sees a membership storm (storm.go). serf's SetTags waits up to its broadcast timeout for
 // the message to go out (SetTags and Shutdown wait behind it).
 func (c *Cluster) reannounce(time.Duration) {
 	c.tagsMu.Lock()
 	defer c.tagsMu.Unlock()
 	if c.serf.State() != serf.SerfAlive {
+		return
+	}
+	if c.inStorm() {
+		gometrics.IncrCounter([]string{"membership", "reannounce_skipped"}, 1)
+		c.logger.Debug().Msg("no re-announcement in a membership storm (storm.go)")
 		return
 	}
 	c.reannounced.Add(1)
