@@ -104,7 +104,7 @@ func (c *Cluster) announceLeave(ctx context.Context) (acked, asked int) {
 			names = append(names, n)
 		}
 		resp, err := c.serf.Query(leaveQuery, []byte(self), &serf.QueryParam{
-			FilterNodes: names, RequestAck: true, Timeout: leaveAnnounceRound})
+			FilterNodes: queryFilter(names), RequestAck: true, Timeout: leaveAnnounceRound})
 		if err != nil {
 			c.logger.Warn().Err(err).Msg("could not announce leave")
 			break

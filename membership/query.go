@@ -47,7 +47,7 @@ func (c *Cluster) ConfirmQuorum() (acked, total int) {
 		for n := range pending {
 			names = append(names, n)
 		}
-		resp, err := c.serf.Query(quorumQuery, nil, &serf.QueryParam{FilterNodes: names, RequestAck: true, Timeout: leaveAnnounceRound})
+		resp, err := c.serf.Query(quorumQuery, nil, &serf.QueryParam{FilterNodes: queryFilter(names), RequestAck: true, Timeout: leaveAnnounceRound})
 		if err != nil {
 			c.logger.Warn().Err(err).Msg("could not ask the members to confirm quorum")
 			break
@@ -59,6 +59,29 @@ func (c *Cluster) ConfirmQuorum() (acked, total int) {
 	return 1 + asked - len(pending), total
 }
 
+// queryFilterBudget is how many bytes of a serf query the names of its
+// FilterNodes may take. serf refuses to send a query whose encoding is
+// larger than its QuerySizeLimit (1,024 bytes by default) with "query
+// exceeds limit"; the query's own fields (name, payload, the sender's
+// name and address, ids and times) take the rest. About 60 members of
+// 10-character names fit; at N = 100 every leave announcement failed with
+// that error, acked by nobody (docs/benchmarks.md, Join anti-entropy).
+const queryFilterBudget = 600
+
+// queryFilter returns names as a query's FilterNodes when they fit in
+// queryFilterBudget, or nil: the query then goes to every member, and the
+// caller keeps only the answers and acks of the members it asked.
+func queryFilter(names []string) []string {
+	size := 0
+	for _, n := range names {
+		size += len(n) + 2 // msgpack: a string header of 1-2 bytes
+	}
+	if size > queryFilterBudget {
+		return nil
+	}
+	return names
+}
+
 // Ask sends the serf query name with payload to the named members only
 // and returns the responses that arrive within timeout or before ctx ends,
 // by member. A member that is unreachable simply does not answer.
@@ -67,20 +90,26 @@ func (c *Cluster) Ask(ctx context.Context, name string, to []string, payload []b
 	if len(to) == 0 {
 		return out, nil
 	}
-	resp, err := c.serf.Query(name, payload, &serf.QueryParam{FilterNodes: to, Timeout: timeout})
+	asked := make(map[string]bool, len(to))
+	for _, n := range to {
+		asked[n] = true
+	}
+	resp, err := c.serf.Query(name, payload, &serf.QueryParam{FilterNodes: queryFilter(to), Timeout: timeout})
 	if err != nil {
 		return out, fmt.Errorf("query %s: %w", name, err)
 	}
 	defer resp.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for len(out) < len(to) {
+	for len(out) < len(asked) {
 		select {
 		case r, ok := <-resp.ResponseCh():
 			if !ok {
 				return out, nil
 			}
-			out[r.From] = r.Payload
+			if asked[r.From] {
+				out[r.From] = r.Payload
+			}
 		case <-ctx.Done():
 			return out, nil
 		}
