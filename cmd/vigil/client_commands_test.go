@@ -275,3 +275,21 @@ func TestHelpExamplesParse(t *testing.T) {
 		t.Errorf("checked only %d help examples", n)
 	}
 }
+
+// TestFishCompletionAfterHelp: `vigil completion fish` in a process that
+// already ran `vigil help` (as the tests do, and as a shell's completion
+// setup can) ends. Before, running the help command added the shared help
+// command to its own subcommands, and the fish script's walk of the
+// command tree recursed until the stack overflowed (a -count=3 run of
+// cmd/vigil).
+func TestFishCompletionAfterHelp(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"help", "members"}, {"completion", "fish"}} {
+		if _, stderr, code := runVigil(t, args...); code != 0 {
+			t.Fatalf("vigil %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+		}
+	}
+	stdout, stderr, code := runVigil(t, "completion", "fish")
+	if code != 0 || !strings.Contains(stdout, "-a 'members'") {
+		t.Fatalf("vigil completion fish after help: exit %d: %s\n%s", code, stderr, stdout)
+	}
+}

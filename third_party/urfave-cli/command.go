@@ -111,7 +111,11 @@ func (cmd *Command) Command(name string) *Command {
 }
 
 func (c *Command) setup(ctx *Context) {
-	if c.Command(helpCommand.Name) == nil && !c.HideHelp {
+	// vigil: never the shared help command under itself. Running `help`
+	// set up helpCommand like any command and appended it to its own
+	// subcommands; the fish completion's walk of the tree then recursed
+	// until the stack overflowed (upstream v2.27.7 does the same).
+	if c != helpCommand && c.Command(helpCommand.Name) == nil && !c.HideHelp {
 		if !c.HideHelpCommand {
 			c.Subcommands = append(c.Subcommands, helpCommand)
 		}
