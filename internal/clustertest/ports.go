@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -41,6 +42,19 @@ func portHigh() int {
 		return portHighDefault
 	}
 	return lo
+}
+
+// handedOut holds every port PickFreePorts returned in this process: none
+// is handed out twice. A port freed by a killed agent is still the
+// address its cluster probes and gossips to (memberlist gossips to dead
+// members for GossipToTheDeadTime), so another test's agent started on it
+// would take that gossip and merge the two clusters: a -count=3 run of e2e
+// saw the storm test's survivors run member-failed hooks for n1-n4, the
+// agents of a test beside it. Tests that restart an agent on its old
+// address reuse its port number and do not ask again.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
 }
 
 // FreePort returns a 127.0.0.1 port, free for both TCP and UDP (gossip
@@ -78,6 +92,12 @@ func PickFreePorts(n int) ([]int, error) {
 	var out []int
 	for tries := 0; len(out) < n && tries < 100*n; tries++ {
 		port := portLow + rand.IntN(high-portLow)
+		handedOut.Lock()
+		used := handedOut.ports[port]
+		handedOut.Unlock()
+		if used {
+			continue
+		}
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			continue // in use
@@ -92,6 +112,14 @@ func PickFreePorts(n int) ([]int, error) {
 	if len(out) < n {
 		return nil, fmt.Errorf("clustertest: found %d free ports of %d below %d", len(out), n, high)
 	}
+	handedOut.Lock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
+	}
+	for _, p := range out {
+		handedOut.ports[p] = true
+	}
+	handedOut.Unlock()
 	return out, nil
 }
 

@@ -115,3 +115,22 @@ func TestAcceptAndClose(t *testing.T) {
 	}
 	l.Close()
 }
+
+// TestPickFreePortsNeverTwice: a port handed out once in this process is
+// never handed out again, though its listener is long closed (a killed
+// agent's address, still probed by its cluster).
+func TestPickFreePortsNeverTwice(t *testing.T) {
+	seen := map[int]bool{}
+	for range 50 {
+		ports, err := PickFreePorts(10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ports {
+			if seen[p] {
+				t.Fatalf("port %d handed out twice", p)
+			}
+			seen[p] = true
+		}
+	}
+}
