@@ -18,18 +18,19 @@ import (
 // N × RetransmitMult × log10(N+1) messages. One change at a time, that is
 // cheap. In a storm of changes (200 agents started at once on 2 cores,
 // where starved agents miss their probes, are suspected, declared failed
-// and refute, over and over) the extras multiply the load that caused the
-// storm: at N = 200 on `local` each refutation's two re-announcements made
-// three alive messages of one, and every agent received about 1,000 member
-// updates and 560 failures in 6 minutes; the cluster never settled, where
-// serf agent, without the extras, converged in 81 s (docs/benchmarks.md,
-// Scale alone).
+// and refute, over and over) the extras add to the load that caused the
+// storm: each refutation's two re-announcements make three alive messages
+// of one.
 //
 // So while this agent sees a storm, it sends none of the extras: no
 // re-announcement, no helper query and no prompt (its own direct ping
 // still confirms failures), and rounds of syncs without join intents (the
-// push/pulls themselves gossip nothing). It behaves as serf does. A storm
-// is at least stormMinChanges member failures and joins of members seen
+// push/pulls themselves gossip nothing). Measured at N = 200 on `local`
+// (2 cores): it did not make the cluster converge, since the overload
+// there begins before the first failure (docs/benchmarks.md, Scale
+// alone).
+//
+// A storm is at least stormMinChanges member failures and joins of members seen
 // before (back from a failure, or restarted) reported by serf within
 // stormWindow, and at least one in stormShare of the members: one member
 // flapping, a restart or a few real failures are no storm, and neither
