@@ -271,13 +271,14 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) startGossip() (*membership.Cluster, error) {
 	host, port, _ := splitHostPort(a.cfg.Bind)
 	mc := membership.Config{
-		NodeName: a.cfg.Name,
-		BindAddr: host,
-		BindPort: port,
-		Tags:     a.cfg.gossipTags(a.health.gossiped, 0),
-		Profile:  membership.Profile(a.cfg.Profile),
-		Timing:   a.cfg.timingOverrides(),
-		Logger:   a.log,
+		NodeName:    a.cfg.Name,
+		ClusterName: a.cfg.ClusterName,
+		BindAddr:    host,
+		BindPort:    port,
+		Tags:        a.cfg.gossipTags(a.health.gossiped, 0),
+		Profile:     membership.Profile(a.cfg.Profile),
+		Timing:      a.cfg.timingOverrides(),
+		Logger:      a.log,
 
 		JoinSyncRounds:  a.cfg.JoinSyncRounds,
 		ConfirmFailures: a.cfg.ConfirmFailures,

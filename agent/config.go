@@ -115,6 +115,18 @@ type Config struct {
 	// per service it watches; one more is answered 503 and closed. Needs
 	// a restart.
 	ConsulHTTPMaxConnections int `yaml:"consul_http_max_connections"`
+	// ClusterName is sent in front of every gossip packet and stream, and
+	// gossip without the same name is dropped (memberlist's label): two
+	// clusters on one network stay apart even when an address of one is
+	// given to the other, or an agent of one starts on a port an agent of
+	// the other just left (whose old cluster keeps probing it for a
+	// while). Default "": no name, which only agents without a name talk
+	// to, as serf agent does. 1 to 64 letters, digits, '.', '_' or '-'.
+	// It is not a secret and does not authenticate anyone: use encrypt
+	// for that. Every agent of a cluster needs the same name, so changing
+	// it means restarting all of them at once (a rolling change splits
+	// the cluster in two until the last agent restarts). Needs a restart.
+	ClusterName string `yaml:"cluster_name"`
 	// Encrypt is the gossip encryption key: base64 of 16, 24 or 32 bytes
 	// (AES-128/192/256; vigil keygen makes a 32-byte one). Default: empty,
 	// gossip in plain text, which anyone on the network can read, forge

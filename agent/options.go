@@ -81,6 +81,8 @@ var Options = []*Option{
 		set: func(c *Config, v string) error { c.ConsulDatacenter = v; return nil }},
 	intOption("consul-http-max-connections", "consul_http_max_connections", "open Consul API connections (blocking queries hold one each) at most; one more is answered 503", strconv.Itoa(vigilhttp.DefaultMaxConnections),
 		func(c *Config) *int { return &c.ConsulHTTPMaxConnections }),
+	{Flag: "cluster-name", Key: "cluster_name", Usage: "name sent with every gossip packet; gossip from agents with another name (or none) is dropped, keeping clusters apart",
+		set: func(c *Config, v string) error { c.ClusterName = v; return nil }},
 	{Flag: "encrypt", Key: "encrypt", Usage: "gossip encryption key, base64 of 16, 24 or 32 bytes (vigil keygen makes one; data_dir/keyring wins once it exists)",
 		set: func(c *Config, v string) error { c.Encrypt = v; return nil }},
 	{Flag: "join", Key: "join", Usage: "HOST:PORT of a member to join at start, retried in the background (repeatable)", Repeatable: true,

@@ -51,6 +51,7 @@ var restartOnly = []struct {
 	{"consul_http_max_connections", func(c *Config) any { return c.ConsulHTTPMaxConnections }},
 	{"hook_http_token", func(c *Config) any { return c.HookHTTPToken }},
 	{"profile", func(c *Config) any { return c.Profile }},
+	{"cluster_name", func(c *Config) any { return c.ClusterName }},
 	{"data_dir", func(c *Config) any { return c.DataDir }},
 	{"join_interval", func(c *Config) any { return c.JoinInterval }},
 	{"join_sync_rounds", func(c *Config) any { return c.JoinSyncRounds }},

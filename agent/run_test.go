@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	vigildns "github.com/vigil-agent/vigil/dns"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 // agentRun is an agent running in the test process (runAgent).
@@ -30,6 +31,10 @@ func runAgent(t *testing.T, cfg Config, log zerolog.Logger) *agentRun {
 	if cfg.DNS == vigildns.DefaultAddr {
 		// Not the fixed default port: only a test of DNS asks for it.
 		cfg.DNS = ""
+	}
+	if cfg.ClusterName == "" {
+		// Apart from the agents of test packages running beside this one.
+		cfg.ClusterName = clustertest.ClusterName()
 	}
 	a, err := New(cfg, log, "test")
 	if err != nil {

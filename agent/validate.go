@@ -42,6 +42,9 @@ func (c *Config) Validate() error {
 			add("join["+strconv.Itoa(i)+"]", "empty address")
 		}
 	}
+	if err := membership.ValidateClusterName(c.ClusterName); err != nil {
+		add("cluster_name", "%v", err)
+	}
 	if _, err := membership.MemberlistConfig(membership.Profile(c.Profile)); err != nil {
 		add("profile", "%v", err)
 	}

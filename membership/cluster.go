@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,13 @@ type Config struct {
 	// after every change made through the key endpoints, so a restarted
 	// agent keeps the rotated keys.
 	KeyringFile string
+	// ClusterName, when set, is sent in front of every gossip packet and
+	// stream (memberlist's label), and gossip without the same name is
+	// dropped: two clusters on one network stay apart even when an
+	// address of one is given to the other, or a port of one is reused by
+	// the other. Empty means no name, which only agents without a name
+	// talk to. At most ClusterNameMaxLen bytes (ValidateClusterName).
+	ClusterName string
 	// Logger receives serf's and memberlist's logs.
 	Logger zerolog.Logger
 	// QueryHandlers answer vigil's own serf queries by name (such as the
@@ -115,8 +123,10 @@ type Cluster struct {
 	logger  zerolog.Logger
 	profile Profile
 	keyring *memberlist.Keyring // nil without encryption
-	timing  Timing              // the timings in effect
-	leaves  leaveTracker
+	// clusterName is Config.ClusterName, for join errors.
+	clusterName string
+	timing      Timing // the timings in effect
+	leaves      leaveTracker
 
 	// refusals logs the members and user events refused for an invalid
 	// name or tags (validate.go); acceptInvalid turns the check off.
@@ -203,6 +213,9 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 			return nil, fmt.Errorf("start gossip: %w", err)
 		}
 	}
+	if err := ValidateClusterName(cfg.ClusterName); err != nil {
+		return nil, fmt.Errorf("start gossip: %w", err)
+	}
 	ml, err := MemberlistConfig(cfg.Profile)
 	if err != nil {
 		return nil, err
@@ -235,6 +248,7 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	}
 	ml.Logger = log.New(mlLog, "", 0)
 	ml.Keyring = cfg.Keyring
+	ml.Label = cfg.ClusterName
 	ml.Transport = cfg.Transport
 	cfg.Timing.applyMemberlist(ml)
 	if cfg.pushPullInterval > 0 {
@@ -269,14 +283,15 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	}
 	sc.Merge = merge
 	c := &Cluster{
-		eventCh: make(chan serf.Event, serfEventBuffer),
-		handler: handler,
-		logger:  cfg.Logger,
-		profile: cfg.Profile,
-		keyring: cfg.Keyring,
-		timing:  timingOf(ml, sc),
-		stop:    make(chan struct{}),
-		drained: make(chan struct{}),
+		eventCh:     make(chan serf.Event, serfEventBuffer),
+		handler:     handler,
+		logger:      cfg.Logger,
+		profile:     cfg.Profile,
+		keyring:     cfg.Keyring,
+		clusterName: cfg.ClusterName,
+		timing:      timingOf(ml, sc),
+		stop:        make(chan struct{}),
+		drained:     make(chan struct{}),
 
 		refusals:      refusals,
 		acceptInvalid: cfg.acceptInvalid,
@@ -552,6 +567,11 @@ func (c *Cluster) Join(addrs []string) (int, error) {
 		jerr := newJoinError(addrs, err)
 		if hint := encryptionHint(err.Error()); hint != "" {
 			return n, fmt.Errorf("%w (%s)", jerr, hint)
+		}
+		if strings.Contains(err.Error(), "EOF") {
+			// A peer with another cluster name closes the stream
+			// without a word.
+			return n, fmt.Errorf("%w (the peer closed the connection: %s)", jerr, clusterNameHint(c.clusterName))
 		}
 		return n, jerr
 	}

@@ -92,7 +92,7 @@ func startConfirmCluster(t *testing.T, faults *faultnet.Faults, confirm bool, ti
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { m.runner.Close(t.Context()) })
-		cfg := Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: ProfileFast,
+		cfg := Config{NodeName: name, ClusterName: clustertest.ClusterName(), BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: ProfileFast,
 			Logger: logger.With().Str("node", name).Logger(), Transport: tr,
 			ConfirmFailures: confirm, ConfirmTimeout: timeout, confirmStarting: starting}
 		c := startTest(t, cfg, m.handle)

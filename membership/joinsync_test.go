@@ -55,7 +55,7 @@ func (sn *syncNet) start(name string, port int) *lossMember {
 		t.Fatal(err)
 	}
 	m := &lossMember{name: name, addr: tr.Addr()}
-	cfg := Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: ProfileFast,
+	cfg := Config{NodeName: name, ClusterName: clustertest.ClusterName(), BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: ProfileFast,
 		Logger: sn.logger.With().Str("node", name).Logger(), Transport: tr,
 		JoinSyncRounds: sn.rounds, pushPullInterval: syncPushPull, noRestartReannounce: sn.noRestartReannounce}
 	if sn.noRounds[name] {

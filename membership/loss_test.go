@@ -181,7 +181,7 @@ func startLossClusterWith(t *testing.T, n int, profile Profile, timing Timing, s
 			}
 			t.Cleanup(func() { m.runner.Close(t.Context()) })
 		}
-		cfg := Config{NodeName: m.name, BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: profile, Timing: timing,
+		cfg := Config{NodeName: m.name, ClusterName: clustertest.ClusterName(), BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: profile, Timing: timing,
 			Logger: logger.With().Str("node", m.name).Logger(), Transport: tr, ConfirmFailures: opts.confirm}
 		c := startTest(t, cfg, m.handle)
 		m.c = c

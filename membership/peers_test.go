@@ -18,7 +18,7 @@ func loopbackPort(t *testing.T) int { return clustertest.FreePort(t) }
 
 func startTestCluster(t *testing.T, name string, mutate func(*Config)) (*Cluster, string) {
 	t.Helper()
-	cfg := Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: loopbackPort(t), Profile: ProfileLocal, Logger: zerolog.Nop()}
+	cfg := Config{NodeName: name, ClusterName: clustertest.ClusterName(), BindAddr: "127.0.0.1", BindPort: loopbackPort(t), Profile: ProfileLocal, Logger: zerolog.Nop()}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -24,7 +24,7 @@ func TestQueriesToManyMembers(t *testing.T) {
 	var first string
 	for i := range n {
 		name := fmt.Sprintf("%s-%02d", strings.Repeat("member", 19), i) // 117 bytes
-		cfg := Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: 0, Profile: ProfileFast, Logger: zerolog.Nop()}
+		cfg := Config{NodeName: name, ClusterName: clustertest.ClusterName(), BindAddr: "127.0.0.1", BindPort: 0, Profile: ProfileFast, Logger: zerolog.Nop()}
 		c := startTest(t, cfg, func(events.Event) {})
 		if i == 0 {
 			first = fmt.Sprintf("127.0.0.1:%d", c.serf.LocalMember().Port)

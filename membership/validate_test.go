@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
+	"github.com/vigil-agent/vigil/internal/clustertest"
 )
 
 func TestCheckGossipInput(t *testing.T) {
@@ -219,7 +220,7 @@ func TestGossipRefusesInvalidMembers(t *testing.T) {
 			if tt.lan {
 				profile = ProfileLAN
 			}
-			aCfg := Config{NodeName: "a", BindAddr: "127.0.0.1", BindPort: loopbackPort(t), Profile: profile,
+			aCfg := Config{NodeName: "a", ClusterName: clustertest.ClusterName(), BindAddr: "127.0.0.1", BindPort: loopbackPort(t), Profile: profile,
 				Logger: zerolog.New(logs).Level(zerolog.WarnLevel)}
 			a, err := Start(aCfg, rec.handle)
 			if err != nil {
@@ -300,7 +301,7 @@ func TestGossipRefusesInvalidMembers(t *testing.T) {
 func TestGossipRefusesInvalidUserEvents(t *testing.T) {
 	logs := &syncBuffer{}
 	rec := &recorder{}
-	aCfg := Config{NodeName: "a", BindAddr: "127.0.0.1", BindPort: loopbackPort(t), Profile: ProfileLocal,
+	aCfg := Config{NodeName: "a", ClusterName: clustertest.ClusterName(), BindAddr: "127.0.0.1", BindPort: loopbackPort(t), Profile: ProfileLocal,
 		Logger: zerolog.New(logs).Level(zerolog.WarnLevel)}
 	a, err := Start(aCfg, rec.handle)
 	if err != nil {
@@ -352,7 +353,7 @@ func TestDocEventNameRefusal(t *testing.T) {
 // TestStartRefusesInvalidSelf: Start refuses an invalid name or tags of
 // the local member, and SetTags invalid tags.
 func TestStartRefusesInvalidSelf(t *testing.T) {
-	cfg := Config{NodeName: "a\nb", BindAddr: "127.0.0.1", BindPort: loopbackPort(t), Profile: ProfileLocal, Logger: zerolog.Nop()}
+	cfg := Config{NodeName: "a\nb", ClusterName: clustertest.ClusterName(), BindAddr: "127.0.0.1", BindPort: loopbackPort(t), Profile: ProfileLocal, Logger: zerolog.Nop()}
 	if c, err := Start(cfg, func(events.Event) {}); err == nil {
 		_ = c.Shutdown()
 		t.Fatal("Start took a name with a newline")

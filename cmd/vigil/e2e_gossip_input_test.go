@@ -26,7 +26,7 @@ func TestAgentRefusesHostileMember(t *testing.T) {
 	const hostile = "evil\nrow\x1b[2J"
 	a := startAgent(t, "honest", "-hook", `member-join,member-update,member-leave,member-failed=cat >> "$OUT/stdin.log"`)
 	start := func(name string) *membership.Cluster {
-		c, err := membership.StartUnchecked(membership.Config{NodeName: name, BindAddr: "127.0.0.1", BindPort: clustertest.FreePort(t),
+		c, err := membership.StartUnchecked(membership.Config{NodeName: name, ClusterName: clustertest.ClusterName(), BindAddr: "127.0.0.1", BindPort: clustertest.FreePort(t),
 			Profile: membership.ProfileLocal, Logger: zerolog.Nop()}, func(events.Event) {})
 		if err != nil {
 			t.Fatal(err)

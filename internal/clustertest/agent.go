@@ -121,7 +121,7 @@ type Options struct {
 // StartAgent runs `vigil agent` inside the host's namespace:
 //
 //	ip netns exec NS vigil agent -name NAME -bind ADDR:7946 -http 127.0.0.1:7947
-//	    -profile local -log-format json -log-level debug ARGS...
+//	    -profile local -log-format json -log-level debug -hook-coalesce 0s -dns "" -cluster-name TEST ARGS...
 //
 // and waits until its HTTP API answers. Later args override the defaults
 // (e.g. -profile fast). Get and Do send the agent's API token: the
@@ -235,8 +235,11 @@ func start(t testing.TB, h *Host, name, gossip, httpAddr string, opt Options, ar
 	// a test of coalescing passes its own -hook-coalesce.
 	// -dns "": no DNS listener on the fixed default port (a test of DNS
 	// passes its own -dns).
+	// -cluster-name: this process's (ClusterName), so that agents of the
+	// test packages running beside this one never merge with ours.
 	full := append([]string{"agent", "-name", name, "-bind", gossip, "-http", httpAddr,
-		"-profile", "local", "-log-format", "json", "-log-level", "debug", "-hook-coalesce", "0s", "-dns", ""}, args...)
+		"-profile", "local", "-log-format", "json", "-log-level", "debug", "-hook-coalesce", "0s", "-dns", "",
+		"-cluster-name", ClusterName()}, args...)
 	if h != nil {
 		a.cmd = h.Command(bin, full...)
 	} else {
