@@ -267,7 +267,9 @@ func TestJoinSyncRejoinAfterLeave(t *testing.T) {
 // the re-announcements, and without anti-entropy at all, m01 keeps m05
 // left (the test loses what it means to); a control whose other members
 // ran rounds of their own meanwhile (refutations on a loaded machine: one
-// of them may push and pull with m01) proves nothing and says so.
+// of them may push and pull with m01), or that ran while timers were late
+// (gossip retransmissions outlast the loss), proves nothing and skips,
+// saying why.
 func TestJoinSyncRestartMissedByOne(t *testing.T) {
 	for _, tt := range []struct {
 		name         string
@@ -341,7 +343,16 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 			// probes for a while after: 500 ms of loss were not enough to
 			// make m01 miss them all. The first round of syncs comes 0.8-1.2 s
 			// after the join, the second 1.2-1.8 s later.
-			time.Sleep(1500 * time.Millisecond) // the loss lasts this long: a fault, not a wait
+			// The loss lasts this long (a fault, not a wait), in 100 ms
+			// steps that measure how late this machine runs timers: on a
+			// loaded one memberlist's gossip ticks run late too, and copies
+			// of the join's alive message may still go out after the loss.
+			var late time.Duration
+			for range 15 {
+				t0 := time.Now()
+				time.Sleep(100 * time.Millisecond)
+				late = max(late, time.Since(t0)-100*time.Millisecond)
+			}
 			for _, m := range ms {
 				if m != v {
 					sn.faults.SetLink(m.addr, v.addr, faultnet.LinkFaults{})
@@ -354,10 +365,13 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 				for time.Now().Before(deadline) {
 					if len(viewsLacking(all)) == 0 {
 						if n := othersSynced() - before; n > 0 {
-							t.Logf("control inconclusive: the other members ran %d syncs of their own meanwhile (refutations under load)", n)
-							return
+							t.Skipf("control inconclusive: the other members ran %d syncs of their own meanwhile (refutations under load)", n)
 						}
-						t.Fatalf("converged without the re-announcements: the test does not lose the gossip it means to")
+						if late > 20*time.Millisecond {
+							// A -count=3 run of every package, e2e beside.
+							t.Skipf("control inconclusive: timers ran up to %s late during the loss (a loaded machine), so copies of the join's alive message could still be gossiped after it", late.Round(time.Millisecond))
+						}
+						t.Fatalf("converged without the re-announcements (timers at most %s late during the loss): the test does not lose the gossip it means to", late.Round(time.Millisecond))
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
