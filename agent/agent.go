@@ -273,6 +273,7 @@ func (a *Agent) startGossip() (*membership.Cluster, error) {
 	mc := membership.Config{
 		NodeName:    a.cfg.Name,
 		ClusterName: a.cfg.ClusterName,
+		Compression: a.cfg.GossipCompression,
 		BindAddr:    host,
 		BindPort:    port,
 		Tags:        a.cfg.gossipTags(a.health.gossiped, 0),

@@ -127,6 +127,19 @@ type Config struct {
 	// it means restarting all of them at once (a rolling change splits
 	// the cluster in two until the last agent restarts). Needs a restart.
 	ClusterName string `yaml:"cluster_name"`
+	// GossipCompression compresses every gossip packet and push/pull
+	// (memberlist's LZW), as serf agent and Consul do. Default false:
+	// compression trades CPU on both ends for bytes, and a join costs
+	// CPU in proportion to the cluster's size, since each push/pull
+	// carries every member. 100 agents started at once on 2 cores used
+	// 15.2 s of CPU in their first 20 s with it and 10.9 s without; 200
+	// agents with it still saturated the 2 cores 30 s later (5 runs of
+	// 5), without it they had calmed down 17-21 s after the start (3 of
+	// 3; docs/benchmarks.md, Scale alone).
+	// Turn it on where gossip crosses a slow or metered link. Members
+	// with and without it talk to each other, so it can change one agent
+	// at a time. Needs a restart.
+	GossipCompression bool `yaml:"gossip_compression"`
 	// Encrypt is the gossip encryption key: base64 of 16, 24 or 32 bytes
 	// (AES-128/192/256; vigil keygen makes a 32-byte one). Default: empty,
 	// gossip in plain text, which anyone on the network can read, forge

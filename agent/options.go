@@ -83,6 +83,12 @@ var Options = []*Option{
 		func(c *Config) *int { return &c.ConsulHTTPMaxConnections }),
 	{Flag: "cluster-name", Key: "cluster_name", Usage: "name sent with every gossip packet; gossip from agents with another name (or none) is dropped, keeping clusters apart",
 		set: func(c *Config, v string) error { c.ClusterName = v; return nil }},
+	{Flag: "gossip-compression", Key: "gossip_compression", Usage: "compress gossip packets and push/pulls (LZW, as serf agent does): fewer bytes, more CPU", Bool: true, Default: "false",
+		set: func(c *Config, v string) error {
+			b, err := ParseBool(v)
+			c.GossipCompression = b
+			return err
+		}},
 	{Flag: "encrypt", Key: "encrypt", Usage: "gossip encryption key, base64 of 16, 24 or 32 bytes (vigil keygen makes one; data_dir/keyring wins once it exists)",
 		set: func(c *Config, v string) error { c.Encrypt = v; return nil }},
 	{Flag: "join", Key: "join", Usage: "HOST:PORT of a member to join at start, retried in the background (repeatable)", Repeatable: true,

@@ -52,6 +52,7 @@ var restartOnly = []struct {
 	{"hook_http_token", func(c *Config) any { return c.HookHTTPToken }},
 	{"profile", func(c *Config) any { return c.Profile }},
 	{"cluster_name", func(c *Config) any { return c.ClusterName }},
+	{"gossip_compression", func(c *Config) any { return c.GossipCompression }},
 	{"data_dir", func(c *Config) any { return c.DataDir }},
 	{"join_interval", func(c *Config) any { return c.JoinInterval }},
 	{"join_sync_rounds", func(c *Config) any { return c.JoinSyncRounds }},

@@ -68,6 +68,12 @@ type Config struct {
 	// the other. Empty means no name, which only agents without a name
 	// talk to. At most ClusterNameMaxLen bytes (ValidateClusterName).
 	ClusterName string
+	// Compression compresses gossip (memberlist's LZW, on every packet
+	// and push/pull), as serf agent and Consul do: fewer bytes for more
+	// CPU on both ends. Members with and without it talk to each other.
+	// Off, the default of vigil agents (agent.Config.GossipCompression
+	// says why).
+	Compression bool
 	// Logger receives serf's and memberlist's logs.
 	Logger zerolog.Logger
 	// QueryHandlers answer vigil's own serf queries by name (such as the
@@ -249,6 +255,7 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 	ml.Logger = log.New(mlLog, "", 0)
 	ml.Keyring = cfg.Keyring
 	ml.Label = cfg.ClusterName
+	ml.EnableCompression = cfg.Compression
 	ml.Transport = cfg.Transport
 	cfg.Timing.applyMemberlist(ml)
 	if cfg.pushPullInterval > 0 {
