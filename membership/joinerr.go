@@ -2,8 +2,11 @@ package membership
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // JoinError is a join that reached no member: one plain reason per
@@ -40,7 +43,12 @@ func newJoinError(addrs []string, err error) error {
 	}
 	je := &JoinError{Addrs: addrs, err: err}
 	for _, p := range parts {
-		je.Reasons = append(je.Reasons, explainJoinFailure(p.Error()))
+		reason := explainJoinFailure(p.Error())
+		if m := joinReason.FindStringSubmatch(strings.TrimSpace(p.Error())); m != nil && m[1] == "join" &&
+			strings.Contains(m[3], "i/o timeout") && answersHTTP(m[2], httpProbeTimeout) {
+			reason = httpPortReason(m[2])
+		}
+		je.Reasons = append(je.Reasons, reason)
 	}
 	if len(je.Reasons) == 0 {
 		return err
@@ -62,7 +70,7 @@ func explainJoinFailure(msg string) string {
 		return fmt.Sprintf("%s: cannot resolve it: %s", addr, why)
 	case strings.Contains(why, "invalid msgType (72)"):
 		// 72 is 'H': the first byte of "HTTP/1.1 400 Bad Request".
-		return fmt.Sprintf("%s answered HTTP, not gossip: use the agent's -bind port (gossip), not its -http port", addr)
+		return httpPortReason(addr)
 	case strings.Contains(why, "invalid msgType"):
 		return fmt.Sprintf("%s answered, but not with vigil's or serf's gossip (%s)", addr, why)
 	case strings.Contains(why, "connection refused"):
@@ -71,4 +79,34 @@ func explainJoinFailure(msg string) string {
 		return fmt.Sprintf("%s: no answer (timed out; a firewall, or no host at that address?)", addr)
 	}
 	return fmt.Sprintf("%s: %s", addr, why)
+}
+
+// httpPortReason says that addr is an HTTP server, likely the agent's API.
+func httpPortReason(addr string) string {
+	return fmt.Sprintf("%s answered HTTP, not gossip: use the agent's -bind port (gossip), not its -http port", addr)
+}
+
+// httpProbeTimeout bounds answersHTTP.
+const httpProbeTimeout = 500 * time.Millisecond
+
+// answersHTTP reports whether an HTTP server listens at addr: it sends a
+// request line and reads the start of the answer, "HTTP/" or a TLS record.
+// A join to an HTTP port does not always get an answer: the server waits
+// for the end of a request line, and memberlist's push/pull (without
+// compression, or after a cluster name) may hold no newline, so the join
+// times out instead of reading "HTTP/1.1 400"; only then is this asked.
+func answersHTTP(addr string, timeout time.Duration) bool {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	if _, err := conn.Write([]byte("GET / HTTP/1.0\r\n\r\n")); err != nil {
+		return false
+	}
+	buf := make([]byte, 5)
+	n, _ := io.ReadFull(conn, buf)
+	// 0x15 0x03: a TLS alert record, an HTTPS server answering plain text.
+	return string(buf[:n]) == "HTTP/" || n >= 2 && buf[0] == 0x15 && buf[1] == 0x03
 }

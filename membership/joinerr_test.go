@@ -2,6 +2,9 @@ package membership
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-multierror"
@@ -28,5 +31,34 @@ func TestJoinErrorNamesCause(t *testing.T) {
 	var je *JoinError
 	if !errors.As(err, &je) || !errors.Is(err, raw) {
 		t.Errorf("%T does not wrap memberlist's error", err)
+	}
+}
+
+// TestJoinToHTTPPortNamesIt: a join given an HTTP server's address (the
+// agent's API port by mistake) says so, whether the server answers the
+// push/pull with "HTTP/1.1 400" or waits for a request line that never
+// ends until the join times out (a push/pull without a newline early on:
+// no compression, a cluster name first).
+func TestJoinToHTTPPortNamesIt(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	addr := srv.Listener.Addr().String()
+	for _, tt := range []struct {
+		name        string
+		compression bool
+		clusterName string
+	}{
+		{"plain", false, ""},
+		{"compressed", true, ""},
+		{"with a cluster name", false, "prod-db"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := startTestCluster(t, "a", func(c *Config) { c.Compression, c.ClusterName = tt.compression, tt.clusterName })
+			_, err := a.Join([]string{addr})
+			want := addr + " answered HTTP, not gossip: use the agent's -bind port (gossip), not its -http port"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("join to an HTTP server: %v\nwant it to say: %s", err, want)
+			}
+		})
 	}
 }
