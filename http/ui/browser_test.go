@@ -190,7 +190,10 @@ func (p *page) load(url string) {
 }
 
 // wait polls, in the page, until the JavaScript expression is true; after
-// d the test fails with the page's text and console.
+// d the test fails with the page's text and console. An expression that
+// throws fails at once, so one that reads an element must allow for its
+// absence (?.): a -count=3 run polled before the members table had its
+// row ("Cannot read properties of null").
 func (p *page) wait(what, expr string, d time.Duration) {
 	p.t.Helper()
 	_, err := chromedp.Run(p.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
@@ -267,7 +270,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	killed := time.Now()
 	agents[2].Kill()
 	p.wait(fmt.Sprintf("n2 shown failed within %s", bound),
-		`document.querySelector('#members tr[data-member="n2"]').dataset.status === "failed"`, bound)
+		`document.querySelector('#members tr[data-member="n2"]')?.dataset.status === "failed"`, bound)
 	shown := time.Since(killed)
 	t.Logf("n2 killed; the dashboard showed it failed %s later (bound: detection %s + 2 s)", shown.Round(time.Millisecond), bound-2*time.Second)
 	if shown > bound {
@@ -305,7 +308,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// guard: the same page works.
 	p.load("http://" + forward(t, agents[0].HTTPAddr()) + "/ui/")
 	p.wait("the members through the tunnel", `document.querySelectorAll('#members tr[data-status="alive"]').length === 2 && `+
-		`document.querySelector('#members tr[data-member="n2"]').dataset.status === "failed"`, 10*time.Second)
+		`document.querySelector('#members tr[data-member="n2"]')?.dataset.status === "failed"`, 10*time.Second)
 	p.wait("the live event stream through the tunnel", `document.getElementById("stream-state").dataset.state === "live"`, 10*time.Second)
 
 	p.noConsoleErrors()
@@ -321,6 +324,6 @@ func TestDashboardOpenAPI(t *testing.T) {
 	p.wait("the hook runs without a token", `document.getElementById("hooks-note").hidden && `+
 		`document.querySelector('#hooks tr[data-hook="dev-log"]') !== null && `+
 		`document.getElementById("token-state").textContent.includes("needs no token")`, 20*time.Second)
-	p.wait("the member", `document.querySelector('#members tr[data-member="d0"]').dataset.status === "alive"`, 10*time.Second)
+	p.wait("the member", `document.querySelector('#members tr[data-member="d0"]')?.dataset.status === "alive"`, 10*time.Second)
 	p.noConsoleErrors()
 }
