@@ -134,8 +134,9 @@ type Config struct {
 	// carries every member. 100 agents started at once on 2 cores used
 	// 15.2 s of CPU in their first 20 s with it and 10.9 s without; 200
 	// agents with it still saturated the 2 cores 30 s later (5 runs of
-	// 5), without it they had calmed down 17-21 s after the start (3 of
-	// 3; docs/benchmarks.md, Scale alone).
+	// 5, 3 of them from test builds with fewer or sparser join rounds),
+	// without it they had calmed down 17-21 s after the start (3 of 3;
+	// docs/benchmarks.md, Scale alone).
 	// Turn it on where gossip crosses a slow or metered link. Members
 	// with and without it talk to each other, so it can change one agent
 	// at a time. Needs a restart.
