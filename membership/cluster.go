@@ -119,6 +119,9 @@ type Config struct {
 	// noRestartReannounce, when set, turns off a restart's
 	// re-announcements (joinSyncRestarted): tests compare with and without.
 	noRestartReannounce bool
+	// noRejoinCheck, when set, turns off the rejoin check this member
+	// sends (rejoincheck.go); it still answers others'.
+	noRejoinCheck bool
 }
 
 // Cluster is the local member of a serf cluster.
@@ -177,6 +180,12 @@ type Cluster struct {
 	// is Config's.
 	joinSyncBusy        atomic.Bool
 	noRestartReannounce bool
+	// rejoinChecks counts the rejoin checks sent, rejoinRepairs the
+	// members joined again after answering one, rejoinAnswers this
+	// member's answers to others' (rejoincheck.go). noRejoinCheck is
+	// Config's.
+	rejoinChecks, rejoinRepairs, rejoinAnswers atomic.Uint64
+	noRejoinCheck                              bool
 	// storm counts member changes, to damp vigil's own gossip in a storm
 	// (storm.go).
 	storm stormGauge
@@ -316,6 +325,7 @@ func Start(cfg Config, handler func(events.Event)) (*Cluster, error) {
 		confirmTimeout:      confirmTimeoutFor(cfg.ConfirmTimeout, ml.ProbeTimeout),
 		confirmStarting:     cfg.confirmStarting,
 		noRestartReannounce: cfg.noRestartReannounce,
+		noRejoinCheck:       cfg.noRejoinCheck,
 		wake:                make(chan struct{}, 1),
 
 		peersPath:  cfg.PeersPath,

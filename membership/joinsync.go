@@ -46,7 +46,9 @@ import (
 // a round of syncs starts the rounds again. A join whose peers already
 // listed this member's name is a restart under that name: its rounds are
 // a rejoin's, and its first two also re-announce the member
-// (joinSyncRestarted).
+// (joinSyncRestarted). After the second round of a rejoin and after its
+// last, the member asks every member whether it lists it alive and joins
+// again those that answer no (rejoincheck.go).
 
 const (
 	// joinSyncFanout is how many random live members each round syncs
@@ -206,12 +208,18 @@ func (c *Cluster) joinSyncLoop() {
 				}
 				syncs += n
 				done++
+				if why != joinSyncJoined && done == joinSyncReannounceRounds && !c.noRejoinCheck {
+					c.sendRejoinCheck("the second round")
+				}
 				now := c.viewPrint()
 				stable = nextStable(stable, now != view, n)
 				view = now
 				if stable >= joinSyncStable {
 					break
 				}
+			}
+			if why != joinSyncJoined && done > joinSyncReannounceRounds && !c.noRejoinCheck {
+				c.sendRejoinCheck("the last round")
 			}
 			c.logger.Debug().Str("trigger", why).Int("rounds", done).Int("syncs", syncs).
 				Bool("settled", stable >= joinSyncStable).Dur("took", time.Since(start)).

@@ -30,8 +30,9 @@ type syncNet struct {
 	faults *faultnet.Faults
 	rounds int // JoinSyncRounds of every member
 	logger zerolog.Logger
-	// noRestartReannounce turns a restart's re-announcements off.
-	noRestartReannounce bool
+	// noRestartReannounce turns a restart's re-announcements off,
+	// noRejoinCheck the rejoin checks.
+	noRestartReannounce, noRejoinCheck bool
 	// noRounds names members started without rounds of syncs.
 	noRounds map[string]bool
 }
@@ -57,7 +58,7 @@ func (sn *syncNet) start(name string, port int) *lossMember {
 	m := &lossMember{name: name, addr: tr.Addr()}
 	cfg := Config{NodeName: name, ClusterName: clustertest.ClusterName(), BindAddr: "127.0.0.1", BindPort: tr.Port(), Profile: ProfileFast,
 		Logger: sn.logger.With().Str("node", name).Logger(), Transport: tr,
-		JoinSyncRounds: sn.rounds, pushPullInterval: syncPushPull, noRestartReannounce: sn.noRestartReannounce}
+		JoinSyncRounds: sn.rounds, pushPullInterval: syncPushPull, noRestartReannounce: sn.noRestartReannounce, noRejoinCheck: sn.noRejoinCheck}
 	if sn.noRounds[name] {
 		cfg.JoinSyncRounds = 0
 	}
@@ -262,10 +263,12 @@ func TestJoinSyncRejoinAfterLeave(t *testing.T) {
 // and its copies spread, and never exchanges state with m05 (every dial
 // between them fails), so m05's rounds of push/pulls cannot bring it the
 // new life. The join is recognised as a restart (the member joined listed
-// m05's name), and its re-announcements in its first two rounds reach m01
-// once the loss ends: m01 lists m05 alive again. The controls: without
-// the re-announcements, and without anti-entropy at all, m01 keeps m05
-// left (the test loses what it means to); a control whose other members
+// m05's name). Its re-announcements in its first two rounds reach m01
+// once the loss ends, and so do its rejoin checks (after the second round
+// and the last), each making m01 pull the new life from a live member
+// itself: with either, m01 lists m05 alive again. The controls: without
+// both, and without anti-entropy at all, m01 keeps m05 left (the test
+// loses what it means to); a control whose other members
 // ran rounds of their own meanwhile (refutations on a loaded machine: one
 // of them may push and pull with m01), or that ran while timers were late
 // (gossip retransmissions outlast the loss), proves nothing and skips,
@@ -275,15 +278,19 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 		name         string
 		rounds       int
 		noReannounce bool
+		noCheck      bool
 		converges    bool
 	}{
-		{"restart re-announced", DefaultJoinSyncRounds, false, true},
-		{"rounds without the re-announcements miss it", DefaultJoinSyncRounds, true, false},
-		{"without anti-entropy the member that missed it keeps the old life", 0, false, false},
+		{"restart re-announced and checked", DefaultJoinSyncRounds, false, false, true},
+		{"the rejoin check alone repairs it", DefaultJoinSyncRounds, true, false, true},
+		{"the re-announcements alone reach it", DefaultJoinSyncRounds, false, true, true},
+		{"rounds without re-announcements or checks miss it", DefaultJoinSyncRounds, true, true, false},
+		{"without anti-entropy the member that missed it keeps the old life", 0, false, false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sn := newSyncNet(t, tt.rounds, 23)
 			sn.noRestartReannounce = tt.noReannounce
+			sn.noRejoinCheck = tt.noCheck
 			sn.noRounds = map[string]bool{"m01": true}
 			ms := sn.startConverged(6)
 			x, v := ms[5], ms[1]
@@ -360,6 +367,15 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 			}
 			sn.faults.SetLink(x.addr, v.addr, faultnet.LinkFaults{DialLoss: 1})
 			reannouncedInLoss := x2.c.reannounced.Load()
+			if !tt.noCheck && tt.rounds > 0 {
+				// m05's dials to m01 stay lost until its first rejoin
+				// check (after its second round), so that its rounds do
+				// not reach m01 by chance; the check's repair is a join.
+				_, _ = clustertest.Poll(10*time.Second, 10*time.Millisecond, func() (bool, error) {
+					return x2.c.rejoinChecks.Load() > 0, nil
+				})
+				sn.faults.SetLink(x.addr, v.addr, faultnet.LinkFaults{})
+			}
 			all := append(ms[:5:5], x2)
 			if !tt.converges {
 				deadline := time.Now().Add(4 * time.Second)
@@ -379,7 +395,7 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 				t.Logf("still apart after 4 s: %s", strings.Join(viewsLacking(all), ", "))
 				return
 			}
-			if late > 20*time.Millisecond && reannouncedInLoss >= joinSyncReannounceRounds {
+			if tt.noCheck && late > 20*time.Millisecond && reannouncedInLoss >= joinSyncReannounceRounds {
 				// The premise is that a re-announcement comes after the
 				// loss: on a loaded machine both rounds can fall inside it
 				// (a -count=3 run of every package). The product gap this
@@ -388,8 +404,11 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 				t.Skipf("both re-announcements went out during the loss (timers ran up to %s late): the test's premise did not hold", late.Round(time.Millisecond))
 			}
 			took := waitConverged(t, 8*time.Second, all)
-			t.Logf("m05 alive in every view %s after the loss ended (%d state syncs, %d re-announcements)",
-				took.Round(time.Millisecond), x2.c.joinSyncs.Load(), x2.c.reannounced.Load())
+			t.Logf("m05 alive in every view %s after the loss ended (%d state syncs, %d re-announcements, %d rejoin checks, %d answered by m01, %d members joined again)",
+				took.Round(time.Millisecond), x2.c.joinSyncs.Load(), x2.c.reannounced.Load(), x2.c.rejoinChecks.Load(), v.c.rejoinAnswers.Load(), x2.c.rejoinRepairs.Load())
+			if tt.noReannounce && v.c.rejoinAnswers.Load() == 0 && othersSynced() == before {
+				t.Errorf("m01 took m05's new life before the rejoin check, without the re-announcements: the test does not lose what it means to")
+			}
 		})
 	}
 }

@@ -152,6 +152,8 @@ func (c *Cluster) handleQuery(q *serf.Query) {
 		go c.answerPing(q)
 	case refuteQuery:
 		c.answerRefute(q)
+	case rejoinCheckQuery:
+		c.answerRejoinCheck(q)
 	}
 }
 
