@@ -290,3 +290,27 @@ func TestMarkdownVariants(t *testing.T) {
 		})
 	}
 }
+
+// TestReportIdleSettle: the report says how long after convergence the
+// idle window started: the recorded pause, or 2 s for results recorded
+// before it was one.
+func TestReportIdleSettle(t *testing.T) {
+	for _, c := range []struct {
+		settle time.Duration
+		want   string
+	}{
+		{0, "with nothing happening, started 2 s after convergence;"},
+		{30 * time.Second, "with nothing happening, started 30s after convergence;"},
+	} {
+		got := renderChanged(t, func(r *Results, _ *Prose) { r.Config.IdleSettle = c.settle })
+		if !strings.Contains(got, c.want) {
+			t.Errorf("IdleSettle %s: the report lacks %q", c.settle, c.want)
+		}
+	}
+	if got := (Config{}).idleSettle(); got != 2*time.Second {
+		t.Errorf("idleSettle of a config without one = %s, want 2s", got)
+	}
+	if got := FullConfig().idleSettle(); got != 30*time.Second {
+		t.Errorf("the full run's idleSettle = %s, want 30s", got)
+	}
+}

@@ -30,6 +30,13 @@ type Config struct {
 	// everywhere; Settle is the pause after it.
 	RejoinTimeout time.Duration `json:"rejoin_timeout_ns"`
 	Settle        time.Duration `json:"settle_ns"`
+	// IdleSettle is the pause between a cluster's convergence and its idle
+	// window: long enough for the agents' heaps to reach Go's first
+	// collections and the join's work to end, so the window measures the
+	// steady state a sidecar's memory limit sees, not the growth after a
+	// start (at N = 5 serf agent's RSS 2-17 s after its start was 1.4 MiB
+	// lower than 60 s after it). 0, in results recorded before it: 2 s.
+	IdleSettle time.Duration `json:"idle_settle_ns,omitempty"`
 	// IdleWindow, ChurnWindow and ChurnPeriod set the footprint windows.
 	IdleWindow  time.Duration `json:"idle_window_ns"`
 	ChurnWindow time.Duration `json:"churn_window_ns"`
@@ -79,14 +86,14 @@ func (c Config) fastTrials(n int) int {
 	return c.FastTrials
 }
 
-// FullConfig is the default full run (about 85 minutes on 2 cores: the
+// FullConfig is the default full run (about 95 minutes on 2 cores: the
 // fast profile's 10-minute quiet window, and each agent alone for 5
 // minutes at N = 100, 150 and 200).
 func FullConfig() Config {
 	return Config{
 		Ns: []int{5, 20, 50}, Trials: 10, FastTrials: 6,
 		DetectTimeout: 45 * time.Second, RejoinTimeout: 60 * time.Second, Settle: time.Second,
-		IdleWindow: 15 * time.Second, ChurnWindow: 15 * time.Second, ChurnPeriod: 5 * time.Second,
+		IdleSettle: 30 * time.Second, IdleWindow: 30 * time.Second, ChurnWindow: 15 * time.Second, ChurnPeriod: 5 * time.Second,
 		FastLongN: 20, FastLongWindow: 10 * time.Minute,
 		HTTPN: 50, HTTPConc: 4, HTTPDuration: 5 * time.Second,
 		ScaleNs: []int{100, 150, 200}, ScaleWindow: 5 * time.Minute, ScaleTrials: 3, ScaleAlone: true,
@@ -100,7 +107,7 @@ func QuickConfig() Config {
 		Quick: true,
 		Ns:    []int{5}, Trials: 3, FastTrials: 3,
 		DetectTimeout: 30 * time.Second, RejoinTimeout: 30 * time.Second, Settle: 500 * time.Millisecond,
-		IdleWindow: 5 * time.Second, ChurnWindow: 10 * time.Second, ChurnPeriod: 3 * time.Second,
+		IdleSettle: 2 * time.Second, IdleWindow: 5 * time.Second, ChurnWindow: 10 * time.Second, ChurnPeriod: 3 * time.Second,
 		FastLongN: 5, FastLongWindow: 10 * time.Second,
 		HTTPN: 5, HTTPConc: 4, HTTPDuration: 2 * time.Second,
 		ScaleNs: []int{10}, ScaleWindow: 10 * time.Second, ScaleTrials: 1, ScaleAlone: true,
@@ -159,6 +166,14 @@ func startSeconds(s Setup, n int) float64 {
 	return 3 + 0.1*float64(n)
 }
 
+// idleSettle is IdleSettle, or 2 s when it is not set.
+func (c Config) idleSettle() time.Duration {
+	if c.IdleSettle > 0 {
+		return c.IdleSettle
+	}
+	return 2 * time.Second
+}
+
 // Plan returns the phases with their estimated lengths.
 func (c Config) Plan() []Budget {
 	var out []Budget
@@ -168,13 +183,13 @@ func (c Config) Plan() []Budget {
 	add("hook dispatch latency (in-process)", 2+float64(c.HookSamples)*0.01)
 	pv, ps := c.pairSetups()
 	for _, n := range c.Ns {
-		s := startSeconds(pv, n) + startSeconds(ps, n) + c.IdleWindow.Seconds() + c.ChurnWindow.Seconds() + 10
+		s := startSeconds(pv, n) + startSeconds(ps, n) + c.idleSettle().Seconds() + c.IdleWindow.Seconds() + c.ChurnWindow.Seconds() + 8
 		s += float64(c.Trials) * (c.trialSeconds(pv, n) + c.trialSeconds(ps, n))
 		if n == c.HTTPN {
 			s += c.HTTPDuration.Seconds() + 2
 		}
 		add(fmt.Sprintf("N=%d %s vs %s", n, pv.Name(), ps.Name()), s)
-		s = startSeconds(vigilFast, n) + c.IdleWindow.Seconds() + float64(c.fastTrials(n))*c.trialSeconds(vigilFast, n)
+		s = startSeconds(vigilFast, n) + c.idleSettle().Seconds() + c.IdleWindow.Seconds() + float64(c.fastTrials(n))*c.trialSeconds(vigilFast, n)
 		if n == c.FastLongN {
 			s += c.FastLongWindow.Seconds()
 		}
@@ -183,7 +198,7 @@ func (c Config) Plan() []Budget {
 	add(fmt.Sprintf("HTTP API load, N=%d", c.HTTPN), startSeconds(vigilFast, c.HTTPN)+2*c.HTTPDuration.Seconds()+3)
 	for si, n := range c.ScaleNs {
 		for _, s := range c.scaleOrder(si) {
-			add(fmt.Sprintf("scale N=%d %s", n, s.Name()), startSeconds(s, n)+c.IdleWindow.Seconds()+c.ScaleWindow.Seconds()+2+
+			add(fmt.Sprintf("scale N=%d %s", n, s.Name()), startSeconds(s, n)+c.idleSettle().Seconds()+c.IdleWindow.Seconds()+c.ScaleWindow.Seconds()+
 				float64(c.ScaleTrials)*c.trialSeconds(s, n))
 		}
 	}
@@ -496,7 +511,7 @@ func (r *Runner) comparePair(n, ni int) {
 			r.stop(c, 0)
 		}
 	}()
-	time.Sleep(2 * time.Second)
+	time.Sleep(r.Cfg.idleSettle())
 	r.footprint(parallel(cs, func(c *Cluster) Footprint { return c.Idle(r.Cfg.IdleWindow) })...)
 	r.sampleLoad()
 	for t := range r.Cfg.Trials {
@@ -532,7 +547,7 @@ func (r *Runner) measureFast(n int) {
 	}
 	quiet := time.Duration(0)
 	defer func() { r.stop(c, quiet) }()
-	time.Sleep(2 * time.Second)
+	time.Sleep(r.Cfg.idleSettle())
 	r.footprint(c.Idle(r.Cfg.IdleWindow))
 	for t := range r.Cfg.fastTrials(n) {
 		r.detect(c, t)
@@ -589,7 +604,7 @@ func (r *Runner) measureScaleAlone(s Setup, n int) {
 		return
 	}
 	defer func() { r.stop(c, r.Cfg.ScaleWindow) }()
-	time.Sleep(2 * time.Second)
+	time.Sleep(r.Cfg.idleSettle())
 	r.footprint(c.Idle(r.Cfg.IdleWindow))
 	r.quietWindow(r.Cfg.ScaleWindow)
 	for t := range r.Cfg.ScaleTrials {

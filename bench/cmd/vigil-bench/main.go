@@ -33,6 +33,7 @@ type options struct {
 	// Targeted runs of the comparison and scale phases.
 	pairProf, scaleNs, scaleOnly string
 	scaleWin                     time.Duration
+	idleSettle, idleWin          time.Duration
 	scaleTrials                  int
 }
 
@@ -70,6 +71,8 @@ func parseFlags() *options {
 	flag.StringVar(&o.pairProf, "profile", "", "memberlist profile of the comparison phases' vigil and serf agent clusters (default local; e.g. lan)")
 	flag.StringVar(&o.scaleNs, "scale-ns", "", "override the scale phase's sizes, comma-separated (full run: 100,150,200)")
 	flag.DurationVar(&o.scaleWin, "scale-window", 0, "override the scale phase's quiet window (full run: 5m)")
+	flag.DurationVar(&o.idleSettle, "idle-settle", 0, "override the pause between a cluster's convergence and its idle footprint window (full run: 30s)")
+	flag.DurationVar(&o.idleWin, "idle-window", 0, "override the idle footprint window (full run: 30s)")
 	flag.IntVar(&o.scaleTrials, "scale-trials", -1, "override the scale phase's detection trials per setup and size (full run: 3)")
 	flag.StringVar(&o.scaleOnly, "scale-setups", "", "run only these of the scale phase's setups, comma-separated (e.g. vigil-local)")
 	flag.Parse()
@@ -181,6 +184,12 @@ func (o *options) config() (bench.Config, error) {
 	if o.scaleWin > 0 {
 		cfg.ScaleWindow = o.scaleWin
 	}
+	if o.idleSettle > 0 {
+		cfg.IdleSettle = o.idleSettle
+	}
+	if o.idleWin > 0 {
+		cfg.IdleWindow = o.idleWin
+	}
 	if o.scaleTrials >= 0 {
 		cfg.ScaleTrials = o.scaleTrials
 	}
@@ -190,7 +199,7 @@ func (o *options) config() (bench.Config, error) {
 	return cfg, nil
 }
 
-// hardLimit is -max-time, or 2 h (the full run's plan is about 85
+// hardLimit is -max-time, or 2 h (the full run's plan is about 95
 // minutes), 10 minutes with -quick.
 func (o *options) hardLimit() time.Duration {
 	switch {
