@@ -10,6 +10,8 @@ import (
 
 	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/serf/serf"
+
+	"github.com/vigil-agent/vigil/events"
 )
 
 // Join anti-entropy.
@@ -251,19 +253,24 @@ func (d *syncMerge) NotifyMerge(members []*serf.Member) error {
 	if len(members) > 1 && d.c.started.Load() && d.c.missesAlive(members) {
 		d.c.viewDiffs.Add(1)
 	}
-	if len(members) > 1 && d.c.joining.Load() && d.c.started.Load() && listsSelf(members, d.c.serf.LocalMember().Name) {
+	if len(members) > 1 && d.c.joining.Load() && d.c.started.Load() && listsPreviousLife(members, d.c.serf.LocalMember()) {
 		d.c.knownBefore.Store(true)
 	}
 	return nil
 }
 
-// listsSelf reports whether a peer's members (a join's push/pull: more
-// than one member; an alive message carries one) include self: the peer
-// knew this member before it joined, so this is a restart under the same
-// name.
-func listsSelf(members []*serf.Member, self string) bool {
+// listsPreviousLife reports whether a peer's members (a join's push/pull:
+// more than one member; an alive message carries one) include self's
+// name with another boot tag (events.BootTag, unique to each start of an
+// agent) or, when self has none, at all: the peer knew a previous life of
+// this member, so this is a restart under the same name. A peer that
+// lists this start's boot tag took this member from an earlier join of
+// this start: a retried join whose first push/pull timed out on this side
+// but reached the peer, which is not a restart.
+func listsPreviousLife(members []*serf.Member, self serf.Member) bool {
+	boot := self.Tags[events.BootTag]
 	for _, m := range members {
-		if m.Name == self {
+		if m.Name == self.Name && (boot == "" || m.Tags[events.BootTag] != boot) {
 			return true
 		}
 	}

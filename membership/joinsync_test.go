@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/serf/serf"
 	"github.com/rs/zerolog"
 
 	"github.com/vigil-agent/vigil/events"
@@ -457,6 +458,29 @@ func TestJoinSyncGaps(t *testing.T) {
 					t.Fatalf("jittered(%s) = %s, outside ±20%%", g, j)
 				}
 			}
+		}
+	}
+}
+
+// TestListsPreviousLife: a join counts as a restart when the peer lists
+// this member's name with another boot tag (a previous start), or with
+// any tags when this member has no boot tag; a peer that lists this
+// start's boot tag learnt it from an earlier attempt of the same join.
+func TestListsPreviousLife(t *testing.T) {
+	self := serf.Member{Name: "db-2", Tags: map[string]string{events.BootTag: "b2"}}
+	for _, tc := range []struct {
+		name  string
+		self  serf.Member
+		peers []*serf.Member
+		want  bool
+	}{
+		{"previous start", self, []*serf.Member{{Name: "db-1"}, {Name: "db-2", Tags: map[string]string{events.BootTag: "b1"}}}, true},
+		{"this start, from a retried join", self, []*serf.Member{{Name: "db-1"}, {Name: "db-2", Tags: map[string]string{events.BootTag: "b2"}}}, false},
+		{"not listed", self, []*serf.Member{{Name: "db-1"}, {Name: "db-3"}}, false},
+		{"no boot tag: listed at all", serf.Member{Name: "db-2"}, []*serf.Member{{Name: "db-1"}, {Name: "db-2"}}, true},
+	} {
+		if got := listsPreviousLife(tc.peers, tc.self); got != tc.want {
+			t.Errorf("%s: listsPreviousLife = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"time"
@@ -32,16 +33,17 @@ import (
 // asks every member, with one serf query (rejoinCheckQuery), whether it
 // lists it alive at its current address. A member that does says nothing;
 // one that does not answers what it lists instead (left, leaving, failed,
-// alive at an old address, unknown). For each answer the rejoining member
-// runs a serf join with the member that answered: the push/pull brings it
-// the new life, and this member's clock witnesses the peer's, so the join
-// intent that follows, gossiped to every member, is newer than any leave
-// intent the peer holds or has handed on. The member that answered syncs
-// with nobody itself: a push/pull of its stale view with a third member
-// would hand that member the leave intent. The cost is two queries per
-// rejoin, not per join, none in a membership storm (storm.go), and a
-// serf join per member that missed the rejoin. Every agent answers the
-// check, whatever its own join_sync_rounds.
+// alive at an old address, unknown). The rejoining member runs a serf
+// join with the members that answered, at most rejoinRepairMax of them
+// per check: the push/pulls bring them the new life, and this member's
+// clock witnesses theirs, so the join intent that follows, gossiped to
+// every member, is newer than any leave intent they hold or have handed
+// on. The members that answered sync with nobody themselves: a push/pull
+// of a stale view with a third member would hand that member the leave
+// intent. The cost is two queries per rejoin, not per join, none in a
+// membership storm (storm.go), and at most rejoinRepairMax push/pulls
+// per check. Every agent answers the check, whatever its own
+// join_sync_rounds.
 
 // rejoinCheckQuery is the serf query of the rejoin check; its payload is
 // a rejoinCheck.
@@ -82,6 +84,7 @@ func (c *Cluster) sendRejoinCheck(after string) {
 // rejoinRepairBatch taken together, until the query's answers end.
 func (c *Cluster) repairRejoins(resp *serf.QueryResponse) {
 	answers := resp.ResponseCh()
+	joined := 0
 	for answers != nil {
 		var batch []string
 		var first serf.NodeResponse
@@ -118,7 +121,14 @@ func (c *Cluster) repairRejoins(resp *serf.QueryResponse) {
 				batch = append(batch, m.Name+"/"+memberAddr(m))
 			}
 		}
+		rand.Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+		batch = batch[:min(len(batch), rejoinRepairMax-joined)]
+		if len(batch) == 0 {
+			c.logger.Info().Int("answers", len(had)).Msg("rejoin check: more members had missed this one's rejoin than it joins again per check")
+			continue
+		}
 		n, err := c.serf.Join(batch, false)
+		joined += len(batch)
 		c.rejoinRepairs.Add(uint64(n))
 		gometrics.IncrCounter([]string{"membership", "rejoin_repair"}, float32(n))
 		c.logger.Info().Interface("had", had).Int("synced", n).AnErr("error", err).
@@ -130,6 +140,14 @@ func (c *Cluster) repairRejoins(resp *serf.QueryResponse) {
 // first before it joins the members that answered, in one serf join (one
 // join intent for them all).
 const rejoinRepairBatch = 200 * time.Millisecond
+
+// rejoinRepairMax is how many of the members that answered one check the
+// rejoining member joins again, at random. One join intent newer than
+// the stale ones reaches every member by gossip, so a few pushes and
+// pulls are enough to repair many; a check answered by dozens (a cluster
+// still converging, or overloaded) must not add dozens of push/pulls of
+// the whole member list (about 100 bytes a member) to the load.
+const rejoinRepairMax = 3
 
 // memberAddr is m's gossip address as host:port.
 func memberAddr(m serf.Member) string {
