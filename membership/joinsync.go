@@ -46,7 +46,8 @@ import (
 // intent with this member's current Lamport time, which is newer than any
 // leave intent of its previous life that peers still hold. A join during
 // a round of syncs starts the rounds again. A join whose peers already
-// listed this member's name is a restart under that name: its rounds are
+// listed this member's name with another boot tag is a restart under that
+// name (listsPreviousLife): its rounds are
 // a rejoin's, and its first two also re-announce the member
 // (joinSyncRestarted). After the second round of a rejoin and after its
 // last, the member asks every member whether it lists it alive and joins

@@ -79,25 +79,23 @@ func (c *Cluster) sendRejoinCheck(after string) {
 	go c.repairRejoins(resp)
 }
 
-// repairRejoins runs a serf join with each member that answers a rejoin
-// check (it does not list this member alive), the answers of
-// rejoinRepairBatch taken together, until the query's answers end.
+// repairRejoins runs a serf join with the members that answer a rejoin
+// check (they do not list this member alive), the answers of
+// rejoinRepairBatch taken together, until rejoinRepairMax were joined or
+// the query's answers end.
 func (c *Cluster) repairRejoins(resp *serf.QueryResponse) {
 	answers := resp.ResponseCh()
-	joined := 0
-	for answers != nil {
-		var batch []string
-		var first serf.NodeResponse
+	for joined := 0; answers != nil && joined < rejoinRepairMax; {
+		had := map[string]string{}
 		select {
 		case r, ok := <-answers:
 			if !ok {
 				return
 			}
-			first = r
+			had[r.From] = string(r.Payload)
 		case <-c.stop:
 			return
 		}
-		had := map[string]string{first.From: string(first.Payload)}
 		wait := time.NewTimer(rejoinRepairBatch)
 	batching:
 		for {
@@ -116,6 +114,7 @@ func (c *Cluster) repairRejoins(resp *serf.QueryResponse) {
 			}
 		}
 		wait.Stop()
+		var batch []string
 		for _, m := range c.serf.Members() {
 			if _, ok := had[m.Name]; ok && m.Addr != nil {
 				batch = append(batch, m.Name+"/"+memberAddr(m))
@@ -124,16 +123,16 @@ func (c *Cluster) repairRejoins(resp *serf.QueryResponse) {
 		rand.Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
 		batch = batch[:min(len(batch), rejoinRepairMax-joined)]
 		if len(batch) == 0 {
-			c.logger.Info().Int("answers", len(had)).Msg("rejoin check: more members had missed this one's rejoin than it joins again per check")
 			continue
 		}
 		n, err := c.serf.Join(batch, false)
 		joined += len(batch)
 		c.rejoinRepairs.Add(uint64(n))
 		gometrics.IncrCounter([]string{"membership", "rejoin_repair"}, float32(n))
-		c.logger.Info().Interface("had", had).Int("synced", n).AnErr("error", err).
+		c.logger.Info().Interface("had", had).Int("joined", len(batch)).Int("synced", n).AnErr("error", err).
 			Msg("rejoin check: members had missed this one's rejoin: joined them again")
 	}
+	// Later answers are not read: serf drops what its buffer cannot take.
 }
 
 // rejoinRepairBatch is how long repairRejoins gathers answers after the
