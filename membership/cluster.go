@@ -180,12 +180,12 @@ type Cluster struct {
 	// is Config's.
 	joinSyncBusy        atomic.Bool
 	noRestartReannounce bool
-	// rejoinChecks counts the rejoin checks sent, rejoinRepairs the
-	// members joined again after answering one, rejoinAnswers this
-	// member's answers to others' (rejoincheck.go). noRejoinCheck is
-	// Config's.
-	rejoinChecks, rejoinRepairs, rejoinAnswers atomic.Uint64
-	noRejoinCheck                              bool
+	// rejoinChecks counts the rejoin checks sent, rejoinFollowUps those
+	// of them that followed a repair, rejoinRepairs the members joined
+	// again after answering one, rejoinAnswers this member's answers to
+	// others' (rejoincheck.go). noRejoinCheck is Config's.
+	rejoinChecks, rejoinFollowUps, rejoinRepairs, rejoinAnswers atomic.Uint64
+	noRejoinCheck                                               bool
 	// storm counts member changes, to damp vigil's own gossip in a storm
 	// (storm.go).
 	storm stormGauge

@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -263,18 +264,41 @@ func (c *Cluster) refuteRecheck() time.Duration {
 }
 
 // newsDelay is how long the first check of a failure waits before it
-// pings the member: two gossip intervals, in which memberlist's gossip
-// spends the failure's dead message on live members. memberlist's Ping
-// piggybacks its queued broadcasts on the ping, and each copy counts
-// against the message's retransmit budget (RetransmitMult ×
-// ⌈log10(N+1)⌉: 4 at N = 5 on lan), so a check that pinged at once sent
-// the news to the one member that cannot use it. With 5 members on lan,
-// 4 of 20 trials left a survivor that never got the dead message: it ran
-// its member-failed hook on its own suspicion timer, 2-8 s after the
-// others (docs/benchmarks.md, Detection with the confirmation on). The
-// helpers' pings (pingQuery) come after it too, for the same reason.
+// pings the member (newsWait for this cluster's size and timing).
 func (c *Cluster) newsDelay() time.Duration {
-	return 2 * c.timing.GossipInterval
+	// The failed member is no longer among memberlist's live members, but
+	// still in the count its retransmit budget was taken from.
+	n := c.serf.Memberlist().NumMembers() + 1
+	return newsWait(n, c.timing.RetransmitMult, c.timing.GossipNodes, c.timing.GossipInterval)
+}
+
+// newsWait is how long a failure's first check waits, in a cluster of n
+// members, before it pings the member: long enough for memberlist's gossip
+// to spend the failure's dead message on live members, when that is quick.
+// memberlist's Ping piggybacks its queued broadcasts on the ping, and each
+// copy counts against the message's retransmit budget (mult ×
+// ⌈log10(n+1)⌉); the confirmation's pings (this agent's, and the helpers'
+// it serves) would take copies that live members need. With 5 members on
+// lan the budget is 4 and every agent asks 3 helpers, so those pings could
+// take all of it: 4 of 20 trials left a survivor that never got the dead
+// message and ran its member-failed hook on its own suspicion timer, 2-8 s
+// after the others (docs/benchmarks.md, Detection with the confirmation
+// on). Gossip spends nodes copies a gossip interval, so the budget is gone
+// after ⌈budget/nodes⌉ intervals, and the wait is that when it is at most
+// two intervals (400 ms on lan up to 9 members; 100-200 ms on local).
+// A larger budget (lan from 10 members: 8 copies) outlasts any shorter
+// wait, the pings then take one or two copies of it whether they wait or
+// not, and the check does not wait.
+func newsWait(n, mult, nodes int, interval time.Duration) time.Duration {
+	if nodes < 1 {
+		return 0
+	}
+	budget := mult * int(math.Ceil(math.Log10(float64(n+1))))
+	intervals := (budget + nodes - 1) / nodes
+	if intervals > 2 {
+		return 0
+	}
+	return time.Duration(intervals) * interval
 }
 
 // reach checks whether m answers: this agent's memberlist ping and up to

@@ -287,3 +287,36 @@ func TestChance(t *testing.T) {
 		}
 	}
 }
+
+// TestNewsWait: a failure's first check waits for gossip to spend the
+// dead message's retransmit budget when that takes at most two gossip
+// intervals (small clusters, where the confirmation's pings could take
+// all of it), and not at all when the budget outlasts two intervals.
+func TestNewsWait(t *testing.T) {
+	for _, tt := range []struct {
+		profile Profile
+		n       int
+		want    time.Duration
+	}{
+		{ProfileLAN, 5, 400 * time.Millisecond},   // budget 4, 3 a round
+		{ProfileLAN, 9, 400 * time.Millisecond},   // still 4
+		{ProfileLAN, 10, 0},                       // 8: three rounds
+		{ProfileLAN, 20, 0},                       // 8
+		{ProfileLAN, 100, 0},                      // 12
+		{ProfileLocal, 5, 100 * time.Millisecond}, // budget 2
+		{ProfileLocal, 50, 200 * time.Millisecond},
+		{ProfileLocal, 100, 200 * time.Millisecond}, // 6
+		{ProfileLocal, 1000, 0},                     // 8
+		{ProfileFast, 5, 100 * time.Millisecond},    // budget 4, 4 a round
+		{ProfileFast, 50, 200 * time.Millisecond},   // 8
+		{ProfileFast, 100, 0},                       // 12
+	} {
+		mc, err := MemberlistConfig(tt.profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := newsWait(tt.n, mc.RetransmitMult, mc.GossipNodes, mc.GossipInterval); got != tt.want {
+			t.Errorf("%s, %d members (mult %d, %d nodes, %s): wait %s, want %s", tt.profile, tt.n, mc.RetransmitMult, mc.GossipNodes, mc.GossipInterval, got, tt.want)
+		}
+	}
+}

@@ -49,9 +49,10 @@ import (
 // listed this member's name with another boot tag is a restart under that
 // name (listsPreviousLife): its rounds are
 // a rejoin's, and its first two also re-announce the member
-// (joinSyncRestarted). After the second round of a rejoin and after its
+// (joinSyncRestarted). After the first round of a rejoin and after its
 // last, the member asks every member whether it lists it alive and joins
-// again those that answer no (rejoincheck.go).
+// again those that answer no, and asks again after each such repair
+// (rejoincheck.go).
 
 const (
 	// joinSyncFanout is how many random live members each round syncs
@@ -211,8 +212,8 @@ func (c *Cluster) joinSyncLoop() {
 				}
 				syncs += n
 				done++
-				if why != joinSyncJoined && done == joinSyncReannounceRounds && !c.noRejoinCheck {
-					c.sendRejoinCheck("the second round")
+				if why != joinSyncJoined && done == rejoinCheckRound && !c.noRejoinCheck {
+					c.sendRejoinCheck("the first round", rejoinRechecks)
 				}
 				now := c.viewPrint()
 				stable = nextStable(stable, now != view, n)
@@ -221,8 +222,8 @@ func (c *Cluster) joinSyncLoop() {
 					break
 				}
 			}
-			if why != joinSyncJoined && done > joinSyncReannounceRounds && !c.noRejoinCheck {
-				c.sendRejoinCheck("the last round")
+			if why != joinSyncJoined && done > rejoinCheckRound && !c.noRejoinCheck {
+				c.sendRejoinCheck("the last round", rejoinRechecks)
 			}
 			c.logger.Debug().Str("trigger", why).Int("rounds", done).Int("syncs", syncs).
 				Bool("settled", stable >= joinSyncStable).Dur("took", time.Since(start)).

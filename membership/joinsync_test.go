@@ -265,9 +265,10 @@ func TestJoinSyncRejoinAfterLeave(t *testing.T) {
 // between them fails), so m05's rounds of push/pulls cannot bring it the
 // new life. The join is recognised as a restart (the member joined listed
 // m05's name). Its re-announcements in its first two rounds reach m01
-// once the loss ends, and so do its rejoin checks (after the second round
-// and the last), each making m01 pull the new life from a live member
-// itself: with either, m01 lists m05 alive again. The controls: without
+// once the loss ends, and so do its rejoin checks (after the first round
+// and the last), m01's answer making m05 join it again, and a check that
+// repaired is followed by another: with either, m01 lists m05 alive
+// again. The controls: without
 // both, and without anti-entropy at all, m01 keeps m05 left (the test
 // loses what it means to); a control whose other members
 // ran rounds of their own meanwhile (refutations on a loaded machine: one
@@ -369,11 +370,13 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 			sn.faults.SetLink(x.addr, v.addr, faultnet.LinkFaults{DialLoss: 1})
 			reannouncedInLoss := x2.c.reannounced.Load()
 			if !tt.noCheck && tt.rounds > 0 {
-				// m05's dials to m01 stay lost until its first rejoin
-				// check (after its second round), so that its rounds do
-				// not reach m01 by chance; the check's repair is a join.
+				// m05's dials to m01 stay lost until a rejoin check
+				// sent after the loss (the one after its last round, or
+				// one that follows a repair), so that its rounds do not
+				// reach m01 by chance; the check's repair is a join.
+				checksInLoss := x2.c.rejoinChecks.Load()
 				_, _ = clustertest.Poll(10*time.Second, 10*time.Millisecond, func() (bool, error) {
-					return x2.c.rejoinChecks.Load() > 0, nil
+					return x2.c.rejoinChecks.Load() > checksInLoss, nil
 				})
 				sn.faults.SetLink(x.addr, v.addr, faultnet.LinkFaults{})
 			}
@@ -409,6 +412,19 @@ func TestJoinSyncRestartMissedByOne(t *testing.T) {
 				took.Round(time.Millisecond), x2.c.joinSyncs.Load(), x2.c.reannounced.Load(), x2.c.rejoinChecks.Load(), v.c.rejoinAnswers.Load(), x2.c.rejoinRepairs.Load())
 			if tt.noReannounce && v.c.rejoinAnswers.Load() == 0 && othersSynced() == before {
 				t.Errorf("m01 took m05's new life before the rejoin check, without the re-announcements: the test does not lose what it means to")
+			}
+			if v.c.rejoinAnswers.Load() > 0 {
+				// A check that repaired a member is followed by another,
+				// which nobody answers: that ends the chain.
+				clustertest.Eventually(t, rejoinRecheckDelay+5*time.Second, "a rejoin check to follow the repair", func() error {
+					if n := x2.c.rejoinFollowUps.Load(); n == 0 {
+						return fmt.Errorf("no check followed the repair (%d checks, %d members joined again)", x2.c.rejoinChecks.Load(), x2.c.rejoinRepairs.Load())
+					}
+					return nil
+				})
+				if n := x2.c.rejoinFollowUps.Load(); n > rejoinRechecks {
+					t.Errorf("%d checks followed repairs, want at most %d", n, rejoinRechecks)
+				}
 			}
 		})
 	}

@@ -29,7 +29,23 @@ import (
 // seen in TestJoinSyncRestartMissedByOne; the rejoining member cannot aim
 // its rounds at such members, since it does not know who they are.
 //
-// So after its second round and again after its last, a rejoining member
+// The stale leave time also climbs: each push/pull between two members
+// that both list the previous life as left hands each the other's status
+// time + 1, which both take, so with every hop among them the leave gets
+// one tick newer, and the rejoin's join intents, at the clock of the
+// rejoining member and the peers it synced with, can fall behind. In the
+// issue-13 benchmark (50 agents on local, a graceful restart seconds
+// after they all joined, while their own rounds of push/pulls still ran)
+// the leave of one restart went from Lamport time 27 to 39 within a
+// second, and the rejoin's intents at 34 and 36 were ignored by the
+// members the 39 reached. A serf build logging each intent showed it: in
+// 30 of 36 restarts some member was taken to leaving that way, mostly
+// for less than a second (a later join intent of the rounds overtook the
+// leave), and in 10 for 2.4-3.5 s, until the check after the second
+// round (where it was then) or the second round's intent. With the first
+// check after the first round, 40 restarts took at most 1.67 s.
+//
+// So after its first round and again after its last, a rejoining member
 // asks every member, with one serf query (rejoinCheckQuery), whether it
 // lists it alive at its current address. A member that does says nothing;
 // one that does not answers what it lists instead (left, leaving, failed,
@@ -40,10 +56,18 @@ import (
 // every member, is newer than any leave intent they hold or have handed
 // on. The members that answered sync with nobody themselves: a push/pull
 // of a stale view with a third member would hand that member the leave
-// intent. The cost is two queries per rejoin, not per join, none in a
-// membership storm (storm.go), and at most rejoinRepairMax push/pulls
-// per check. Every agent answers the check, whatever its own
-// join_sync_rounds.
+// intent. The cost is two queries per rejoin (one when its rounds stop
+// after the first), not per join, and one more after each repair; none in
+// a membership storm (storm.go); and at most rejoinRepairMax push/pulls
+// per check. A check that repaired members is followed by another,
+// rejoinRecheckDelay after its repair, up to rejoinRechecks times: the
+// members beyond rejoinRepairMax, and any that a member still listing the
+// previous life as left reached meanwhile, answer it. A check that no
+// member answers ends the chain: every member that took the query lists
+// this one alive, and none lists it left, so no push/pull can hand on a
+// stale leave any more (a member that missed the query, or whose answer
+// was lost, is the gap left). Every agent answers the check, whatever its
+// own join_sync_rounds.
 
 // rejoinCheckQuery is the serf query of the rejoin check; its payload is
 // a rejoinCheck.
@@ -56,11 +80,29 @@ type rejoinCheck struct {
 	Addr string `json:"addr"`
 }
 
+// rejoinCheckRound is the round of a rejoin's syncs after which its first
+// rejoin check goes out (about a second after the join); the second
+// follows the last round, when there is more than one.
+const rejoinCheckRound = 1
+
+// rejoinRechecks is how many checks may follow, one after another, a
+// check that repaired members; rejoinRecheckDelay is the wait after a
+// repair before the next, time for the repair's join intent to reach
+// every member by gossip (a few gossip intervals).
+const (
+	rejoinRechecks     = 3
+	rejoinRecheckDelay = time.Second
+)
+
 // sendRejoinCheck asks every member whether it lists this one alive at
-// its address (rejoinCheckQuery); after names the round it follows, for
-// the log. It does not wait: the answers are handled as they arrive,
-// until the query's timeout (repairRejoins).
-func (c *Cluster) sendRejoinCheck(after string) {
+// its address (rejoinCheckQuery); after names what it follows, for the
+// log. It does not wait: the answers are handled as they arrive, until
+// the query's timeout (repairRejoins), and when they repaired members,
+// another check follows, up to rechecks more.
+func (c *Cluster) sendRejoinCheck(after string, rechecks int) {
+	if c.serf.State() != serf.SerfAlive {
+		return
+	}
 	if c.inStorm() {
 		gometrics.IncrCounter([]string{"membership", "rejoin_check_skipped"}, 1)
 		c.logger.Debug().Msg("no rejoin check in a membership storm (storm.go)")
@@ -76,25 +118,34 @@ func (c *Cluster) sendRejoinCheck(after string) {
 	c.rejoinChecks.Add(1)
 	gometrics.IncrCounter([]string{"membership", "rejoin_check"}, 1)
 	c.logger.Debug().Str("after", after).Msg("rejoin check sent")
-	go c.repairRejoins(resp)
+	go func() {
+		if c.repairRejoins(resp) == 0 || rechecks == 0 {
+			return
+		}
+		if !c.sleepUntil(time.Now().Add(rejoinRecheckDelay)) {
+			return
+		}
+		c.rejoinFollowUps.Add(1)
+		c.sendRejoinCheck("a repair", rechecks-1)
+	}()
 }
 
 // repairRejoins runs a serf join with the members that answer a rejoin
 // check (they do not list this member alive), the answers of
 // rejoinRepairBatch taken together, until rejoinRepairMax were joined or
-// the query's answers end.
-func (c *Cluster) repairRejoins(resp *serf.QueryResponse) {
+// the query's answers end, and returns how many members it tried to join.
+func (c *Cluster) repairRejoins(resp *serf.QueryResponse) (joined int) {
 	answers := resp.ResponseCh()
-	for joined := 0; answers != nil && joined < rejoinRepairMax; {
+	for answers != nil && joined < rejoinRepairMax {
 		had := map[string]string{}
 		select {
 		case r, ok := <-answers:
 			if !ok {
-				return
+				return joined
 			}
 			had[r.From] = string(r.Payload)
 		case <-c.stop:
-			return
+			return joined
 		}
 		wait := time.NewTimer(rejoinRepairBatch)
 	batching:
@@ -110,7 +161,7 @@ func (c *Cluster) repairRejoins(resp *serf.QueryResponse) {
 				break batching
 			case <-c.stop:
 				wait.Stop()
-				return
+				return joined
 			}
 		}
 		wait.Stop()
@@ -133,6 +184,8 @@ func (c *Cluster) repairRejoins(resp *serf.QueryResponse) {
 			Msg("rejoin check: members had missed this one's rejoin: joined them again")
 	}
 	// Later answers are not read: serf drops what its buffer cannot take.
+	// The next check (sendRejoinCheck) asks those members again.
+	return joined
 }
 
 // rejoinRepairBatch is how long repairRejoins gathers answers after the
