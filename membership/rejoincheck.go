@@ -60,7 +60,10 @@ import (
 // after the first), not per join, and one more after each repair; none in
 // a membership storm (storm.go); and at most rejoinRepairMax push/pulls
 // per check. A check that repaired members is followed by another,
-// rejoinRecheckDelay after its repair, up to rejoinRechecks times: the
+// rejoinRecheckDelay after its answers end (the query's timeout, serf's
+// default: 16 gossip intervals × ⌈log10(N+1)⌉, 3.2 s on local and 6.4 s
+// on lan at N = 50) or after its last repair when it joined
+// rejoinRepairMax members, up to rejoinRechecks times: the
 // members beyond rejoinRepairMax, and any that a member still listing the
 // previous life as left reached meanwhile, answer it. A check that no
 // member answers ends the chain: every member that took the query lists
@@ -86,9 +89,10 @@ type rejoinCheck struct {
 const rejoinCheckRound = 1
 
 // rejoinRechecks is how many checks may follow, one after another, a
-// check that repaired members; rejoinRecheckDelay is the wait after a
-// repair before the next, time for the repair's join intent to reach
-// every member by gossip (a few gossip intervals).
+// check that repaired members; rejoinRecheckDelay is the wait before the
+// next once the check is done with (repairRejoins returned), time for the
+// repair's join intent to reach every member by gossip (a few gossip
+// intervals).
 const (
 	rejoinRechecks     = 3
 	rejoinRecheckDelay = time.Second
