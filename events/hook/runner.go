@@ -526,7 +526,7 @@ func (r *Runner) work(q *hookQueue) {
 				r.record(q.hook, ev, events.Run{Outcome: events.OutcomeDropped, ExitCode: -1, Error: "agent stopped while the run waited for a hook process slot (hook_max_concurrent)"})
 				continue
 			}
-			final := r.runWithRetries(ctx, q, ev, guard)
+			final, release := r.runWithRetries(ctx, q, ev, guard, release)
 			release()
 			if final.Outcome == events.OutcomeCancelled {
 				// The agent is stopping, or a failover run lost its claim:
@@ -558,7 +558,12 @@ func (r *Runner) work(q *hookQueue) {
 
 // runWithRetries runs a hook, and again after a non-zero exit while it
 // has retries left, with a doubling backoff. Every attempt is recorded.
-func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *events.Event, guard RunGuard) events.Run {
+// release gives back the process slot (hook_max_concurrent) the first
+// attempt holds: the slot is given back for each backoff, so that other
+// hooks run meanwhile, and taken again before the next attempt. It
+// returns the last attempt's run and the release of the slot it holds
+// then.
+func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *events.Event, guard RunGuard, release func()) (events.Run, func()) {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		run := r.start(ctx, q, ev, guard, attempt)
@@ -582,11 +587,20 @@ func (r *Runner) runWithRetries(ctx context.Context, q *hookQueue, ev *events.Ev
 		}
 		r.record(q.hook, ev, run)
 		if !retry {
-			return run
+			return run, release
 		}
+		release()
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
+		}
+		var ok bool
+		if release, ok = r.acquireSlot(ctx, q, guard); !ok {
+			// Left unfinished in the journal: the next start runs it.
+			run = events.Run{Outcome: events.OutcomeCancelled, ExitCode: -1, Attempt: attempt + 1,
+				Error: "agent stopped while the retry waited for a hook process slot (hook_max_concurrent)"}
+			r.record(q.hook, ev, run)
+			return run, func() {}
 		}
 		backoff *= 2
 	}
