@@ -288,10 +288,10 @@ func TestChance(t *testing.T) {
 	}
 }
 
-// TestNewsWait: a failure's first check waits for gossip to spend the
-// dead message's retransmit budget when that takes at most two gossip
-// intervals (small clusters, where the confirmation's pings could take
-// all of it), and not at all when the budget outlasts two intervals.
+// TestNewsWait: a failure's first check waits two gossip intervals when
+// gossip spends the dead message's retransmit budget within them (small
+// clusters, where the confirmation's pings could take all of it), and not
+// at all when the budget outlasts two intervals.
 func TestNewsWait(t *testing.T) {
 	for _, tt := range []struct {
 		profile Profile
@@ -303,11 +303,11 @@ func TestNewsWait(t *testing.T) {
 		{ProfileLAN, 10, 0},                       // 8: three rounds
 		{ProfileLAN, 20, 0},                       // 8
 		{ProfileLAN, 100, 0},                      // 12
-		{ProfileLocal, 5, 100 * time.Millisecond}, // budget 2
+		{ProfileLocal, 5, 200 * time.Millisecond}, // budget 2: one round, two waited
 		{ProfileLocal, 50, 200 * time.Millisecond},
 		{ProfileLocal, 100, 200 * time.Millisecond}, // 6
 		{ProfileLocal, 1000, 0},                     // 8
-		{ProfileFast, 5, 100 * time.Millisecond},    // budget 4, 4 a round
+		{ProfileFast, 5, 200 * time.Millisecond},    // budget 4, 4 a round
 		{ProfileFast, 50, 200 * time.Millisecond},   // 8
 		{ProfileFast, 100, 0},                       // 12
 	} {
