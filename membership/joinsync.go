@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"net"
@@ -118,6 +119,9 @@ const (
 	// messages per restart, not per join: a join storm of new members
 	// does not pay it.
 	joinSyncRestarted = "rejoin: the members joined knew this member's name (a restart)"
+	// joinSyncDataDir is the trigger of a rejoin through the peers
+	// remembered in the data dir (peers.go): a restart too.
+	joinSyncDataDir = "rejoin"
 	// joinSyncReannounceRounds is how many of a restart's first rounds
 	// re-announce the member.
 	joinSyncReannounceRounds = 2
@@ -212,8 +216,9 @@ func (c *Cluster) joinSyncLoop() {
 				}
 				syncs += n
 				done++
-				if why != joinSyncJoined && done == rejoinCheckRound && !c.noRejoinCheck {
-					c.sendRejoinCheck("the first round", rejoinRechecks)
+				first, rechecks := rejoinCheckPlan(why)
+				if why != joinSyncJoined && done == first && !c.noRejoinCheck {
+					c.sendRejoinCheck(fmt.Sprintf("round %d", first), rechecks)
 				}
 				now := c.viewPrint()
 				stable = nextStable(stable, now != view, n)
@@ -222,8 +227,8 @@ func (c *Cluster) joinSyncLoop() {
 					break
 				}
 			}
-			if why != joinSyncJoined && done > rejoinCheckRound && !c.noRejoinCheck {
-				c.sendRejoinCheck("the last round", rejoinRechecks)
+			if first, rechecks := rejoinCheckPlan(why); why != joinSyncJoined && done > first && !c.noRejoinCheck {
+				c.sendRejoinCheck("the last round", rechecks)
 			}
 			c.logger.Debug().Str("trigger", why).Int("rounds", done).Int("syncs", syncs).
 				Bool("settled", stable >= joinSyncStable).Dur("took", time.Since(start)).

@@ -500,3 +500,23 @@ func TestListsPreviousLife(t *testing.T) {
 		}
 	}
 }
+
+// TestRejoinCheckPlan: a restart (a join whose peers knew the member's
+// name, a rejoin through the data dir's peers) checks after its first
+// round and checks its repairs again; any other rejoin (a refutation, a
+// peer's prompt) checks after its second round, once.
+func TestRejoinCheckPlan(t *testing.T) {
+	for _, tt := range []struct {
+		why             string
+		first, rechecks int
+	}{
+		{joinSyncRestarted, 1, rejoinRechecks},
+		{joinSyncDataDir, 1, rejoinRechecks},
+		{"refuted a dead message", 2, 0},
+		{"a peer found this member alive after its failure", 2, 0},
+	} {
+		if first, rechecks := rejoinCheckPlan(tt.why); first != tt.first || rechecks != tt.rechecks {
+			t.Errorf("rejoinCheckPlan(%q) = after round %d, %d rechecks; want %d, %d", tt.why, first, rechecks, tt.first, tt.rechecks)
+		}
+	}
+}

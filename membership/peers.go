@@ -202,7 +202,7 @@ func (c *Cluster) rejoin(peers []Peer) {
 		for _, i := range order {
 			if c.hasAlivePeer() {
 				c.logger.Info().Int("attempt", attempt).Msg("rejoined the cluster")
-				c.startJoinSync("rejoin")
+				c.startJoinSync(joinSyncDataDir)
 				return
 			}
 			if ctx.Err() != nil {
@@ -212,13 +212,13 @@ func (c *Cluster) rejoin(peers []Peer) {
 			n, err := c.serf.Join([]string{p.Addr}, true)
 			if n > 0 {
 				c.logger.Info().Str("peer", p.Name).Str("addr", p.Addr).Int("attempt", attempt).Msg("rejoined the cluster through a remembered peer")
-				c.startJoinSync("rejoin")
+				c.startJoinSync(joinSyncDataDir)
 				return
 			}
 			c.logger.Debug().Err(err).Str("peer", p.Name).Str("addr", p.Addr).Msg("remembered peer did not answer")
 		}
 		if c.hasAlivePeer() {
-			c.startJoinSync("rejoin")
+			c.startJoinSync(joinSyncDataDir)
 			return
 		}
 		c.logger.Warn().Int("attempt", attempt).Int("peers", len(peers)).Dur("retry_in", backoff).

@@ -45,8 +45,9 @@ import (
 // round (where it was then) or the second round's intent. With the first
 // check after the first round, 40 restarts took at most 1.67 s.
 //
-// So after its first round and again after its last, a rejoining member
-// asks every member, with one serf query (rejoinCheckQuery), whether it
+// So after its first round (a restart; another rejoin after its second,
+// rejoinCheckPlan) and again after its last, a rejoining member asks
+// every member, with one serf query (rejoinCheckQuery), whether it
 // lists it alive at its current address. A member that does says nothing;
 // one that does not answers what it lists instead (left, leaving, failed,
 // alive at an old address, unknown). The rejoining member runs a serf
@@ -59,7 +60,8 @@ import (
 // intent. The cost is two queries per rejoin (one when its rounds stop
 // after the first), not per join, and one more after each repair; none in
 // a membership storm (storm.go); and at most rejoinRepairMax push/pulls
-// per check. A check that repaired members is followed by another,
+// per check. After a restart, a check that repaired members is followed
+// by another,
 // rejoinRecheckDelay after its answers end (the query's timeout, serf's
 // default: 16 gossip intervals × ⌈log10(N+1)⌉, 3.2 s on local and 6.4 s
 // on lan at N = 50) or after its last repair when it joined
@@ -83,10 +85,27 @@ type rejoinCheck struct {
 	Addr string `json:"addr"`
 }
 
-// rejoinCheckRound is the round of a rejoin's syncs after which its first
-// rejoin check goes out (about a second after the join); the second
-// follows the last round, when there is more than one.
-const rejoinCheckRound = 1
+// rejoinCheckPlan returns after which round of a rejoin's syncs its first
+// rejoin check goes out, and how many checks may follow one that
+// repaired members (the second check follows the last round, when there
+// are more). A restart (joinSyncRestarted, joinSyncDataDir) comes back
+// after a leave, which peers may hold as left and hand on as a climbing
+// leave intent: its first check goes out after the first round (about a
+// second after the join) and repairs are checked again. Any other rejoin
+// (a refuted "dead" message, a peer's prompt) comes back from "failed",
+// which serf hands on as no leave intent: its first check waits for the
+// second round, and a repair is not checked again, as before 237eb65.
+// Refutations come by the dozen when a large cluster is overloaded, and
+// every one of them sends checks: 200 agents starting at once on local
+// (2 cores) saturated the machine with 237eb65, which checked every
+// rejoin this way, and converged with this split (one run each; not
+// shown to be the cause; docs/benchmarks.md, Scale alone).
+func rejoinCheckPlan(why string) (firstRound, rechecks int) {
+	if why == joinSyncRestarted || why == joinSyncDataDir {
+		return 1, rejoinRechecks
+	}
+	return 2, 0
+}
 
 // rejoinRechecks is how many checks may follow, one after another, a
 // check that repaired members; rejoinRecheckDelay is the wait before the
