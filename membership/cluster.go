@@ -585,7 +585,7 @@ func (c *Cluster) Join(addrs []string) (int, error) {
 		if hint := encryptionHint(err.Error()); hint != "" {
 			return n, fmt.Errorf("%w (%s)", jerr, hint)
 		}
-		if strings.Contains(err.Error(), "EOF") {
+		if peerClosed(err) {
 			// A peer with another cluster name closes the stream
 			// without a word.
 			return n, fmt.Errorf("%w (the peer closed the connection: %s)", jerr, clusterNameHint(c.clusterName))
@@ -593,6 +593,15 @@ func (c *Cluster) Join(addrs []string) (int, error) {
 		return n, jerr
 	}
 	return n, nil
+}
+
+// peerClosed reports whether a join failed because the peer closed the
+// connection: an EOF, or a reset when the peer closed it before reading
+// what this agent had sent (the kernel then resets it; which of the two
+// a join sees depends on timing).
+func peerClosed(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "EOF") || strings.Contains(s, "connection reset by peer")
 }
 
 // Join retry backoff bounds.
