@@ -195,6 +195,7 @@ func (c *Cluster) joinSyncLoop() {
 			start := time.Now()
 			view := c.viewPrint()
 			stable, done, syncs := 0, 0, 0
+			checkAfter, rechecks := rejoinCheckPlan(why)
 			for _, gap := range joinSyncGaps(c.joinSyncRounds) {
 				t := time.NewTimer(jittered(gap))
 				select {
@@ -216,9 +217,8 @@ func (c *Cluster) joinSyncLoop() {
 				}
 				syncs += n
 				done++
-				first, rechecks := rejoinCheckPlan(why)
-				if why != joinSyncJoined && done == first && !c.noRejoinCheck {
-					c.sendRejoinCheck(fmt.Sprintf("round %d", first), rechecks)
+				if why != joinSyncJoined && done == checkAfter && !c.noRejoinCheck {
+					c.sendRejoinCheck(fmt.Sprintf("round %d", checkAfter), rechecks)
 				}
 				now := c.viewPrint()
 				stable = nextStable(stable, now != view, n)
@@ -227,7 +227,7 @@ func (c *Cluster) joinSyncLoop() {
 					break
 				}
 			}
-			if first, rechecks := rejoinCheckPlan(why); why != joinSyncJoined && done > first && !c.noRejoinCheck {
+			if why != joinSyncJoined && done > checkAfter && !c.noRejoinCheck {
 				c.sendRejoinCheck("the last round", rechecks)
 			}
 			c.logger.Debug().Str("trigger", why).Int("rounds", done).Int("syncs", syncs).

@@ -57,17 +57,17 @@ import (
 // every member, is newer than any leave intent they hold or have handed
 // on. The members that answered sync with nobody themselves: a push/pull
 // of a stale view with a third member would hand that member the leave
-// intent. The cost is two queries per rejoin (one when its rounds stop
-// after the first), not per join, and one more after each repair; none in
-// a membership storm (storm.go); and at most rejoinRepairMax push/pulls
-// per check. After a restart, a check that repaired members is followed
-// by another,
-// rejoinRecheckDelay after its answers end (the query's timeout, serf's
-// default: 16 gossip intervals × ⌈log10(N+1)⌉, 3.2 s on local and 6.4 s
-// on lan at N = 50) or after its last repair when it joined
-// rejoinRepairMax members, up to rejoinRechecks times: the
-// members beyond rejoinRepairMax, and any that a member still listing the
-// previous life as left reached meanwhile, answer it. A check that no
+// intent. The cost is two queries per rejoin (one when its rounds end at
+// the round of the first check), not per join, and after a restart one
+// more after each repair; none in a membership storm (storm.go); and at
+// most rejoinRepairMax push/pulls per check. After a restart, a check
+// that repaired members is followed by another, rejoinRecheckDelay after
+// its answers end (the query's timeout, serf's default: 16 gossip
+// intervals × ⌈log10(N+1)⌉, 3.2 s on local and 6.4 s on lan at N = 50)
+// or after its last repair when it joined rejoinRepairMax members, up to
+// rejoinRechecks times: the members beyond rejoinRepairMax, and any that
+// a member still listing the previous life as left reached meanwhile,
+// answer it. A check that no
 // member answers ends the chain: every member that took the query lists
 // this one alive, and none lists it left, so no push/pull can hand on a
 // stale leave any more (a member that missed the query, or whose answer
